@@ -1,0 +1,25 @@
+# The two commands: `make test` and `make run`. Both set up what they need on a fresh
+# Debian 12 machine (apt packages, .venv, model files) through scripts/bootstrap.sh.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.bootstrapped
+
+.PHONY: setup test run bench clean lint
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/bootstrap.sh
+	PYTHON=$(PYTHON) bash scripts/bootstrap.sh
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+run: setup
+	$(PY) -m kiosk run --sim $(RUN_ARGS)
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,196 @@
+"""The composition root: config -> devices -> services -> UI loop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from kiosk.config import Config
+from kiosk.hw.health import DeviceHealth
+from kiosk.runtime.clock import Clock, SystemClock
+
+log = logging.getLogger(__name__)
+
+# Values `kiosk run --sim` uses unless the config file or KIOSK_* say otherwise.
+SIM_OVERRIDES: dict[str, Any] = {
+    "devices.reader": "sim",
+    "devices.camera": "synthetic",
+    "devices.printer": "tcp:127.0.0.1:9100",
+    "devices.gpio": "mock",
+    "kiosk.data_dir": "out/sim-data",
+    "ui.fullscreen": False,
+    "ui.kiosk_mode": False,
+    "ui.resolution": "1920x1080",
+}
+
+
+class BureauLink:
+    """The bureau as the UI sees it: reachable or not, as reported by the sync daemon."""
+
+    name = "bureau"
+
+    def __init__(self, cfg: Config) -> None:
+        self.socket_path = cfg["sync.socket_path"]
+
+    def health(self) -> DeviceHealth:
+        try:
+            from kiosk.sync.ipc import SyncClient  # the daemon owns the network; we only ask it
+        except ImportError:
+            return DeviceHealth.offline("health.bureau.driver_missing", "kiosk.sync.ipc missing")
+        try:
+            status = SyncClient(self.socket_path).status(timeout=1.0)
+        except Exception as exc:
+            return DeviceHealth.offline("health.bureau.failed", f"sync daemon: {exc!r}")
+        if status.get("online"):
+            return DeviceHealth.ok()
+        return DeviceHealth.offline("health.bureau.unreachable", str(status.get("last_error", "")))
+
+    def close(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<BureauLink socket={self.socket_path}>"
+
+
+def parse_resolution(text: str) -> tuple[int, int] | None:
+    if text == "auto":
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        from kiosk.config import ConfigError
+
+        raise ConfigError("ui.resolution", None, f"expected WIDTHxHEIGHT or auto, got {text!r}") from None
+    return w, h
+
+
+@dataclass
+class Kiosk:
+    """Everything `kiosk run` builds, so tests and the walkthrough can build the same thing."""
+
+    cfg: Config
+    devices: Any
+    health: Any
+    ui: Any
+
+    def close(self) -> None:
+        self.health.stop()
+        self.ui.workers.close()
+        self.devices.close()
+
+
+def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any = None,
+          devices: Any = None, health_interval_s: float = 2.0, start_monitor: bool = True) -> Kiosk:
+    from kiosk.hw.registry import open_devices
+    from kiosk.screens.ui import UI, UIOptions
+    from kiosk.services.health import HealthMonitor
+
+    devices = devices or open_devices(cfg)
+    devices.extra.setdefault("bureau", BureauLink(cfg))
+    monitor = HealthMonitor(devices.all, health_interval_s)
+    if start_monitor:
+        monitor.start()
+    else:
+        monitor.refresh()
+    options = UIOptions(
+        language=cfg["ui.language"], care_mode=cfg["ui.care_mode"],
+        inactivity_s=cfg["session.inactivity_s"], countdown_s=cfg["session.countdown_s"],
+        failsafe_s=cfg["ui.failsafe_s"], kiosk_mode=cfg["ui.kiosk_mode"], font_path=cfg["ui.font_path"])
+    ui = UI(surface, clock or SystemClock(), options, health=monitor.snapshot,
+            gpio=devices.gpio, notifier=notifier)
+    return Kiosk(cfg, devices, monitor, ui)
+
+
+def has_display() -> bool:
+    if os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen"):
+        return False
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                or os.environ.get("SDL_VIDEODRIVER") == "kmsdrm")
+
+
+def open_display(cfg: Config) -> Any:
+    import pygame
+
+    pygame.display.init()
+    pygame.font.init()
+    size = parse_resolution(cfg["ui.resolution"])
+    flags = 0
+    if cfg["ui.fullscreen"]:
+        flags |= pygame.FULLSCREEN
+        size = size or pygame.display.get_desktop_sizes()[0]
+    size = size or (1920, 1080)
+    screen = pygame.display.set_mode(size, flags)
+    pygame.display.set_caption("kiosk")
+    if cfg["ui.kiosk_mode"]:
+        pygame.mouse.set_visible(False)
+    return screen
+
+
+def run(cfg: Config, max_frames: int | None = None,
+        on_first_frame: Callable[[], None] | None = None) -> int:
+    """The UI loop. Only this loop pings the systemd watchdog."""
+    import pygame
+
+    from kiosk.runtime.sdnotify import Notifier
+
+    notifier = Notifier()
+    display = open_display(cfg)
+    kiosk = build(cfg, display, notifier=notifier)
+    ui = kiosk.ui
+    orientation = cfg["ui.orientation"]
+    dw, dh = display.get_size()
+    rotate = (orientation == "portrait" and dw > dh) or (orientation == "landscape" and dh > dw)
+    if rotate:  # a rotated logical surface; touches are mapped back into it
+        ui.surface = pygame.Surface((dh, dw))
+        ui._layout()
+    notifier.ready(status="ui running")
+    tick = pygame.time.Clock()
+    log.info("event=ui_start size=%dx%d rotate=%s", dw, dh, rotate)
+    try:
+        while ui.running:
+            events = pygame.event.get()
+            if rotate:
+                events = [_rotate_event(e) for e in events]
+            ui.frame(events)
+            if rotate:
+                display.blit(pygame.transform.rotate(ui.surface, -90), (0, 0))
+            pygame.display.flip()
+            if ui.frames == 1 and on_first_frame:
+                on_first_frame()
+            if max_frames is not None and ui.frames >= max_frames:
+                break
+            tick.tick(cfg["ui.fps"])
+    finally:
+        notifier.stopping()
+        kiosk.close()
+        pygame.quit()
+    return 0
+
+
+def _rotate_event(event: Any) -> Any:
+    import pygame
+
+    if event.type in (pygame.FINGERDOWN, pygame.FINGERUP):
+        # Display rotated clockwise: logical x runs down the display, logical y right to left.
+        return pygame.event.Event(event.type, x=event.y, y=1.0 - event.x, touch_id=event.touch_id,
+                                  finger_id=event.finger_id, pressure=1.0, dx=0.0, dy=0.0)
+    return event
+
+
+def first_frame_probe(start: float) -> Callable[[], None]:
+    """For the benchmark: print the time from process start to the first frame, and RSS."""
+
+    def probe() -> None:
+        rss = 0.0
+        status = Path("/proc/self/status")
+        if status.exists():
+            for line in status.read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1]) / 1024
+        print(f"first_frame_s={time.monotonic() - start:.4f} rss_mb={rss:.1f}", flush=True)
+
+    return probe

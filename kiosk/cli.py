@@ -1,0 +1,108 @@
+"""The `kiosk` command: run, check-config, config --defaults, and the subsystems' commands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from pathlib import Path
+
+from kiosk import __version__, config
+
+_START = time.monotonic()
+
+# Subsystems that add their own subcommands (module with register(subparsers)); optional.
+SUBCOMMAND_MODULES = ("kiosk.sync.cli", "kiosk.hw.printer_cli", "kiosk.services.maintenance_cli")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kiosk", description="Social-security self-service kiosk firmware.")
+    p.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the touch UI")
+    run.add_argument("--config", type=Path, help="configuration file (default /etc/kiosk/kiosk.toml)")
+    run.add_argument("--sim", action="store_true", help="use simulated devices (see `make run`)")
+    run.add_argument("--walkthrough", type=Path, metavar="DIR",
+                     help="no window: walk through the screens and save a screenshot of each to DIR")
+    run.add_argument("--frames", type=int, help=argparse.SUPPRESS)  # benchmark: stop after N frames
+
+    chk = sub.add_parser("check-config", help="validate a configuration file; exit 2 on the first problem")
+    chk.add_argument("path", type=Path)
+
+    cfg = sub.add_parser("config", help="show configuration")
+    grp = cfg.add_mutually_exclusive_group(required=True)
+    grp.add_argument("--defaults", action="store_true", help="print the commented default file")
+    grp.add_argument("--show", action="store_true", help="print the resolved values and their layers")
+    cfg.add_argument("--config", type=Path)
+
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        module.register(sub)
+    return p
+
+
+def load_config(path: Path | None, sim: bool = False) -> config.Config:
+    from kiosk.app import SIM_OVERRIDES
+
+    return config.load(path, overrides=SIM_OVERRIDES if sim else None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except config.ConfigError as exc:
+        print(f"kiosk: config error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "check-config":
+        values = config.check_file(args.path)
+        print(f"{args.path}: ok ({len(values)} keys set)")
+        return 0
+    if args.command == "config":
+        if args.defaults:
+            sys.stdout.write(config.defaults_file())
+            return 0
+        cfg = config.load(args.config)
+        for key in config.SCHEMA:
+            print(f"{key.name} = {cfg[key.name]!r}  # {cfg.sources[key.name]}")
+        return 0
+    if args.command == "run":
+        return _run(args)
+    if hasattr(args, "handler"):
+        return int(args.handler(args) or 0)
+    _parser().print_help()
+    return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from kiosk import app
+    from kiosk.runtime import logs
+
+    cfg = load_config(args.config, sim=args.sim)
+    logs.setup(cfg["log.level"])
+    if args.walkthrough or (args.sim and not app.has_display() and args.frames is None):
+        from kiosk.walkthrough import walkthrough
+
+        out = args.walkthrough or Path("out")
+        os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+        paths = walkthrough(cfg, out)
+        for path in paths:
+            print(path)
+        print(f"kiosk: no display; wrote {len(paths)} screenshots to {out}/", file=sys.stderr)
+        return 0
+    probe = app.first_frame_probe(_START) if args.frames is not None else None
+    return app.run(cfg, max_frames=args.frames, on_first_frame=probe)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

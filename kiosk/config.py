@@ -1,0 +1,359 @@
+"""One schema for every configuration key, and the layered loader built from it.
+
+Layers, lowest to highest: built-in defaults < /etc/kiosk/kiosk.toml (or --config PATH)
+< bureau-pushed settings (data dir) < technician settings (data dir) < KIOSK_* environment.
+The commented default file, validation, `kiosk check-config` and the maintenance settings
+page are all generated from SCHEMA.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+SYSTEM_CONFIG = Path("/etc/kiosk/kiosk.toml")
+BUREAU_LAYER_FILE = "bureau-settings.toml"
+TECHNICIAN_LAYER_FILE = "technician-settings.toml"
+
+LAYER_DEFAULT = "default"
+LAYER_FILE = "file"
+LAYER_BUREAU = "bureau"
+LAYER_TECHNICIAN = "technician"
+LAYER_ENV = "env"
+
+
+class ConfigError(Exception):
+    """A bad configuration file or value; str() is one line naming where, the key and the problem."""
+
+    def __init__(self, source: str, key: str | None, problem: str) -> None:
+        self.source, self.key, self.problem = source, key, problem
+        where = f"{source}: {key}" if key else source
+        super().__init__(f"{where}: {problem}")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: its type, default, limits and who may change it."""
+
+    name: str
+    type: type
+    default: Any
+    description: str
+    choices: tuple[Any, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    technician: bool = False  # a technician may change it in the maintenance menu
+    bureau: bool = False  # the bureau may push it
+    env: str = ""  # extra environment alias, besides KIOSK_<SECTION>_<NAME>
+
+    @property
+    def section(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def short(self) -> str:
+        return self.name.split(".", 1)[1]
+
+    @property
+    def env_names(self) -> tuple[str, ...]:
+        # [kiosk] keys read naturally without a doubled prefix: KIOSK_ID, KIOSK_DATA_DIR.
+        stem = self.short if self.section == "kiosk" else self.name
+        canonical = "KIOSK_" + stem.upper().replace(".", "_")
+        return (self.env, canonical) if self.env else (canonical,)
+
+    def parse(self, raw: Any, source: str) -> Any:
+        """Coerce and validate one value (from TOML or from a string)."""
+        value = _coerce(self, raw, source)
+        if self.choices and value not in self.choices:
+            raise ConfigError(source, self.name, f"must be one of {', '.join(map(str, self.choices))} (got {value!r})")
+        if self.min is not None and value < self.min:
+            raise ConfigError(source, self.name, f"must be at least {self.min:g} (got {value!r})")
+        if self.max is not None and value > self.max:
+            raise ConfigError(source, self.name, f"must be at most {self.max:g} (got {value!r})")
+        return value
+
+
+def _coerce(key: Key, raw: Any, source: str) -> Any:
+    want = key.type
+    if isinstance(raw, str) and want is not str:
+        text = raw.strip()
+        try:
+            if want is bool:
+                if text.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if text.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError
+            return want(text)
+        except ValueError:
+            raise ConfigError(source, key.name, f"expected {want.__name__}, got {raw!r}") from None
+    if want is float and isinstance(raw, int) and not isinstance(raw, bool):
+        return float(raw)
+    if want is not bool and isinstance(raw, bool) or not isinstance(raw, want):
+        raise ConfigError(source, key.name, f"expected {want.__name__}, got {type(raw).__name__} {raw!r}")
+    return raw
+
+
+SCHEMA: tuple[Key, ...] = (
+    # --- identity and storage
+    Key("kiosk.id", str, "KIOSK-0001", "Kiosk identifier, printed on receipts and used in reference numbers.",
+        technician=True),
+    Key("kiosk.data_dir", str, "/var/lib/kiosk", "Writable data directory: queue database, layered settings, logs."),
+    Key("kiosk.bureau_name", str, "社会保险事业管理局", "Bureau name printed at the top of receipts.", bureau=True),
+    Key("kiosk.region_code", str, "110100", "Six-digit administrative region code of the hall.", technician=True),
+    # --- user interface
+    Key("ui.language", str, "zh_CN", "Default language at the start of every citizen session.",
+        choices=("zh_CN", "en"), technician=True, bureau=True),
+    Key("ui.orientation", str, "auto", "Screen orientation: auto follows the display's own size.",
+        choices=("auto", "landscape", "portrait"), technician=True),
+    Key("ui.resolution", str, "auto", "Window size WIDTHxHEIGHT, or auto for the display's full size.",
+        technician=True),
+    Key("ui.fullscreen", bool, True, "Full screen with window-manager and keyboard escapes ignored."),
+    Key("ui.kiosk_mode", bool, True, "Ignore window close and keyboard escapes (off only for development)."),
+    Key("ui.fps", int, 30, "Frames per second of the UI loop.", min=5, max=60),
+    Key("ui.font_path", str, "", "A CJK font file; empty uses Noto Sans SC shipped with pygame_gui."),
+    Key("ui.care_mode", bool, False, "Start every session in care mode (larger text).", technician=True),
+    Key("ui.failsafe_s", float, 3.0, "How long the apology screen shows before returning home.", min=1, max=30),
+    Key("ui.error_s", float, 4.0, "How long an error message stays before it may be dismissed.", min=1, max=30),
+    # --- citizen session
+    Key("session.inactivity_s", float, 60.0, "Seconds without a touch before the 'continue?' prompt.",
+        min=10, max=600, technician=True, bureau=True),
+    Key("session.countdown_s", float, 20.0, "Seconds the 'continue?' prompt counts down before going home.",
+        min=5, max=120, technician=True),
+    # --- devices (one key each selects the adapter)
+    Key("devices.reader", str, "pcsc", "Card reader: pcsc (pcscd; the emulator in simulation) or none.",
+        choices=("pcsc", "sim", "none"), env="KIOSK_READER"),
+    Key("devices.camera", str, "picamera2",
+        "Camera: picamera2 | opencv:INDEX | file:PATH | synthetic | none.", env="KIOSK_CAMERA"),
+    Key("devices.printer", str, "usb:0x0416:0x5011",
+        "Receipt printer: usb:VID:PID | serial:DEVICE[:BAUD] | tcp:HOST[:PORT] | none.", env="KIOSK_PRINTER"),
+    Key("devices.gpio", str, "lgpio", "GPIO backend: lgpio (Pi) or mock (gpiozero MockFactory).",
+        choices=("lgpio", "rpigpio", "native", "mock"), env="KIOSK_GPIO"),
+    # --- GPIO pins (BCM numbering)
+    Key("gpio.status_led", int, 17, "BCM pin of the status LED.", min=0, max=27),
+    Key("gpio.help_beacon", int, 27, "BCM pin of the help beacon lamp.", min=0, max=27),
+    Key("gpio.buzzer", int, 22, "BCM pin of the buzzer.", min=0, max=27),
+    Key("gpio.presence_sensor", int, 23, "BCM pin of the presence sensor (high = someone there).", min=0, max=27),
+    Key("gpio.service_door", int, 24, "BCM pin of the service-door switch (high = door open).", min=0, max=27),
+    Key("gpio.beacon_s", float, 30.0, "How long 'call staff' keeps the help beacon lit.", min=1, max=600),
+    Key("gpio.buzzer_s", float, 0.3, "Length of the buzzer beep for 'call staff'.", min=0.05, max=3),
+    # --- printer
+    Key("printer.paper_mm", int, 58, "Paper width in millimetres.", choices=(58, 80), technician=True),
+    Key("printer.text_mode", str, "gb18030", "gb18030: printer's Chinese mode; raster: receipts drawn as images.",
+        choices=("gb18030", "raster"), technician=True),
+    # --- sync with the bureau
+    Key("sync.bureau_url", str, "https://bureau.example.invalid:8443", "Base URL of the bureau API.",
+        technician=True),
+    Key("sync.ca_file", str, "/etc/kiosk/tls/bureau-ca.pem", "The bureau's CA certificate (pinned)."),
+    Key("sync.cert_file", str, "/etc/kiosk/tls/kiosk.pem", "This kiosk's client certificate."),
+    Key("sync.key_file", str, "/etc/kiosk/tls/kiosk.key", "This kiosk's private key (credential of the sync unit)."),
+    Key("sync.bureau_public_key_file", str, "/etc/kiosk/tls/bureau-hpke-public.pem",
+        "The bureau's public key that queued submissions are sealed to."),
+    Key("sync.socket_path", str, "/run/kiosk/sync.sock", "UNIX socket where the sync daemon answers the UI."),
+    Key("sync.query_timeout_s", float, 10.0, "How long the UI waits for a live query.", min=1, max=60,
+        technician=True),
+    Key("sync.request_timeout_s", float, 10.0, "Timeout of one HTTPS call to the bureau.", min=1, max=120),
+    Key("sync.batch_size", int, 50, "Submissions sent per request.", min=1, max=500),
+    Key("sync.backoff_base_s", float, 1.0, "First retry delay after a failure.", min=0.01, max=60),
+    Key("sync.backoff_max_s", float, 300.0, "Longest retry delay.", min=1, max=3600),
+    Key("sync.heartbeat_s", float, 60.0, "Interval between heartbeats.", min=5, max=3600, bureau=True),
+    Key("sync.min_free_mb", int, 50, "Refuse new submissions below this much free space in the data dir.",
+        min=1, max=10000),
+    # --- logging
+    Key("log.level", str, "info", "Log level.", choices=("debug", "info", "warning", "error"), technician=True),
+)
+
+KEYS: Mapping[str, Key] = {k.name: k for k in SCHEMA}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Resolved configuration: every key's value and the layer it came from."""
+
+    values: Mapping[str, Any]
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def with_overrides(self, overrides: Mapping[str, Any], layer: str = LAYER_ENV) -> "Config":
+        vals, srcs = dict(self.values), dict(self.sources)
+        for name, raw in overrides.items():
+            key = _lookup(name, f"<{layer}>")
+            vals[name] = key.parse(raw, f"<{layer}>")
+            srcs[name] = layer
+        return Config(vals, srcs)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.values["kiosk.data_dir"])
+
+
+def _lookup(name: str, source: str) -> Key:
+    try:
+        return KEYS[name]
+    except KeyError:
+        raise ConfigError(source, name, "unknown key") from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a layer file and flatten [section] key = value into {'section.key': value}."""
+    source = str(path)
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(source, None, "file not found") from None
+    except PermissionError:
+        raise ConfigError(source, None, "permission denied") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, None, f"not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(source, None, "not UTF-8 text") from None
+    flat: dict[str, Any] = {}
+    for section, body in doc.items():
+        if not isinstance(body, dict):
+            raise ConfigError(source, section, "top-level keys must sit in a [section]")
+        for short, value in body.items():
+            if isinstance(value, dict):
+                raise ConfigError(source, f"{section}.{short}", "nested tables are not used")
+            flat[f"{section}.{short}"] = value
+    return flat
+
+
+def _apply(values: dict, sources: dict, flat: Mapping[str, Any], layer: str, source: str) -> None:
+    for name, raw in flat.items():
+        key = _lookup(name, source)
+        if layer == LAYER_TECHNICIAN and not key.technician:
+            raise ConfigError(source, name, "may not be changed in the technician settings")
+        if layer == LAYER_BUREAU and not key.bureau:
+            raise ConfigError(source, name, "may not be pushed by the bureau")
+        values[name] = key.parse(raw, source)
+        sources[name] = layer
+
+
+def load(config_path: Path | None = None, environ: Mapping[str, str] | None = None,
+         overrides: Mapping[str, Any] | None = None) -> Config:
+    """Resolve every layer. A missing system file is fine; a missing --config file is an error."""
+    environ = os.environ if environ is None else environ
+    values = {k.name: k.default for k in SCHEMA}
+    sources = {k.name: LAYER_DEFAULT for k in SCHEMA}
+
+    path = config_path or Path(environ.get("KIOSK_CONFIG", "") or SYSTEM_CONFIG)
+    explicit = config_path is not None or bool(environ.get("KIOSK_CONFIG"))
+    if explicit or path.exists():
+        _apply(values, sources, read_toml(path), LAYER_FILE, str(path))
+    if overrides:  # e.g. --sim: below the data-dir layers and the environment
+        for name, raw in overrides.items():
+            values[name] = _lookup(name, "<command line>").parse(raw, "<command line>")
+            sources[name] = LAYER_FILE
+
+    env_layer = _env_values(environ)
+    # The data dir decides where the next two layers live, so it may come from env too.
+    data_dir = Path(env_layer.get("kiosk.data_dir", values["kiosk.data_dir"]))
+    for layer, fname in ((LAYER_BUREAU, BUREAU_LAYER_FILE), (LAYER_TECHNICIAN, TECHNICIAN_LAYER_FILE)):
+        layer_path = data_dir / fname
+        if layer_path.exists():
+            _apply(values, sources, read_toml(layer_path), layer, str(layer_path))
+    for name, raw in env_layer.items():
+        values[name] = KEYS[name].parse(raw, f"environment {KEYS[name].env_names[-1]}")
+        sources[name] = LAYER_ENV
+    return Config(values, sources)
+
+
+def _env_values(environ: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key in SCHEMA:
+        for env_name in key.env_names:
+            if env_name in environ:
+                out[key.name] = environ[env_name]
+                break
+    return out
+
+
+def check_file(path: Path) -> dict[str, Any]:
+    """Validate one layer file on its own; returns its parsed values."""
+    flat = read_toml(path)
+    vals: dict[str, Any] = {}
+    _apply(vals, {}, flat, LAYER_FILE, str(path))
+    return vals
+
+
+# --- writing -------------------------------------------------------------------------------
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{text}"'
+
+
+def render_toml(values: Mapping[str, Any], commented_defaults: bool = False,
+                keys: Iterable[Key] = SCHEMA) -> str:
+    """TOML text for the given keys; with commented_defaults, every key is documented."""
+    lines: list[str] = []
+    section = None
+    for key in keys:
+        if not commented_defaults and key.name not in values:
+            continue
+        if key.section != section:
+            section = key.section
+            lines += ["", f"[{section}]"] if lines else [f"[{section}]"]
+        if commented_defaults:
+            notes = []
+            if key.choices:
+                notes.append("one of: " + ", ".join(map(str, key.choices)))
+            if key.min is not None or key.max is not None:
+                notes.append(f"range: {key.min if key.min is not None else ''}..{key.max if key.max is not None else ''}")
+            if key.technician:
+                notes.append("technician may change")
+            notes.append("env: " + " or ".join(key.env_names))
+            lines.append(f"# {key.description}")
+            lines.append(f"# ({'; '.join(notes)})")
+            lines.append(f"# {key.short} = {_toml_value(key.default)}")
+            lines.append("")
+        else:
+            lines.append(f"{key.short} = {_toml_value(values[key.name])}")
+    return "\n".join(lines) + "\n"
+
+
+def defaults_file() -> str:
+    header = ("# Kiosk configuration: /etc/kiosk/kiosk.toml\n"
+              "# Generated by `kiosk config --defaults`. Every key is shown with its default,\n"
+              "# commented out. Layers above this file: bureau-pushed settings, technician\n"
+              "# settings (both in the data directory), then KIOSK_* environment variables.\n\n")
+    return header + render_toml({}, commented_defaults=True)
+
+
+def save_technician_settings(data_dir: Path, changes: Mapping[str, Any]) -> Path:
+    """Validate and merge changes into the technician layer, written atomically (tmp, fsync, rename)."""
+    path = data_dir / TECHNICIAN_LAYER_FILE
+    current = read_toml(path) if path.exists() else {}
+    for name, raw in changes.items():
+        key = _lookup(name, str(path))
+        if not key.technician:
+            raise ConfigError(str(path), name, "may not be changed in the technician settings")
+        current[name] = key.parse(raw, str(path))
+    atomic_write(path, render_toml(current).encode())
+    return path
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write data so that a power cut leaves either the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

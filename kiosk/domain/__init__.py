@@ -1,0 +1,1 @@
+"""Pure values and rules: citizen ID, masking, insurance kinds. No I/O."""

@@ -1,0 +1,40 @@
+"""Masking of personal data for screens, receipts and logs (e.g. 1101**********123X, 张*明)."""
+
+from __future__ import annotations
+
+import re
+
+_ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[\dXx])(?![0-9A-Za-z])")
+_LONG_DIGITS_RE = re.compile(r"(?<!\d)\d{9,}(?!\d)")
+
+
+def mask_id(number: str) -> str:
+    """Keep the first 4 and the last 4 characters of an ID number."""
+    if len(number) <= 8:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def mask_name(name: str) -> str:
+    """张明 -> 张*, 张小明 -> 张*明, 欧阳小明 -> 欧**明, John Smith -> J*** S****."""
+    chars = list(name)
+    if not chars:
+        return ""
+    if all(c.isascii() for c in chars):
+        return " ".join(w[:1] + "*" * (len(w) - 1) for w in name.split())
+    if len(chars) == 1:
+        return "*"
+    if len(chars) == 2:
+        return chars[0] + "*"
+    return chars[0] + "*" * (len(chars) - 2) + chars[-1]
+
+
+def mask_account(number: str) -> str:
+    """Bank account: keep the last 4 digits."""
+    return "*" * max(0, len(number) - 4) + number[-4:]
+
+
+def scrub(text: str) -> str:
+    """Mask anything in free text that looks like an ID number or a long account number."""
+    text = _ID_RE.sub(lambda m: mask_id(m.group(0)), text)
+    return _LONG_DIGITS_RE.sub(lambda m: mask_account(m.group(0)), text)

@@ -1,0 +1,104 @@
+"""Blocking calls (card I/O, printing, queries) run here; the UI loop polls their results.
+
+Every job carries the session token it belongs to, so ending a citizen session drops its
+pending jobs and any finished-but-unread results: nothing personal waits in a queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    name: str
+    session: int
+    future: Future = field(repr=False)
+    on_done: Callable[["Job"], None] | None = field(default=None, repr=False)
+
+    @property
+    def done(self) -> bool:
+        return self.future.done()
+
+    def result(self) -> Any:
+        return self.future.result(timeout=0)
+
+    @property
+    def error(self) -> BaseException | None:
+        return self.future.exception(timeout=0) if self.future.done() else None
+
+
+class Workers:
+    """A small thread pool plus a completion queue the UI loop drains once per frame."""
+
+    def __init__(self, max_workers: int = 4) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="kiosk-worker")
+        self._done: "queue.SimpleQueue[Job]" = queue.SimpleQueue()
+        self._jobs: list[Job] = []
+        self._lock = threading.Lock()
+
+    def submit(self, name: str, fn: Callable[..., Any], *args: Any, session: int = 0,
+               on_done: Callable[[Job], None] | None = None) -> Job:
+        job = Job(name, session, self._pool.submit(fn, *args), on_done)
+        with self._lock:
+            self._jobs.append(job)
+        job.future.add_done_callback(lambda _f: self._done.put(job))
+        return job
+
+    def poll(self) -> list[Job]:
+        """Finished jobs since the last poll; their on_done callbacks run here, on the loop."""
+        finished = []
+        while True:
+            try:
+                job = self._done.get_nowait()
+            except queue.Empty:
+                break
+            with self._lock:
+                if job not in self._jobs:
+                    continue  # dropped with its session
+                self._jobs.remove(job)
+            finished.append(job)
+            if job.error is not None:
+                log.warning("event=job_failed job=%s error=%s", job.name, type(job.error).__name__)
+            if job.on_done is not None:
+                job.on_done(job)
+        return finished
+
+    def drop_session(self, session: int) -> int:
+        """Forget every job of a session: pending ones are cancelled, results are discarded."""
+        with self._lock:
+            mine = [j for j in self._jobs if j.session == session]
+            self._jobs = [j for j in self._jobs if j.session != session]
+        for job in mine:
+            job.future.cancel()
+            # A running job cannot be stopped; drop our reference to whatever it returns.
+            job.on_done = None
+        # Drain finished results of dropped jobs so nothing personal waits in the queue.
+        keep = []
+        while True:
+            try:
+                job = self._done.get_nowait()
+            except queue.Empty:
+                break
+            if job.session != session:
+                keep.append(job)
+        for job in keep:
+            self._done.put(job)
+        return len(mine)
+
+    def pending(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def __repr__(self) -> str:
+        return f"<Workers pending={len(self._jobs)}>"

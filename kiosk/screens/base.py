@@ -1,0 +1,51 @@
+"""The screen contract: build widgets for an area, draw, take taps, update on the clock."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pygame
+
+from kiosk.screens.widgets import Button
+
+if TYPE_CHECKING:
+    from kiosk.screens.ui import UI
+
+
+class Screen:
+    """A full content area between the top and bottom bars."""
+
+    name = "screen"
+    title_key = "app.title"
+    is_home = False
+    in_session = True  # part of a citizen session: inactivity timeout applies
+
+    def __init__(self, ui: "UI") -> None:
+        self.ui = ui
+        self.buttons: list[Button] = []
+        self.area = pygame.Rect(0, 0, 0, 0)
+
+    def layout(self, area: pygame.Rect) -> None:
+        """(Re)build widgets for this area; called on entry and on size/care-mode changes."""
+        self.area = area
+        self.buttons = []
+
+    def draw(self, surf: pygame.Surface) -> None:
+        for button in self.buttons:
+            button.draw(self.ui, surf)
+
+    def tap(self, pos: tuple[int, int]) -> bool:
+        for button in self.buttons:
+            if button.hit(pos):
+                button.on_press()
+                return True
+        return False
+
+    def button(self, name: str) -> Button:
+        for b in self.buttons:
+            if b.name == name:
+                return b
+        raise KeyError(name)
+
+    def update(self, now: float) -> None:
+        pass

@@ -1,0 +1,126 @@
+"""The frame around every screen: top bar (title, online state, language, care mode), bottom bar
+(call staff, home, countdown) and the overlays (inactivity prompt, notices)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pygame
+
+from kiosk.screens.theme import COLORS
+from kiosk.screens.widgets import Button
+from kiosk.services.session import Phase
+
+if TYPE_CHECKING:
+    from kiosk.screens.ui import UI
+
+
+def build_bars(ui: "UI") -> None:
+    th = ui.theme
+    w, h = ui.surface.get_size()
+    m = th.margin
+    bw = th.px(300 if not th.portrait else 270)
+    bh = th.top_bar_h - 2 * th.px(14)
+    top = th.px(14)
+    other = "en" if ui.lang == "zh_CN" else "zh_CN"
+    lang = Button(pygame.Rect(w - m - bw, top, bw, bh), f"lang.switch_to.{other}",
+                  lambda: ui.set_language(other), "secondary", name="lang")
+    care = Button(pygame.Rect(w - 2 * (m + bw) + m // 2, top, bw, bh),
+                  "care.off" if ui.sessions.care_mode else "care.on", ui.toggle_care_mode,
+                  "secondary", name="care")
+    y = h - th.bottom_bar_h + th.px(16)
+    bh2 = th.bottom_bar_h - 2 * th.px(16)
+    staff = Button(pygame.Rect(m, y, th.px(420), bh2), "staff.call", ui.call_staff, "staff",
+                   name="staff")
+    buttons = [lang, care, staff]
+    if not ui.screen.is_home:
+        buttons.append(Button(pygame.Rect(w - m - th.px(360), y, th.px(360), bh2), "nav.home",
+                              lambda: ui.go_home("cancel"), "secondary", name="home"))
+    ui.bar_buttons = buttons
+
+
+def draw_bars(ui: "UI", surf: pygame.Surface) -> None:
+    th = ui.theme
+    w, h = surf.get_size()
+    pygame.draw.rect(surf, COLORS["bar"], (0, 0, w, th.top_bar_h))
+    title_w = w - 2 * (th.margin + th.px(300)) - 2 * th.margin
+    size, lines = ui.text.fit(ui.t(ui.screen.title_key), th.font_px("title"), title_w, 1, bold=True)
+    ui.draw_lines(surf, lines, size, COLORS["on_bar"], th.margin, (th.top_bar_h - size) // 2 - th.px(6),
+                  bold=True, align="left")
+    _draw_online(ui, surf)
+    pygame.draw.rect(surf, COLORS["surface"], (0, h - th.bottom_bar_h, w, th.bottom_bar_h))
+    pygame.draw.line(surf, COLORS["tile_border"], (0, h - th.bottom_bar_h), (w, h - th.bottom_bar_h),
+                     max(1, th.px(2)))
+    now = ui.clock.monotonic()
+    if ui.sessions.session is not None and ui.screen.in_session and not ui.screen.is_home:
+        left = int(ui.sessions.seconds_left(now) - ui.sessions.countdown_s + 0.999)
+        left = max(left, 0)
+        area = pygame.Rect(th.margin + th.px(440), h - th.bottom_bar_h + th.px(20),
+                           w - 2 * th.margin - th.px(820), th.bottom_bar_h - th.px(40))
+        ui.draw_text(surf, "session.countdown", "small", COLORS["muted"], area, max_lines=2, seconds=left)
+    for b in ui.bar_buttons:
+        b.draw(ui, surf)
+
+
+def _draw_online(ui: "UI", surf: pygame.Surface) -> None:
+    bureau = ui.health.get("bureau")
+    if bureau is None:
+        return
+    th = ui.theme
+    w = surf.get_width()
+    online = bureau.usable
+    key = "net.online" if online else "net.offline"
+    size = th.font_px("small")
+    img = ui.text.render(ui.t(key), size, COLORS["on_bar"])
+    x = w - 2 * (th.margin + th.px(300)) - img.get_width() - th.px(40)
+    y = th.top_bar_h // 2
+    # Shape as well as colour: a filled dot when online, a hollow ring when not.
+    pygame.draw.circle(surf, (80, 200, 120) if online else COLORS["on_bar"], (x - th.px(24), y),
+                       th.px(12), 0 if online else max(2, th.px(3)))
+    surf.blit(img, (x, y - img.get_height() // 2))
+
+
+def overlay_buttons(ui: "UI") -> list[Button] | None:
+    """While the inactivity prompt shows, only its button (and call staff) can be tapped."""
+    if ui.sessions.phase(ui.clock.monotonic()) is Phase.PROMPTING and not ui.screen.is_home:
+        th = ui.theme
+        w, h = ui.surface.get_size()
+        box = _prompt_box(ui)
+        bw = min(box.width - 2 * th.margin, th.px(520))
+        cont = Button(pygame.Rect(box.centerx - bw // 2, box.bottom - th.margin - th.button_h, bw,
+                                  th.button_h), "session.continue", lambda: ui.sessions.touch(ui.clock.monotonic()),
+                      "primary", name="continue")
+        staff = [b for b in ui.bar_buttons if b.name == "staff"]
+        return [cont, *staff]
+    return None
+
+
+def _prompt_box(ui: "UI") -> pygame.Rect:
+    th = ui.theme
+    w, h = ui.surface.get_size()
+    bw, bh = min(w - 2 * th.margin, th.px(1100)), th.px(560) + (th.px(80) if th.care_mode else 0)
+    return pygame.Rect((w - bw) // 2, (h - bh) // 2, bw, bh)
+
+
+def draw_overlays(ui: "UI", surf: pygame.Surface) -> None:
+    th = ui.theme
+    now = ui.clock.monotonic()
+    buttons = overlay_buttons(ui)
+    if buttons is not None:
+        scrim = pygame.Surface(surf.get_size(), pygame.SRCALPHA)
+        scrim.fill((0, 0, 0, 150))
+        surf.blit(scrim, (0, 0))
+        box = _prompt_box(ui)
+        pygame.draw.rect(surf, COLORS["surface"], box, border_radius=th.radius)
+        inner = box.inflate(-2 * th.margin, -2 * th.margin)
+        y = ui.draw_text(surf, "session.still_there", "title", COLORS["text"], inner, 2, bold=True)
+        left = int(ui.sessions.seconds_left(now) + 0.999)
+        ui.draw_text(surf, "session.going_home", "body", COLORS["text"],
+                     pygame.Rect(inner.x, y + th.px(20), inner.width, inner.height), 3, seconds=left)
+        buttons[0].draw(ui, surf)
+    if ui.toast is not None:
+        key, _until = ui.toast
+        w, h = surf.get_size()
+        box = pygame.Rect(th.margin, h - th.bottom_bar_h - th.px(190), w - 2 * th.margin, th.px(160))
+        pygame.draw.rect(surf, COLORS["ok"], box, border_radius=th.radius)
+        ui.draw_text(surf, key, "body", COLORS["on_ok"], box.inflate(-th.margin, -th.px(40)), 2, bold=True)

@@ -1,0 +1,154 @@
+"""Keypad screens: the ID-number pad (with X, checked as the citizen types) and the PIN pad."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pygame
+
+from kiosk.domain import citizen_id
+from kiosk.screens.base import Screen
+from kiosk.screens.theme import COLORS
+from kiosk.screens.widgets import Button, Keypad
+
+
+def _split(area: pygame.Rect, portrait: bool, gap: int) -> tuple[pygame.Rect, pygame.Rect]:
+    """Entry field and messages on one side, the keypad on the other (stacked when portrait)."""
+    if portrait:
+        top_h = int(area.height * 0.38)
+        return (pygame.Rect(area.x, area.y, area.width, top_h),
+                pygame.Rect(area.x, area.y + top_h + gap, area.width, area.height - top_h - gap))
+    left_w = int(area.width * 0.52)
+    return (pygame.Rect(area.x, area.y, left_w, area.height),
+            pygame.Rect(area.x + left_w + gap, area.y, area.width - left_w - gap, area.height))
+
+
+def _draw_error(ui, surf: pygame.Surface, rect: pygame.Rect, key: str) -> None:
+    """An error in red *and* with an icon and words: never colour alone."""
+    th = ui.theme
+    pygame.draw.rect(surf, COLORS["danger_bg"], rect, border_radius=th.radius)
+    pygame.draw.rect(surf, COLORS["danger"], rect, width=max(2, th.px(3)), border_radius=th.radius)
+    r = th.px(26)
+    cx, cy = rect.x + th.px(24) + r, rect.y + th.px(24) + r
+    pygame.draw.circle(surf, COLORS["danger"], (cx, cy), r)
+    bang = ui.text.render("!", th.font_px("body"), COLORS["on_danger"], bold=True)
+    surf.blit(bang, bang.get_rect(center=(cx, cy)))
+    text_rect = pygame.Rect(cx + r + th.px(20), rect.y + th.px(20), rect.right - cx - r - th.px(40),
+                            rect.height - th.px(40))
+    ui.draw_text(surf, key, "body", COLORS["danger"], text_rect, 3, align="left", bold=True)
+
+
+class IdEntryScreen(Screen):
+    name = "id_entry"
+    title_key = "id_entry.title"
+
+    def __init__(self, ui, on_done: Callable[[str], None]) -> None:
+        super().__init__(ui)
+        self.on_done = on_done
+        self.keypad: Keypad | None = None
+
+    def layout(self, area: pygame.Rect) -> None:
+        old = bytes(self.keypad.buffer) if self.keypad else b""
+        super().layout(area)
+        th = self.ui.theme
+        self.info, pad = _split(area, th.portrait, th.margin)
+        self.keypad = Keypad(self.ui, pad, citizen_id.LENGTH, with_x=True)
+        self.keypad.buffer += old
+        self.buttons += self.keypad.buttons
+        nh = th.button_h
+        self.next = Button(pygame.Rect(self.info.x, self.info.bottom - nh, self.info.width, nh),
+                           "id_entry.confirm", self._confirm, "primary", name="confirm")
+        self.buttons.append(self.next)
+
+    @property
+    def problem(self) -> citizen_id.IdProblem | None:
+        return citizen_id.problem(self.keypad.value) if self.keypad else None
+
+    def _confirm(self) -> None:
+        value = self.keypad.value
+        if citizen_id.validate(value) is None:
+            self.on_done(value)
+
+    def update(self, now: float) -> None:
+        self.next.enabled = self.keypad is not None and citizen_id.validate(self.keypad.value) is None
+
+    def draw(self, surf: pygame.Surface) -> None:
+        ui, th, info = self.ui, self.ui.theme, self.info
+        y = ui.draw_text(surf, "id_entry.prompt", "body", COLORS["text"], info, 2, align="left")
+        field = pygame.Rect(info.x, y + th.px(16), info.width, th.px(120))
+        pygame.draw.rect(surf, COLORS["surface"], field, border_radius=th.radius)
+        pygame.draw.rect(surf, COLORS["primary"], field, width=max(2, th.px(4)), border_radius=th.radius)
+        value = self.keypad.value
+        shown = " ".join(p for p in (value[:6], value[6:14], value[14:]) if p)
+        if value:
+            size, lines = ui.text.fit(shown, th.font_px("huge"), field.width - th.px(40), 1)
+            img = ui.text.render(lines[0], size, COLORS["text"], bold=True)
+            surf.blit(img, img.get_rect(midleft=(field.x + th.px(24), field.centery)))
+        counter = pygame.Rect(info.x, field.bottom + th.px(10), info.width, th.px(50))
+        y = ui.draw_text(surf, "id_entry.count", "small", COLORS["muted"], counter, 1, align="left",
+                         typed=len(value), total=citizen_id.LENGTH)
+        problem = citizen_id.problem(value)
+        msg = pygame.Rect(info.x, y + th.px(14), info.width, self.next.rect.y - y - th.px(28))
+        if problem is not None:
+            _draw_error(ui, surf, msg, problem.value)
+        elif len(value) == citizen_id.LENGTH:
+            ui.draw_text(surf, "id_entry.valid", "body", COLORS["ok"], msg, 2, align="left", bold=True)
+        else:
+            ui.draw_text(surf, "id_entry.hint", "small", COLORS["muted"], msg, 3, align="left")
+        super().draw(surf)
+
+
+class PinEntryScreen(Screen):
+    """Six digits, shown as dots; attempts left in words (and in red below 3)."""
+
+    name = "pin_entry"
+    title_key = "pin_entry.title"
+
+    def __init__(self, ui, on_done: Callable[[bytearray], None], attempts_left: int | None = None,
+                 message: str = "") -> None:
+        super().__init__(ui)
+        self.on_done, self.attempts_left, self.message = on_done, attempts_left, message
+        self.keypad: Keypad | None = None
+
+    def layout(self, area: pygame.Rect) -> None:
+        old = bytes(self.keypad.buffer) if self.keypad else b""
+        super().layout(area)
+        th = self.ui.theme
+        self.info, pad = _split(area, th.portrait, th.margin)
+        self.keypad = Keypad(self.ui, pad, 6)
+        self.keypad.buffer += old
+        self.buttons += self.keypad.buttons
+        nh = th.button_h
+        self.next = Button(pygame.Rect(self.info.x, self.info.bottom - nh, self.info.width, nh),
+                           "pin_entry.confirm", self._confirm, "primary", name="confirm")
+        self.buttons.append(self.next)
+
+    def _confirm(self) -> None:
+        if len(self.keypad.buffer) == 6:
+            pin = bytearray(self.keypad.buffer)
+            self.keypad.wipe()
+            self.on_done(pin)
+
+    def update(self, now: float) -> None:
+        self.next.enabled = self.keypad is not None and len(self.keypad.buffer) == 6
+
+    def draw(self, surf: pygame.Surface) -> None:
+        ui, th, info = self.ui, self.ui.theme, self.info
+        y = ui.draw_text(surf, "pin_entry.prompt", "body", COLORS["text"], info, 2, align="left")
+        field = pygame.Rect(info.x, y + th.px(16), info.width, th.px(120))
+        pygame.draw.rect(surf, COLORS["surface"], field, border_radius=th.radius)
+        pygame.draw.rect(surf, COLORS["primary"], field, width=max(2, th.px(4)), border_radius=th.radius)
+        step = min(th.px(90), field.width // 7)
+        for i in range(6):
+            c = (field.x + step * (i + 1), field.centery)
+            filled = i < len(self.keypad.buffer)
+            pygame.draw.circle(surf, COLORS["text"], c, th.px(18), 0 if filled else max(2, th.px(3)))
+        y = field.bottom + th.px(20)
+        msg = pygame.Rect(info.x, y, info.width, self.next.rect.y - y - th.px(20))
+        if self.message:
+            _draw_error(ui, surf, msg, self.message)
+        elif self.attempts_left is not None:
+            color = COLORS["danger"] if self.attempts_left < 3 else COLORS["text"]
+            ui.draw_text(surf, "pin_entry.attempts_left", "body", color, msg, 2, align="left",
+                         n=self.attempts_left)
+        super().draw(surf)

@@ -1,0 +1,42 @@
+"""Which screen follows which: the routing of citizen services. Screens stay free of business
+rules; services (kiosk/services) decide, this module only wires screens to them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kiosk.screens.chrome import build_bars, draw_bars, draw_overlays, overlay_buttons
+from kiosk.screens.entry import IdEntryScreen, PinEntryScreen
+from kiosk.screens.home import HomeScreen
+from kiosk.screens.system import FailsafeScreen, OutOfServiceScreen, ServicePendingScreen
+from kiosk.services.catalog import ServiceSpec
+
+if TYPE_CHECKING:
+    from kiosk.screens.base import Screen
+    from kiosk.screens.ui import UI
+
+__all__ = ["HomeScreen", "IdEntryScreen", "PinEntryScreen", "FailsafeScreen", "OutOfServiceScreen",
+           "ServicePendingScreen", "build_bars", "draw_bars", "draw_overlays", "overlay_buttons",
+           "entry_screen_for", "check_service_state"]
+
+
+def entry_screen_for(ui: "UI", spec: ServiceSpec) -> "Screen":
+    """The first step of a service. Until a service's own flow exists, identification by ID number
+    leads to a plain notice that the service is offered at the counter."""
+
+    def identified(id_number: str) -> None:
+        ui.sessions.session.remember("id_number", id_number)
+        ui.show(ServicePendingScreen(ui, spec.title_key), replace=True)
+
+    return IdEntryScreen(ui, identified)
+
+
+def check_service_state(ui: "UI") -> None:
+    """Swap home for out-of-service (and back) as devices come and go."""
+    top = ui.screen
+    if isinstance(top, HomeScreen) and ui.out_of_service:
+        ui.stack = [OutOfServiceScreen(ui)]
+        ui._layout()
+    elif isinstance(top, OutOfServiceScreen) and not ui.out_of_service:
+        ui.stack = [HomeScreen(ui)]
+        ui._layout()

@@ -1,0 +1,126 @@
+"""CJK-capable text rendering with a cache that the session wipe clears.
+
+The font comes from an installed package (pygame_gui ships Noto Sans SC), never the network.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from importlib import resources
+from pathlib import Path
+
+import pygame
+
+log = logging.getLogger(__name__)
+
+
+class FontNotFound(RuntimeError):
+    pass
+
+
+def find_font(configured: str = "", bold: bool = False) -> Path:
+    if configured:
+        path = Path(configured)
+        if not path.is_file():
+            raise FontNotFound(f"ui.font_path={configured} does not exist")
+        return path
+    name = "NotoSansSC-Bold.otf" if bold else "NotoSansSC-Regular.otf"
+    try:
+        candidate = Path(str(resources.files("pygame_gui").joinpath("data", name)))
+    except ModuleNotFoundError:
+        candidate = Path("/nonexistent")
+    if candidate.is_file():
+        return candidate
+    for system in ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+                   "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"):
+        if Path(system).is_file():
+            return Path(system)
+    raise FontNotFound("no CJK font: install pygame_gui (Noto Sans SC) or fonts-noto-cjk")
+
+
+class TextRenderer:
+    """Fonts by (size, bold) and an LRU cache of rendered lines."""
+
+    def __init__(self, font_path: str = "", cache_size: int = 600) -> None:
+        self.regular = find_font(font_path)
+        self.bold = find_font(font_path, bold=True) if not font_path else self.regular
+        self._fonts: dict[tuple[int, bool], pygame.font.Font] = {}
+        self._cache: OrderedDict[tuple, pygame.Surface] = OrderedDict()
+        self.cache_size = cache_size
+        self.rendered: set[str] = set()  # every string drawn since the last reset (for tests)
+
+    def font(self, size: int, bold: bool = False) -> pygame.font.Font:
+        key = (size, bold)
+        if key not in self._fonts:
+            self._fonts[key] = pygame.font.Font(str(self.bold if bold else self.regular), size)
+        return self._fonts[key]
+
+    def render(self, text: str, size: int, color: tuple[int, int, int], bold: bool = False) -> pygame.Surface:
+        key = (text, size, color, bold)
+        surf = self._cache.get(key)
+        if surf is None:
+            surf = self.font(size, bold).render(text, True, color)
+            self._cache[key] = surf
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        self.rendered.add(text)
+        return surf
+
+    def cached_texts(self) -> list[str]:
+        return [k[0] for k in self._cache]
+
+    def clear(self) -> None:
+        """Forget every rendered line: called when a citizen session ends."""
+        self._cache.clear()
+        self.rendered.clear()
+
+    def wrap(self, text: str, size: int, width: int, bold: bool = False) -> list[str]:
+        """Greedy wrap: words for Latin text, any character boundary for CJK."""
+        font = self.font(size, bold)
+        lines: list[str] = []
+        for paragraph in text.split("\n"):
+            line = ""
+            for token in _tokens(paragraph):
+                trial = line + token
+                if line and font.size(trial.rstrip())[0] > width:
+                    lines.append(line.rstrip())
+                    line = token.lstrip()
+                else:
+                    line = trial
+            lines.append(line.rstrip())
+        return lines
+
+    def fit(self, text: str, size: int, width: int, max_lines: int, bold: bool = False,
+            min_size: int = 12) -> tuple[int, list[str]]:
+        """The largest size <= size at which text wraps into max_lines within width."""
+        while True:
+            lines = self.wrap(text, size, width, bold)
+            widest = max((self.font(size, bold).size(line)[0] for line in lines), default=0)
+            if (len(lines) <= max_lines and widest <= width) or size <= min_size:
+                return size, lines
+            size = max(min_size, int(size * 0.92))
+
+
+_NO_LINE_START = set("，。、；：？！）》」』”’…%,.;:?!)")
+
+
+def _tokens(text: str) -> list[str]:
+    tokens: list[str] = []
+    word = ""
+    for ch in text:
+        if ch.isascii() and not ch.isspace():
+            word += ch
+            continue
+        if word:
+            tokens.append(word)
+            word = ""
+        if (ch.isspace() or ch in _NO_LINE_START) and tokens:
+            tokens[-1] += ch  # kinsoku: closing punctuation never starts a line
+        else:
+            tokens.append(ch)
+    if word:
+        tokens.append(word)
+    return tokens

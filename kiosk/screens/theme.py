@@ -1,0 +1,101 @@
+"""Colours and sizes that meet the citizen UX rules: >= 32 px body text and >= 96 px buttons at
+1080p, contrast >= 4.5:1, and a care mode with larger text. Sizes scale with the short side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RGB = tuple[int, int, int]
+
+# Foreground/background pairs actually drawn; tests check each for 4.5:1.
+COLORS: dict[str, RGB] = {
+    "bg": (244, 246, 249),
+    "surface": (255, 255, 255),
+    "text": (20, 24, 31),
+    "muted": (62, 68, 80),
+    "primary": (11, 83, 148),
+    "on_primary": (255, 255, 255),
+    "tile_border": (150, 160, 175),
+    "disabled": (224, 227, 232),
+    "on_disabled": (66, 71, 82),
+    "danger": (160, 20, 32),
+    "on_danger": (255, 255, 255),
+    "danger_bg": (253, 235, 236),
+    "ok": (18, 110, 60),
+    "on_ok": (255, 255, 255),
+    "staff": (150, 66, 0),
+    "on_staff": (255, 255, 255),
+    "bar": (11, 58, 104),
+    "on_bar": (255, 255, 255),
+    "scrim": (0, 0, 0),
+}
+
+CONTRAST_PAIRS: tuple[tuple[str, str], ...] = (
+    ("text", "bg"), ("text", "surface"), ("muted", "surface"), ("muted", "bg"),
+    ("on_primary", "primary"), ("on_disabled", "disabled"), ("danger", "danger_bg"),
+    ("danger", "surface"), ("on_danger", "danger"), ("on_ok", "ok"), ("on_staff", "staff"),
+    ("on_bar", "bar"), ("primary", "surface"),
+)
+
+
+def relative_luminance(rgb: RGB) -> float:
+    def channel(c: int) -> float:
+        s = c / 255
+        return s / 12.92 if s <= 0.04045 else ((s + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: RGB, b: RGB) -> float:
+    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Pixel sizes for one screen size and text mode."""
+
+    width: int
+    height: int
+    care_mode: bool = False
+
+    @property
+    def scale(self) -> float:
+        return min(self.width, self.height) / 1080
+
+    @property
+    def text_scale(self) -> float:
+        return self.scale * (1.3 if self.care_mode else 1.0)
+
+    @property
+    def portrait(self) -> bool:
+        return self.height > self.width
+
+    def px(self, value: float) -> int:
+        return max(1, round(value * self.scale))
+
+    def font_px(self, role: str) -> int:
+        base = {"small": 32, "body": 36, "button": 40, "tile": 44, "title": 56, "huge": 84,
+                "key": 56}[role]
+        return max(12, round(base * self.text_scale))
+
+    @property
+    def button_h(self) -> int:
+        return self.px(110 * (1.15 if self.care_mode else 1.0))
+
+    @property
+    def margin(self) -> int:
+        return self.px(28)
+
+    @property
+    def top_bar_h(self) -> int:
+        return self.px(130)
+
+    @property
+    def bottom_bar_h(self) -> int:
+        return self.px(150)
+
+    @property
+    def radius(self) -> int:
+        return self.px(18)

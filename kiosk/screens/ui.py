@@ -1,0 +1,267 @@
+"""The UI shell: owns the pygame surface and the screen stack, turns touches into taps, runs the
+inactivity timer and the failsafe, and draws the top and bottom bars. It never blocks."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pygame
+
+from kiosk.hw.health import DeviceHealth
+from kiosk.i18n import Translator
+from kiosk.runtime.clock import Clock
+from kiosk.runtime.sdnotify import Notifier
+from kiosk.runtime.workers import Workers
+from kiosk.screens.base import Screen
+from kiosk.screens.text import TextRenderer
+from kiosk.screens.theme import COLORS, Theme
+from kiosk.screens.widgets import Button
+from kiosk.services.catalog import anything_available
+from kiosk.services.session import Phase, SessionManager
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class UIOptions:
+    language: str = "zh_CN"
+    care_mode: bool = False
+    inactivity_s: float = 60.0
+    countdown_s: float = 20.0
+    failsafe_s: float = 3.0
+    kiosk_mode: bool = True
+    font_path: str = ""
+    toast_s: float = 6.0
+
+
+class UI:
+    def __init__(self, surface: pygame.Surface, clock: Clock, options: UIOptions, *,
+                 health: Callable[[], dict[str, DeviceHealth]], gpio: Any = None,
+                 workers: Workers | None = None, notifier: Notifier | None = None) -> None:
+        self.surface = surface
+        self.clock = clock
+        self.options = options
+        self.health_source = health
+        self.gpio = gpio
+        self.workers = workers or Workers()
+        self.notifier = notifier or Notifier(environ={})
+        self.text = TextRenderer(options.font_path)
+        self.sessions = SessionManager(options.inactivity_s, options.countdown_s,
+                                       options.language, options.care_mode)
+        self.sessions.on_end.append(self._on_session_end)
+        self.translators = {lang: Translator(lang) for lang in ("zh_CN", "en")}
+        self.theme = Theme(*surface.get_size(), care_mode=options.care_mode)
+        self.health: dict[str, DeviceHealth] = {}
+        self.stack: list[Screen] = []
+        self.bar_buttons: list[Button] = []
+        self.toast: tuple[str, float] | None = None
+        self._pressed: Button | None = None
+        self._pending_wipes: list[Callable[[], None]] = []
+        self.running = True
+        self.frames = 0
+        from kiosk.screens import flows  # late import: flows import this module's types
+
+        self.flows = flows
+        self.health = self.health_source()
+        self.go_home()
+
+    # ------------------------------------------------------------------ language and text
+    @property
+    def lang(self) -> str:
+        return self.sessions.language
+
+    def t(self, key: str, **fields: Any) -> str:
+        return self.translators[self.lang](key, **fields)
+
+    def draw_lines(self, surf: pygame.Surface, lines: list[str], size: int, color, cx: int, top: int,
+                   bold: bool = False, align: str = "center") -> int:
+        y = top
+        for line in lines:
+            img = self.text.render(line, size, color, bold)
+            x = cx - img.get_width() // 2 if align == "center" else cx
+            surf.blit(img, (x, y))
+            y += int(size * 1.25)
+        return y
+
+    def draw_text(self, surf: pygame.Surface, key: str, role: str, color, rect: pygame.Rect,
+                  max_lines: int = 3, bold: bool = False, align: str = "center", **fields: Any) -> int:
+        text = self.t(key, **fields)
+        size, lines = self.text.fit(text, self.theme.font_px(role), rect.width, max_lines, bold)
+        x = rect.centerx if align == "center" else rect.x
+        return self.draw_lines(surf, lines, size, color, x, rect.y, bold, align)
+
+    # ------------------------------------------------------------------ screens
+    @property
+    def screen(self) -> Screen:
+        return self.stack[-1]
+
+    def content_area(self) -> pygame.Rect:
+        th = self.theme
+        w, h = self.surface.get_size()
+        return pygame.Rect(th.margin, th.top_bar_h + th.margin, w - 2 * th.margin,
+                           h - th.top_bar_h - th.bottom_bar_h - 2 * th.margin)
+
+    def show(self, screen: Screen, replace: bool = False) -> None:
+        if screen.in_session:
+            self.sessions.begin(self.clock.monotonic())
+        if replace and self.stack:
+            self.stack.pop()
+        self.stack.append(screen)
+        self._layout()
+        log.info("event=screen screen=%s", screen.name)
+
+    def back(self) -> None:
+        if len(self.stack) > 1:
+            self.stack.pop()
+            self._layout()
+        else:
+            self.go_home()
+
+    def go_home(self, why: str = "home") -> None:
+        self.sessions.end(why)
+        self.stack = [self.flows.HomeScreen(self)]
+        self._layout()
+
+    def register_wipe(self, wiper: Callable[[], None]) -> None:
+        """Buffers with personal data register here; they are wiped when the session ends."""
+        session = self.sessions.session
+        if session is not None:
+            session.on_wipe(wiper)
+        else:
+            self._pending_wipes.append(wiper)
+
+    def _on_session_end(self, session: Any, why: str) -> None:
+        for wiper in self._pending_wipes:
+            session.on_wipe(wiper)
+        self._pending_wipes.clear()
+        self.workers.drop_session(session.token)
+        self.text.clear()
+        self.toast = None
+
+    def set_language(self, lang: str) -> None:
+        session = self.sessions.begin(self.clock.monotonic())
+        session.language = lang
+        self.flows.build_bars(self)
+        log.info("event=language lang=%s", lang)
+
+    def toggle_care_mode(self) -> None:
+        session = self.sessions.begin(self.clock.monotonic())
+        session.care_mode = not session.care_mode
+        self._layout()
+
+    def call_staff(self) -> None:
+        now = self.clock.monotonic()
+        if self.gpio is not None and hasattr(self.gpio, "call_staff"):
+            self.gpio.call_staff(now)
+        self.toast = ("staff.called", now + self.options.toast_s)
+
+    def _layout(self) -> None:
+        w, h = self.surface.get_size()
+        self.theme = Theme(w, h, care_mode=self.sessions.care_mode)
+        self._guard(lambda: self.screen.layout(self.content_area()))
+        self.flows.build_bars(self)
+
+    # ------------------------------------------------------------------ events
+    def handle(self, event: pygame.event.Event) -> None:
+        etype = event.type
+        w, h = self.surface.get_size()
+        if etype == pygame.QUIT:
+            if self.options.kiosk_mode:
+                log.info("event=quit_ignored")
+            else:
+                self.running = False
+            return
+        if etype == pygame.KEYDOWN:
+            if not self.options.kiosk_mode and event.key == pygame.K_ESCAPE:
+                self.running = False
+            return  # kiosk mode: keyboards do nothing (no escapes, no shortcuts)
+        if etype in (pygame.FINGERDOWN, pygame.FINGERUP):
+            pos, down = (int(event.x * w), int(event.y * h)), etype == pygame.FINGERDOWN
+        elif etype in (pygame.MOUSEBUTTONDOWN, pygame.MOUSEBUTTONUP):
+            if getattr(event, "touch", False) or getattr(event, "button", 1) != 1:
+                return  # SDL's mouse copy of a touch: the FINGER event already counted
+            pos, down = event.pos, etype == pygame.MOUSEBUTTONDOWN
+        elif etype == pygame.VIDEORESIZE or etype == pygame.WINDOWSIZECHANGED:
+            self._layout()
+            return
+        else:
+            return
+        self._guard(lambda: self._pointer(pos, down))
+
+    def _pointer(self, pos: tuple[int, int], down: bool) -> None:
+        now = self.clock.monotonic()
+        if self.sessions.session is not None:
+            self.sessions.touch(now)
+        targets = self._tap_targets()
+        if down:
+            self._pressed = next((b for b in targets if b.hit(pos)), None)
+            return
+        pressed, self._pressed = self._pressed, None
+        if pressed is not None and pressed.hit(pos):  # released on the same control: a tap
+            log.debug("event=tap button=%s", pressed.name or pressed.label)
+            pressed.on_press()
+
+    def _tap_targets(self) -> list[Button]:
+        overlay = self.flows.overlay_buttons(self)
+        if overlay is not None:
+            return overlay
+        return self.bar_buttons + self.screen.buttons
+
+    def tap(self, pos: tuple[int, int]) -> None:
+        """Inject one touch (down + up) at a pixel position, as a finger would."""
+        w, h = self.surface.get_size()
+        for etype in (pygame.FINGERDOWN, pygame.FINGERUP):
+            self.handle(pygame.event.Event(etype, x=pos[0] / w, y=pos[1] / h, touch_id=1,
+                                           finger_id=0, pressure=1.0, dx=0.0, dy=0.0))
+
+    # ------------------------------------------------------------------ frame
+    def frame(self, events: list[pygame.event.Event] | None = None) -> None:
+        """One loop iteration: events, timers, workers, drawing, watchdog."""
+        for event in (pygame.event.get() if events is None else events):
+            self.handle(event)
+        now = self.clock.monotonic()
+        self.workers.poll()
+        self.health = self.health_source()
+        if self.gpio is not None and hasattr(self.gpio, "update"):
+            self.gpio.update(now)
+        if self.toast and now >= self.toast[1]:
+            self.toast = None
+        if self.sessions.phase(now) is Phase.EXPIRED:
+            log.info("event=inactivity_timeout screen=%s", self.screen.name)
+            self.go_home("timeout")
+        self._guard(lambda: self.screen.update(now))
+        self.flows.check_service_state(self)
+        self.flows.build_bars(self)
+        self._guard(self._draw)
+        self.frames += 1
+        self.notifier.tick(now, status=f"screen={self.screen.name}")
+
+    def _draw(self) -> None:
+        surf = self.surface
+        surf.fill(COLORS["bg"])
+        self.screen.draw(surf)
+        self.flows.draw_bars(self, surf)
+        self.flows.draw_overlays(self, surf)
+
+    def _guard(self, fn: Callable[[], None]) -> None:
+        """The failsafe: an error inside a screen shows an apology and returns home."""
+        try:
+            fn()
+        except Exception:
+            log.exception("event=screen_error screen=%s", self.stack[-1].name if self.stack else "-")
+            self.sessions.end("error")
+            self.stack = [self.flows.FailsafeScreen(self, self.clock.monotonic() + self.options.failsafe_s)]
+            try:
+                self.stack[-1].layout(self.content_area())
+                self.flows.build_bars(self)
+            except Exception:  # the failsafe itself must never take the kiosk down
+                log.exception("event=failsafe_error")
+
+    @property
+    def out_of_service(self) -> bool:
+        return not anything_available(self.health)
+
+    def screenshot(self, path: str) -> None:
+        pygame.image.save(self.surface, path)

@@ -1,0 +1,1 @@
+"""Citizen and technician use cases as plain Python (no pygame)."""

@@ -1,0 +1,66 @@
+"""The citizen services offered on the home screen and the devices each one needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from kiosk.hw.health import DeviceHealth
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A home-screen tile. `needs` is a conjunction of alternatives: (("camera",), ("reader", "camera"))
+    means the camera, and either the reader or the camera."""
+
+    id: str
+    needs: tuple[tuple[str, ...], ...]
+    icon: str  # a short glyph drawn on the tile; decoration only, the title carries the meaning
+
+    @property
+    def title_key(self) -> str:
+        return f"service.{self.id}.title"
+
+    @property
+    def hint_key(self) -> str:
+        return f"service.{self.id}.hint"
+
+
+IDENTIFY = ("reader", "camera")  # card + PIN, or ID number + liveness
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("pension_auth", (("camera",),), "认"),
+    ServiceSpec("family_auth", (("camera",),), "亲"),
+    ServiceSpec("annual_review", (("camera",),), "审"),
+    ServiceSpec("activate_card", (("reader",),), "启"),
+    ServiceSpec("change_pin", (("reader",),), "密"),
+    ServiceSpec("reset_pin", (("reader",), ("camera",), ("bureau",)), "重"),
+    ServiceSpec("report_lost", (("camera",),), "挂"),
+    ServiceSpec("payment_records", (IDENTIFY, ("bureau",)), "缴"),
+    ServiceSpec("pension_received", (IDENTIFY, ("bureau",)), "领"),
+    ServiceSpec("balances", (IDENTIFY, ("bureau",)), "余"),
+    ServiceSpec("application_progress", (("bureau",),), "进"),
+    ServiceSpec("apply_card", (("camera",),), "申"),
+)
+
+
+@dataclass(frozen=True)
+class Availability:
+    available: bool
+    reason: str = ""  # message key of the first missing device's health reason
+    device: str = ""
+
+
+def availability(spec: ServiceSpec, health: Mapping[str, DeviceHealth]) -> Availability:
+    for alternatives in spec.needs:
+        usable = [d for d in alternatives if d in health and health[d].usable]
+        if not usable:
+            first = alternatives[0]
+            h = health.get(first)
+            reason = h.reason if h is not None and h.reason else f"health.{first}.offline"
+            return Availability(False, reason, first)
+    return Availability(True)
+
+
+def anything_available(health: Mapping[str, DeviceHealth]) -> bool:
+    return any(availability(s, health).available for s in SERVICES)

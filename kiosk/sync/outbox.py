@@ -1,0 +1,388 @@
+"""The durable outbox: sealed submissions wait here (SQLite, WAL, synchronous=FULL) for the bureau.
+
+States: pending -> in_flight -> deleted on acknowledgement, or dead (a permanent refusal) until a
+technician retries it. Retry times are monotonic seconds of the current boot, so a wall-clock jump
+neither stalls nor floods the queue; on a new boot every waiting row comes due at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+
+from kiosk.sync import clock as _clock
+from kiosk.sync import reference, storage
+from kiosk.sync.backoff import Backoff
+from kiosk.sync.storage import StorageError, StorageFull  # noqa: F401 (re-exported)
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "outbox.db"
+MAX_REASON = 300  # a bureau's reason is kept for the technician, not its whole body
+PAYLOAD_FORMAT = 1
+# SubmissionKind in docs/bureau-api.yaml
+SUBMISSION_KINDS = frozenset({"pension_certification", "annual_review", "card_activation",
+                              "card_loss_report", "card_application", "pin_reset"})
+RESERVED_FIELDS = frozenset({"format", "kind", "reference"})
+
+
+@dataclass(frozen=True)
+class EnvelopeMeta:
+    """What the kiosk says about a submission in the clear: never personal data."""
+
+    kind: str
+    reference: str
+    idempotency_key: str
+    created_at: float
+    kiosk_id: str
+    clock_synced: bool
+    boot: int
+    created_mono: float
+
+
+class Sealer(Protocol):
+    def seal(self, payload: bytes, meta: EnvelopeMeta) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the citizen's receipt shows: the reference, and the key that makes resending safe."""
+
+    reference: str
+    idempotency_key: str
+    created_at: float
+    clock_synced: bool
+
+
+@dataclass(frozen=True)
+class Item:
+    """One claimed row, ready to send."""
+
+    id: int
+    reference: str
+    idempotency_key: str
+    kind: str
+    envelope: bytes
+    attempts: int
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Whether a new submission can be stored, asked before the citizen types anything."""
+
+    ok: bool
+    reason: str  # message key, "" when ok
+    free_mb: float
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    pending: int
+    in_flight: int
+    dead: int
+    oldest_pending_age_s: float | None
+    last_success_at: float | None  # wall clock of the last acknowledged batch or heartbeat
+    alerts: int
+    db_bytes: int
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    at: float
+    kind: str
+    detail: str
+
+
+class Outbox:
+    """The queue on one SQLite file; one connection per thread, shared by the UI and the daemon.
+
+    recover_in_flight: the draining process passes True (rows it left in flight when it died go
+    back to pending); the UI passes False so it never pulls rows from under a live daemon.
+    """
+
+    def __init__(self, data_dir: Path | str, kiosk_id: str, sealer: Sealer, *,
+                 min_free_mb: float = 50, max_db_mb: float | None = None,
+                 recover_in_flight: bool = True, backoff: Backoff | None = None,
+                 monotonic: Callable[[], float] = _clock.monotonic,
+                 wall: Callable[[], float] = _clock.wall,
+                 clock_synced: Callable[[], bool] = _clock.clock_synchronised,
+                 boot_id: str | None = None, db_name: str = DB_NAME) -> None:
+        self.path = Path(data_dir) / db_name
+        self.kiosk_id = kiosk_id
+        self._sealer = sealer
+        self._min_free_mb = min_free_mb
+        self._max_pages: int | None = None
+        self._backoff = backoff or Backoff()
+        self._mono, self._wall, self._synced = monotonic, wall, clock_synced
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self.quarantined = storage.prepare(self.path)
+        if max_db_mb:
+            page = self._conn().execute("PRAGMA page_size").fetchone()[0]
+            self._max_pages = max(16, int(max_db_mb * 1024 * 1024 // page))
+            self._conn().execute(f"PRAGMA max_page_count = {self._max_pages}")
+        self._seq_floor = storage.quarantined_count(self.path) * reference.QUARANTINE_BLOCK
+        self.boot = self._start_boot(boot_id or _clock.boot_id(), recover_in_flight)
+
+    def __repr__(self) -> str:
+        return f"<Outbox {self.path} boot={self.boot}>"
+
+    def __enter__(self) -> "Outbox":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- connections -----------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = storage.connect(self.path, self._max_pages)
+            self._local.conn = conn
+            with self._conns_lock:
+                self._conns.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for conn in self._conns:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._conns.clear()
+        self._local = threading.local()
+
+    def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run fn in one IMMEDIATE transaction; any error rolls all of it back."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            result = fn(conn)
+            conn.execute("COMMIT")
+            return result
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            raise storage.translate(exc) from exc
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _start_boot(self, this_boot: str, recover: bool) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            count = int(meta.get("boot_count", "0"))
+            if meta.get("boot_id") != this_boot:
+                count += 1
+                conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                                 (("boot_id", this_boot), ("boot_count", str(count))))
+                # Monotonic times of the previous boot mean nothing now: everything is due.
+                conn.execute("UPDATE outbox SET next_attempt_at = 0, state = 'pending' "
+                             "WHERE state IN ('pending', 'in_flight')")
+            elif recover:
+                n = conn.execute("UPDATE outbox SET state = 'pending' "
+                                 "WHERE state = 'in_flight'").rowcount
+                if n:
+                    log.warning("event=outbox_recovered_in_flight rows=%d", n)
+            return count
+        return self._write(run)
+
+    # --- the UI side -----------------------------------------------------------------------
+    def can_accept(self) -> Capacity:
+        """Ask before taking a citizen's data: is there room and may we write?"""
+        try:
+            free = storage.free_mb(self.path.parent)
+        except OSError:
+            return Capacity(False, "sync.storage.unavailable", 0.0)
+        if free < self._min_free_mb:
+            return Capacity(False, "sync.storage.full", free)
+        if not _writable(self.path):
+            return Capacity(False, "sync.storage.readonly", free)
+        if self._max_pages:
+            conn = self._conn()
+            used = (conn.execute("PRAGMA page_count").fetchone()[0]
+                    - conn.execute("PRAGMA freelist_count").fetchone()[0])
+            # Keep room for a few form-sized records with pictures (~300 KB each sealed).
+            if (self._max_pages - used) * conn.execute("PRAGMA page_size").fetchone()[0] < 2 << 20:
+                return Capacity(False, "sync.storage.full", free)
+        return Capacity(True, "", free)
+
+    def enqueue(self, kind: str, payload: Mapping[str, Any]) -> Receipt:
+        """Mint a reference, seal the payload, and store both in ONE transaction.
+
+        payload holds the SubmissionPayload fields other than format, kind and reference
+        (citizen, data, pictures); the outbox adds those three, since the reference is minted
+        inside the transaction. Raises StorageFull (nothing kept) when the disk is full.
+        """
+        if kind not in SUBMISSION_KINDS:
+            raise ValueError(f"unknown submission kind {kind!r}")
+        if RESERVED_FIELDS & payload.keys():
+            raise ValueError(f"payload may not set {sorted(RESERVED_FIELDS & payload.keys())}")
+        # Serialise outside the write lock; the minted fields are spliced in under it.
+        rest = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        now, mono, synced = self._wall(), self._mono(), bool(self._synced())
+        day = datetime.fromtimestamp(now).date()
+
+        def run(conn: sqlite3.Connection) -> tuple[Receipt, int]:
+            ref = reference.mint(conn, self.kiosk_id, day, self._seq_floor)
+            head = json.dumps({"format": PAYLOAD_FORMAT, "kind": kind, "reference": ref.text},
+                              separators=(",", ":")).encode()
+            plaintext = head[:-1] + (b"," + rest[1:] if len(rest) > 2 else b"}")
+            meta = EnvelopeMeta(kind, ref.text, ref.idempotency_key, now, self.kiosk_id, synced,
+                                self.boot, mono)
+            envelope = self._sealer.seal(plaintext, meta)
+            conn.execute(
+                "INSERT INTO outbox(reference, idempotency_key, kind, created_at, clock_synced, "
+                "created_boot, created_mono, size, envelope, state, next_attempt_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                (ref.text, ref.idempotency_key, kind, now, int(synced), self.boot, mono,
+                 len(plaintext), envelope, mono))
+            return Receipt(ref.text, ref.idempotency_key, now, synced), len(plaintext)
+
+        receipt, size = self._write(run)
+        log.info("event=enqueued kind=%s reference=%s size=%d clock_synced=%s",
+                 kind, receipt.reference, size, synced)
+        return receipt
+
+    # --- the daemon side -------------------------------------------------------------------
+    def claim_batch(self, n: int) -> list[Item]:
+        """Mark up to n due rows in flight and return them, oldest due first."""
+        now = self._mono()
+
+        def run(conn: sqlite3.Connection) -> list[Item]:
+            rows = conn.execute(
+                "SELECT id, reference, idempotency_key, kind, envelope, attempts, created_at "
+                "FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? "
+                "ORDER BY next_attempt_at LIMIT ?", (now, n)).fetchall()
+            conn.executemany("UPDATE outbox SET state = 'in_flight', attempts = attempts + 1 "
+                             "WHERE id = ?", [(r[0],) for r in rows])
+            return [Item(r[0], r[1], r[2], r[3], bytes(r[4]), r[5] + 1, r[6]) for r in rows]
+        return self._write(run)
+
+    def next_due_in(self) -> float | None:
+        """Seconds until the earliest pending row is due (0 if one is due), None if none wait."""
+        row = self._conn().execute("SELECT min(next_attempt_at) FROM outbox "
+                                   "WHERE state = 'pending'").fetchone()
+        return None if row[0] is None else max(0.0, row[0] - self._mono())
+
+    def ack(self, ids: Iterable[int]) -> int:
+        """The bureau has them: delete the rows (sealed pictures included)."""
+        keys = [(i,) for i in ids]
+        if not keys:
+            return 0
+
+        def run(conn: sqlite3.Connection) -> int:
+            n = sum(conn.execute("DELETE FROM outbox WHERE id = ?", k).rowcount for k in keys)
+            _set_meta(conn, "last_success_at", repr(self._wall()))
+            return n
+        return self._write(run)
+
+    def fail(self, ids: Iterable[int], reason: str, *, retryable: bool = True,
+             retry_after: float | None = None) -> None:
+        """A try did not land: back to pending after a jittered backoff, or to the dead letters."""
+        if not retryable:
+            self.dead_letter(ids, reason)
+            return
+        ids = list(ids)
+        now = self._mono()
+
+        def run(conn: sqlite3.Connection) -> None:
+            marks = ",".join("?" * len(ids))
+            attempts = dict(conn.execute(
+                f"SELECT id, attempts FROM outbox WHERE id IN ({marks})", ids).fetchall())
+            conn.executemany(
+                "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ? "
+                "WHERE id = ? AND state = 'in_flight'",
+                [(now + self._backoff.delay(attempts[i], retry_after), reason[:MAX_REASON], i)
+                 for i in ids if i in attempts])
+        if ids:
+            self._write(run)
+
+    def dead_letter(self, ids: Iterable[int], reason: str) -> None:
+        rows = [(reason[:MAX_REASON], i) for i in ids]
+        if rows:
+            self._write(lambda conn: conn.executemany(
+                "UPDATE outbox SET state = 'dead', last_error = ? WHERE id = ?", rows))
+            log.warning("event=dead_lettered rows=%d reason=%r", len(rows), reason[:80])
+
+    def retry_dead(self) -> int:
+        """A technician's 'try again': every dead letter goes back to pending, due now."""
+        n = self._write(lambda conn: conn.execute(
+            "UPDATE outbox SET state = 'pending', next_attempt_at = 0, attempts = 0 "
+            "WHERE state = 'dead'").rowcount)
+        log.info("event=retry_dead rows=%d", n)
+        return n
+
+    def release(self, ids: Sequence[int]) -> None:
+        """Put claimed rows back untouched (the daemon is stopping before it sent them)."""
+        if ids:
+            self._write(lambda conn: conn.executemany(
+                "UPDATE outbox SET state = 'pending', attempts = max(attempts - 1, 0) "
+                "WHERE id = ? AND state = 'in_flight'", [(i,) for i in ids]))
+
+    def mark_success(self) -> None:
+        self._write(lambda conn: _set_meta(conn, "last_success_at", repr(self._wall())))
+
+    # --- reading ---------------------------------------------------------------------------
+    def pending_count(self) -> int:
+        return self._conn().execute(
+            "SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
+
+    def status(self) -> QueueStatus:
+        conn = self._conn()
+        counts = dict(conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
+        oldest = conn.execute(
+            "SELECT created_at, created_boot, created_mono FROM outbox "
+            "WHERE state IN ('pending', 'in_flight') ORDER BY id LIMIT 1").fetchone()
+        age = None
+        if oldest:
+            # Same boot: the monotonic clock cannot jump; otherwise the wall clock is all we have.
+            age = (self._mono() - oldest[2]) if oldest[1] == self.boot else (self._wall() - oldest[0])
+            age = max(0.0, age)
+        last = conn.execute("SELECT value FROM meta WHERE key = 'last_success_at'").fetchone()
+        n_alerts = conn.execute("SELECT count(*) FROM alerts").fetchone()[0]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        return QueueStatus(counts.get("pending", 0), counts.get("in_flight", 0),
+                           counts.get("dead", 0), age, float(last[0]) if last else None,
+                           n_alerts, pages * page_size)
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Plaintext metadata of dead letters for the maintenance screen (no personal data)."""
+        rows = self._conn().execute(
+            "SELECT id, reference, kind, created_at, attempts, last_error FROM outbox "
+            "WHERE state = 'dead' ORDER BY id LIMIT ?", (limit,)).fetchall()
+        keys = ("id", "reference", "kind", "created_at", "attempts", "last_error")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def alerts(self) -> list[Alert]:
+        return [Alert(*r) for r in self._conn().execute(
+            "SELECT id, at, kind, detail FROM alerts ORDER BY id").fetchall()]
+
+    def record_alert(self, kind: str, detail: str) -> None:
+        self._write(lambda conn: conn.execute(
+            "INSERT INTO alerts(at, kind, detail) VALUES (?, ?, ?)", (self._wall(), kind, detail)))
+
+
+def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+
+def _writable(path: Path) -> bool:
+    import os
+    target = path if path.exists() else path.parent
+    return os.access(target, os.W_OK) and os.access(path.parent, os.W_OK)

@@ -1,0 +1,103 @@
+"""Reference numbers the kiosk mints offline: kiosk id, date, per-day sequence, check character.
+
+Format: ``<KIOSK>-<YYYYMMDD>-<SEQ:06>-<C>``, e.g. ``KIOSK0001-20250314-000042-Q``. ``<KIOSK>`` is
+the configured kiosk id upper-cased with everything but A-Z/0-9 dropped; ``<C>`` is the ISO/IEC
+7064 MOD 37,36 (hybrid system) check character over ``<KIOSK><YYYYMMDD><SEQ>``: it catches every
+single wrong character and every swap of neighbours, and unlike MOD 37-2 it is always 0-9/A-Z
+(the bureau API allows only letters, digits and hyphens in a reference).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_MOD = 36
+SEQ_DIGITS = 6
+SEQ_MAX = 10**SEQ_DIGITS - 1
+# After a corrupt database is quarantined, the fresh one starts each day's sequence at
+# quarantined_files * QUARANTINE_BLOCK, so numbers minted before the loss are not minted again.
+QUARANTINE_BLOCK = 100_000
+_REF_RE = re.compile(r"^([A-Z0-9]{1,32})-(\d{8})-(\d{6})-([0-9A-Z])$")
+
+
+class BadReference(ValueError):
+    """A reference number that is malformed or whose check character does not match."""
+
+
+class SequenceExhausted(RuntimeError):
+    """More than SEQ_MAX submissions in one day on one kiosk (a fault, not a busy day)."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A minted reference number and the idempotency key that travels with it."""
+
+    text: str
+    idempotency_key: str
+    day: str
+    sequence: int
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def kiosk_code(kiosk_id: str) -> str:
+    """The kiosk id as it appears in references: upper case, letters and digits only."""
+    code = re.sub(r"[^A-Z0-9]", "", kiosk_id.upper())
+    if not code:
+        raise BadReference("kiosk id has no letters or digits")
+    return code[:32]
+
+
+def check_character(body: str) -> str:
+    """ISO/IEC 7064 MOD 37,36 check character for text of A-Z/0-9."""
+    p = _MOD
+    for ch in body:
+        v = ALPHABET.find(ch)
+        if v < 0:
+            raise BadReference(f"character {ch!r} not allowed in a reference")
+        p = (((p + v) % _MOD or _MOD) * 2) % (_MOD + 1)
+    return ALPHABET[(_MOD + 1 - p) % _MOD]
+
+
+def format_reference(kiosk_id: str, day: date, sequence: int) -> str:
+    if not 1 <= sequence <= SEQ_MAX:
+        raise SequenceExhausted(f"sequence {sequence} outside 1..{SEQ_MAX}")
+    code, ymd, seq = kiosk_code(kiosk_id), day.strftime("%Y%m%d"), f"{sequence:0{SEQ_DIGITS}d}"
+    return f"{code}-{ymd}-{seq}-{check_character(code + ymd + seq)}"
+
+
+def is_valid(text: str) -> bool:
+    """True when text is a well-formed reference with a matching check character."""
+    m = _REF_RE.match(text.strip().upper())
+    return bool(m) and check_character(m.group(1) + m.group(2) + m.group(3)) == m.group(4)
+
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS ref_sequence (
+    day  TEXT PRIMARY KEY,          -- YYYYMMDD of the kiosk clock when minted
+    last INTEGER NOT NULL
+);
+"""
+
+
+def mint(conn: sqlite3.Connection, kiosk_id: str, day: date, floor: int = 0) -> Reference:
+    """Take the next sequence number for day inside the caller's open transaction.
+
+    The caller commits: the sequence bump and the outbox row land together or not at all, so a
+    crash never burns a number that was shown to nobody, nor shows one twice. A clock that jumps
+    back to a day already used continues that day's count instead of starting again.
+    """
+    ymd = day.strftime("%Y%m%d")
+    row = conn.execute("SELECT last FROM ref_sequence WHERE day = ?", (ymd,)).fetchone()
+    nxt = max(row[0] if row else 0, floor) + 1
+    if nxt > SEQ_MAX:
+        raise SequenceExhausted(f"day={ymd} sequence exhausted")
+    conn.execute("INSERT INTO ref_sequence(day, last) VALUES (?, ?) "
+                 "ON CONFLICT(day) DO UPDATE SET last = excluded.last", (ymd, nxt))
+    return Reference(format_reference(kiosk_id, day, nxt), str(uuid.uuid4()), ymd, nxt)

@@ -1,0 +1,103 @@
+"""Sealing a submission to the bureau's public key, as docs/sealed-envelope.md specifies.
+
+HPKE base mode (RFC 9180), X25519 + HKDF-SHA256 + AES-256-GCM. The kiosk holds only the public
+key, so it cannot open what it queued. The plaintext metadata is bound into the HPKE info string:
+the bureau refuses an envelope whose metadata was changed after sealing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
+
+from kiosk.sync.outbox import EnvelopeMeta
+
+ENVELOPE_VERSION = 1
+PAYLOAD_FORMAT = 1
+SUITE_NAME = "HPKE-Base-X25519-SHA256-AES256GCM"
+INFO_PREFIX = b"ssc-kiosk/sealed-envelope/v1\x00"
+ENC_LENGTH = 32  # X25519 encapsulated key
+MAX_PLAINTEXT = 8 * 1024 * 1024  # EnvelopeMetadata.size maximum in the API
+
+_SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
+
+
+class SealError(ValueError):
+    """The bureau key is unusable or the payload cannot be sealed (too large, bad metadata)."""
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, ASCII escapes: the byte form both sides hash into info."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def metadata(meta: EnvelopeMeta, size: int) -> dict[str, Any]:
+    """The envelope's clear metadata (EnvelopeMetadata in docs/bureau-api.yaml)."""
+    return {
+        "kind": meta.kind,
+        "created_at": rfc3339(meta.created_at),
+        "clock_synchronised": meta.clock_synced,
+        "boot_counter": meta.boot,
+        "created_monotonic_ms": max(0, int(meta.created_mono * 1000)),
+        "size": size,
+        "reference": meta.reference,
+        "idempotency_key": meta.idempotency_key,
+        "kiosk_id": meta.kiosk_id,
+        "payload_format": PAYLOAD_FORMAT,
+    }
+
+
+class BureauSealer:
+    """Seals to one bureau public key; seal() returns the envelope as canonical JSON bytes."""
+
+    def __init__(self, public_key: X25519PublicKey) -> None:
+        self._key = public_key
+        raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self.kid = hashlib.sha256(raw).hexdigest()[:16]
+
+    @classmethod
+    def from_pem_file(cls, path: Path | str) -> "BureauSealer":
+        try:
+            key = serialization.load_pem_public_key(Path(path).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise SealError(f"bureau public key {path}: {exc}") from exc
+        if not isinstance(key, X25519PublicKey):
+            raise SealError(f"bureau public key {path}: not an X25519 key")
+        return cls(key)
+
+    def __repr__(self) -> str:
+        return f"<BureauSealer kid={self.kid} suite={SUITE_NAME}>"
+
+    def seal(self, payload: bytes, meta: EnvelopeMeta) -> bytes:
+        return canonical_json(self.seal_dict(payload, meta))
+
+    def seal_dict(self, payload: bytes, meta: EnvelopeMeta) -> dict[str, Any]:
+        if len(payload) > MAX_PLAINTEXT:
+            raise SealError(f"payload of {len(payload)} bytes exceeds {MAX_PLAINTEXT}")
+        md = metadata(meta, len(payload))
+        sealed = _SUITE.encrypt(payload, self._key, info=INFO_PREFIX + canonical_json(md))
+        return {
+            "version": ENVELOPE_VERSION,
+            "suite": SUITE_NAME,
+            "kid": self.kid,
+            "metadata": md,
+            "enc": b64url(sealed[:ENC_LENGTH]),
+            "ciphertext": b64url(sealed[ENC_LENGTH:]),
+        }
+

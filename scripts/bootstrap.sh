@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything `make test` and `make run` need on a clean Debian 12 machine:
+# missing apt packages, the .venv with the package and its test extras, model files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+
+APT_PACKAGES=(
+    python3-venv        # a clean Debian 12 lacks ensurepip for venv
+    libsdl2-2.0-0       # not needed by pygame-ce wheels, but harmless; keeps dummy driver happy
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "bootstrap: installing apt packages: ${missing[*]}"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "bootstrap: creating .venv with $($PYTHON --version)"
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test,sim]'
+touch .venv/.bootstrapped
+echo "bootstrap: ready"

@@ -1,0 +1,1 @@
+"""Independent stand-ins for every device and for the bureau (see DESIGN.md)."""
