@@ -19,9 +19,9 @@ def build_bars(ui: "UI") -> None:
     th = ui.theme
     w, h = ui.surface.get_size()
     m = th.margin
-    bw = th.px(300 if not th.portrait else 270)
-    bh = th.top_bar_h - 2 * th.px(14)
-    top = th.px(14)
+    bw = th.px(300)
+    bh = th.top_row_h - 2 * th.px(14)
+    top = th.top_bar_h - th.top_row_h + th.px(14)
     other = "en" if ui.lang == "zh_CN" else "zh_CN"
     lang = Button(pygame.Rect(w - m - bw, top, bw, bh), f"lang.switch_to.{other}",
                   lambda: ui.set_language(other), "secondary", name="lang")
@@ -43,21 +43,23 @@ def draw_bars(ui: "UI", surf: pygame.Surface) -> None:
     th = ui.theme
     w, h = surf.get_size()
     pygame.draw.rect(surf, COLORS["bar"], (0, 0, w, th.top_bar_h))
-    title_w = w - 2 * (th.margin + th.px(300)) - 2 * th.margin
+    title_w = w - 2 * th.margin if th.portrait else w - 2 * (th.margin + th.px(300)) - 2 * th.margin
     size, lines = ui.text.fit(ui.t(ui.screen.title_key), th.font_px("title"), title_w, 1, bold=True)
-    ui.draw_lines(surf, lines, size, COLORS["on_bar"], th.margin, (th.top_bar_h - size) // 2 - th.px(6),
+    ui.draw_lines(surf, lines, size, COLORS["on_bar"], th.margin, (th.top_row_h - size) // 2 - th.px(6),
                   bold=True, align="left")
     _draw_online(ui, surf)
     pygame.draw.rect(surf, COLORS["surface"], (0, h - th.bottom_bar_h, w, th.bottom_bar_h))
     pygame.draw.line(surf, COLORS["tile_border"], (0, h - th.bottom_bar_h), (w, h - th.bottom_bar_h),
                      max(1, th.px(2)))
     now = ui.clock.monotonic()
-    if ui.sessions.session is not None and ui.screen.in_session and not ui.screen.is_home:
+    prompting = ui.sessions.phase(now) is Phase.PROMPTING
+    if ui.sessions.session is not None and ui.screen.in_session and not ui.screen.is_home and not prompting:
         left = int(ui.sessions.seconds_left(now) - ui.sessions.countdown_s + 0.999)
         left = max(left, 0)
         area = pygame.Rect(th.margin + th.px(440), h - th.bottom_bar_h + th.px(20),
                            w - 2 * th.margin - th.px(820), th.bottom_bar_h - th.px(40))
-        ui.draw_text(surf, "session.countdown", "small", COLORS["muted"], area, max_lines=2, seconds=left)
+        key = "session.countdown_short" if th.portrait else "session.countdown"
+        ui.draw_text(surf, key, "small", COLORS["muted"], area, max_lines=2, seconds=left)
     for b in ui.bar_buttons:
         b.draw(ui, surf)
 
@@ -72,8 +74,10 @@ def _draw_online(ui: "UI", surf: pygame.Surface) -> None:
     key = "net.online" if online else "net.offline"
     size = th.font_px("small")
     img = ui.text.render(ui.t(key), size, COLORS["on_bar"])
-    x = w - 2 * (th.margin + th.px(300)) - img.get_width() - th.px(40)
-    y = th.top_bar_h // 2
+    if th.portrait:  # second row, left of the buttons
+        x, y = th.margin + th.px(40), th.top_bar_h - th.top_row_h // 2
+    else:
+        x, y = w - 2 * (th.margin + th.px(300)) - img.get_width() - th.px(40), th.top_bar_h // 2
     # Shape as well as colour: a filled dot when online, a hollow ring when not.
     pygame.draw.circle(surf, (80, 200, 120) if online else COLORS["on_bar"], (x - th.px(24), y),
                        th.px(12), 0 if online else max(2, th.px(3)))
@@ -117,7 +121,8 @@ def draw_overlays(ui: "UI", surf: pygame.Surface) -> None:
         left = int(ui.sessions.seconds_left(now) + 0.999)
         ui.draw_text(surf, "session.going_home", "body", COLORS["text"],
                      pygame.Rect(inner.x, y + th.px(20), inner.width, inner.height), 3, seconds=left)
-        buttons[0].draw(ui, surf)
+        for b in buttons:  # the prompt's button and call staff stay bright above the scrim
+            b.draw(ui, surf)
     if ui.toast is not None:
         key, _until = ui.toast
         w, h = surf.get_size()

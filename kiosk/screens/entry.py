@@ -15,7 +15,7 @@ from kiosk.screens.widgets import Button, Keypad
 def _split(area: pygame.Rect, portrait: bool, gap: int) -> tuple[pygame.Rect, pygame.Rect]:
     """Entry field and messages on one side, the keypad on the other (stacked when portrait)."""
     if portrait:
-        top_h = int(area.height * 0.38)
+        top_h = int(area.height * 0.46)
         return (pygame.Rect(area.x, area.y, area.width, top_h),
                 pygame.Rect(area.x, area.y + top_h + gap, area.width, area.height - top_h - gap))
     left_w = int(area.width * 0.52)
@@ -81,7 +81,8 @@ class IdEntryScreen(Screen):
         value = self.keypad.value
         shown = " ".join(p for p in (value[:6], value[6:14], value[14:]) if p)
         if value:
-            size, lines = ui.text.fit(shown, th.font_px("huge"), field.width - th.px(40), 1)
+            size, lines = ui.text.fit(shown, th.font_px("huge"), field.width - th.px(48), 1, bold=True,
+                                      height=field.height)
             img = ui.text.render(lines[0], size, COLORS["text"], bold=True)
             surf.blit(img, img.get_rect(midleft=(field.x + th.px(24), field.centery)))
         counter = pygame.Rect(info.x, field.bottom + th.px(10), info.width, th.px(50))

@@ -94,12 +94,13 @@ class TextRenderer:
         return lines
 
     def fit(self, text: str, size: int, width: int, max_lines: int, bold: bool = False,
-            min_size: int = 12) -> tuple[int, list[str]]:
-        """The largest size <= size at which text wraps into max_lines within width."""
+            min_size: int = 12, height: int | None = None) -> tuple[int, list[str]]:
+        """The largest size <= size at which text wraps into max_lines within width (and height)."""
         while True:
             lines = self.wrap(text, size, width, bold)
             widest = max((self.font(size, bold).size(line)[0] for line in lines), default=0)
-            if (len(lines) <= max_lines and widest <= width) or size <= min_size:
+            tall_enough = height is None or len(lines) * int(size * 1.25) <= height
+            if (len(lines) <= max_lines and widest <= width and tall_enough) or size <= min_size:
                 return size, lines
             size = max(min_size, int(size * 0.92))
 

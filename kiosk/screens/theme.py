@@ -90,6 +90,11 @@ class Theme:
 
     @property
     def top_bar_h(self) -> int:
+        # Portrait screens have height to spare: title on one row, controls on a second.
+        return self.px(250 if self.portrait else 130)
+
+    @property
+    def top_row_h(self) -> int:
         return self.px(130)
 
     @property

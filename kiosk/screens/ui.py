@@ -88,7 +88,8 @@ class UI:
     def draw_text(self, surf: pygame.Surface, key: str, role: str, color, rect: pygame.Rect,
                   max_lines: int = 3, bold: bool = False, align: str = "center", **fields: Any) -> int:
         text = self.t(key, **fields)
-        size, lines = self.text.fit(text, self.theme.font_px(role), rect.width, max_lines, bold)
+        size, lines = self.text.fit(text, self.theme.font_px(role), rect.width, max_lines, bold,
+                                    height=rect.height if rect.height > 0 else None)
         x = rect.centerx if align == "center" else rect.x
         return self.draw_lines(surf, lines, size, color, x, rect.y, bold, align)
 

@@ -45,14 +45,15 @@ class Button:
         inner = self.rect.inflate(-2 * th.px(16), -2 * th.px(10))
         if self.sublabel:
             sub = ui.t(self.sublabel)
-            sub_size, sub_lines = ui.text.fit(sub, th.font_px("small"), inner.width, 2)
-            sub_h = len(sub_lines) * int(sub_size * 1.25)
             size, lines = ui.text.fit(text, size, inner.width, 1, bold=True)
+            sub_size, sub_lines = ui.text.fit(sub, th.font_px("small"), inner.width, 2,
+                                              height=inner.height - int(size * 1.3))
+            sub_h = len(sub_lines) * int(sub_size * 1.25)
             top = inner.centery - (int(size * 1.3) + sub_h) // 2
             ui.draw_lines(surf, lines, size, fg, inner.centerx, top, bold=True)
             ui.draw_lines(surf, sub_lines, sub_size, fg, inner.centerx, top + int(size * 1.3))
         else:
-            size, lines = ui.text.fit(text, size, inner.width, 2, bold=True)
+            size, lines = ui.text.fit(text, size, inner.width, 2, bold=True, height=inner.height)
             h = len(lines) * int(size * 1.25)
             ui.draw_lines(surf, lines, size, fg, inner.centerx, inner.centery - h // 2, bold=True)
 

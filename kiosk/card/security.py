@@ -1,0 +1,56 @@
+"""The security-module port (terminal authentication for PIN reload) and its PSAM adapter.
+
+The PSAM sits in a second reader slot; this adapter only needs that slot's transmit.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Protocol
+
+from kiosk.card.codec import encode_bcd
+from kiosk.card.errors import MalformedReply, SecurityModuleError
+from kiosk.hw import iso7816
+
+log = logging.getLogger(__name__)
+
+Transmit = Callable[[bytes], tuple[bytes, int]]
+
+PSAM_AID = bytes.fromhex("D15600000590")
+ALG_3DES, ALG_SM4 = 0x01, 0x02
+
+
+class SecurityModule(Protocol):
+    def terminal_cryptogram(self, challenge: bytes, card_atr: bytes, region_code: str, generation: int) -> bytes:
+        """The cryptogram the card expects in EXTERNAL AUTHENTICATE for this challenge."""
+        ...
+
+
+class PsamSecurityModule:
+    """PSAM commands: SELECT by AID; INIT FOR DESCRYPT (80 1A) with the card's ATR tail and
+    region code; DES CRYPT (80 FA) of the challenge. 3DES for generation 2, SM4 for 3."""
+
+    def __init__(self, transmit: Transmit) -> None:
+        self._transmit = transmit
+
+    def __repr__(self) -> str:
+        return "<PsamSecurityModule>"
+
+    def _cmd(self, apdu: bytes, what: str) -> bytes:
+        data, sw = iso7816.complete(self._transmit, apdu)
+        if sw != 0x9000:
+            log.warning("event=psam_refused step=%s sw=%04X", what, sw)
+            raise SecurityModuleError(f"PSAM {what}: SW {sw:04X}")
+        return data
+
+    def terminal_cryptogram(self, challenge: bytes, card_atr: bytes, region_code: str, generation: int) -> bytes:
+        if len(card_atr) < 8:
+            raise SecurityModuleError("card ATR too short to diversify")
+        self._cmd(bytes((0x00, 0xA4, 0x04, 0x00, len(PSAM_AID))) + PSAM_AID, "select")
+        div = card_atr[-8:] + encode_bcd(region_code)[:3]
+        alg = ALG_SM4 if generation >= 3 else ALG_3DES
+        self._cmd(bytes((0x80, 0x1A, alg, 0x00, len(div))) + div, "init")
+        out = self._cmd(bytes((0x80, 0xFA, 0x00, 0x00, len(challenge))) + challenge + b"\x10", "crypt")
+        if len(out) != 16:
+            raise MalformedReply(f"PSAM cryptogram of {len(out)} bytes")
+        return out

@@ -1,0 +1,337 @@
+"""The sync daemon (`kiosk sync run`): drains the outbox, sends heartbeats, answers the UI's queries.
+
+It is the kiosk's only door to the network and the only holder of the mTLS key. A crash at any
+point is safe: rows it had in flight go back to pending at the next start, and the bureau answers
+a resent idempotency key with its first answer, so nothing is lost and nothing counted twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from kiosk import __version__
+from kiosk.runtime.sdnotify import Notifier
+from kiosk.sync import clock
+from kiosk.sync.backoff import Backoff
+from kiosk.sync.client import (MAX_BATCH, BureauClient, BureauError, BureauGarbage, BureauRejected,
+                               BureauUnreachable, Outcome)
+from kiosk.sync.ipc import IpcServer, SyncStatus
+from kiosk.sync.outbox import Item, Outbox
+from kiosk.sync.seal import BureauSealer
+from kiosk.sync.settings import SyncSettings
+from kiosk.sync.storage import StorageError
+
+log = logging.getLogger(__name__)
+
+# A batch-level refusal with these statuses says "this kiosk may not send", not "these items are
+# bad": hold the queue and raise an alert instead of dead-lettering every submission.
+_NOT_AUTHORISED = (401, 403, 407)
+
+
+class SyncDaemon:
+    def __init__(self, settings: SyncSettings, outbox: Outbox,
+                 client_factory: Callable[[], BureauClient],
+                 notifier: Notifier | None = None) -> None:
+        self.settings = settings
+        self.outbox = outbox
+        self._client = client_factory()
+        self._query_client = client_factory()  # queries never wait behind a slow batch
+        self._query_lock = threading.Lock()
+        self._notifier = notifier or Notifier()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._backoff = Backoff(settings.backoff_base_s, settings.backoff_max_s)
+        self._batch = max(1, min(settings.batch_size, MAX_BATCH))
+        self._failures = 0
+        self._hold_until = 0.0
+        self._next_heartbeat = 0.0
+        self._online: bool | None = None
+        self._last_error = ""
+        self._status = SyncStatus(online=None)
+        self._status_at = float("-inf")
+        self._reported: dict[str, Any] = {"devices": [], "usage": {}}
+        self._started = time.monotonic()
+        self.sent = 0
+
+    def __repr__(self) -> str:
+        return f"<SyncDaemon kiosk={self.settings.kiosk_id} online={self._online} sent={self.sent}>"
+
+    @classmethod
+    def from_settings(cls, settings: SyncSettings) -> "SyncDaemon":
+        sealer = BureauSealer.from_pem_file(settings.bureau_public_key_file)
+        outbox = Outbox(settings.data_dir, settings.kiosk_id, sealer,
+                        min_free_mb=settings.min_free_mb, max_db_mb=settings.max_queue_mb,
+                        recover_in_flight=True,
+                        backoff=Backoff(settings.backoff_base_s, settings.backoff_max_s))
+
+        def factory() -> BureauClient:
+            return BureauClient(settings.bureau_url, settings.kiosk_id, settings.ca_file,
+                                settings.cert_file, settings.key_file, settings.request_timeout_s)
+        return cls(settings, outbox, factory)
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def run(self) -> int:
+        """Serve until stop() or SIGTERM; returns the process exit code."""
+        with _single_instance(self.settings.data_dir / "sync.lock"):
+            server = IpcServer(self.settings.socket_path, self.dispatch).start()
+            try:
+                self._refresh_status(force=True)
+                self._notifier.ready(self._status_line())
+                log.info("event=sync_started kiosk=%s bureau=%s batch=%d pending=%d",
+                         self.settings.kiosk_id, self.settings.bureau_url, self._batch,
+                         self._status.pending)
+                while not self._stop.is_set():
+                    self.step()
+            except StorageError as exc:
+                # A file that went bad under us: exit, and the restart quarantines it.
+                log.error("event=sync_storage_failed reason=%r", str(exc))
+                return 1
+            finally:
+                self._notifier.stopping()
+                server.close()
+                self._client.close()
+                self._query_client.close()
+                self.outbox.close()
+        log.info("event=sync_stopped sent=%d", self.sent)
+        return 0
+
+    def step(self) -> None:
+        """One turn of the loop: heartbeat if due, send one batch, else wait a little."""
+        now = time.monotonic()
+        self._notifier.tick(now, self._status_line())
+        if now >= self._next_heartbeat:
+            self.heartbeat()
+        sent = self.drain_once() if now >= self._hold_until else 0
+        self._refresh_status()
+        if sent == 0:
+            self._wait()
+
+    def _wait(self) -> None:
+        now = time.monotonic()
+        waits = [self.settings.idle_poll_s, self._next_heartbeat - now]
+        if self._hold_until > now:
+            waits.append(self._hold_until - now)
+        else:
+            due = self.outbox.next_due_in()
+            if due is not None:
+                waits.append(due)
+        # Wake at least every second for the watchdog.
+        self._wake.wait(max(0.005, min(min(waits), 1.0)))
+        self._wake.clear()
+
+    # --- draining --------------------------------------------------------------------------
+    def drain_once(self) -> int:
+        """Claim and send one batch; returns how many rows were settled (acked or dead)."""
+        items = self.outbox.claim_batch(self._batch)
+        if not items:
+            return 0
+        try:
+            outcomes = self._client.submit(items)
+        except BureauRejected as exc:
+            return self._batch_rejected(items, exc)
+        except (BureauUnreachable, BureauGarbage) as exc:
+            after = exc.retry_after if isinstance(exc, BureauUnreachable) else None
+            self.outbox.fail([i.id for i in items], exc.reason, retry_after=after)
+            self._went_offline(exc, after)
+            return 0
+        self._came_online()
+        return self._settle(outcomes)
+
+    def _settle(self, outcomes: list[Outcome]) -> int:
+        acks = [o.item_id for o in outcomes if o.action == "ack"]
+        retries = [o for o in outcomes if o.action == "retry"]
+        self.outbox.ack(acks)
+        dead: dict[str, list[int]] = {}
+        for o in outcomes:
+            if o.action == "dead":
+                dead.setdefault(o.reason, []).append(o.item_id)
+        for reason, ids in dead.items():
+            self.outbox.dead_letter(ids, reason)
+        for o in retries:
+            self.outbox.fail([o.item_id], o.reason)
+        self.sent += len(acks)
+        log.info("event=batch_sent acked=%d dead=%d retry=%d", len(acks),
+                 sum(map(len, dead.values())), len(retries))
+        return len(acks) + sum(map(len, dead.values()))
+
+    def _batch_rejected(self, items: list[Item], exc: BureauRejected) -> int:
+        self._came_online()
+        ids = [i.id for i in items]
+        if exc.status in _NOT_AUTHORISED:
+            self.outbox.fail(ids, exc.reason, retry_after=self.settings.backoff_max_s)
+            self.outbox.record_alert("bureau_refused_kiosk", exc.reason[:200])
+            self._hold(self.settings.backoff_max_s)
+            log.error("event=bureau_refused_kiosk status=%s code=%s", exc.status, exc.code)
+            return 0
+        if len(items) > 1:
+            # Some item spoiled the whole batch (or it was too large): send one by one to find
+            # which, and keep batches small for a while.
+            if exc.status == 413:
+                self._batch = max(1, self._batch // 2)
+            return sum(self._send_single(item) for item in items)
+        self.outbox.dead_letter(ids, exc.reason)
+        return 1
+
+    def _send_single(self, item: Item) -> int:
+        try:
+            return self._settle(self._client.submit([item]))
+        except BureauRejected as exc:
+            if exc.status in _NOT_AUTHORISED:
+                self.outbox.fail([item.id], exc.reason, retry_after=self.settings.backoff_max_s)
+                return 0
+            self.outbox.dead_letter([item.id], exc.reason)
+            return 1
+        except (BureauUnreachable, BureauGarbage) as exc:
+            self.outbox.fail([item.id], exc.reason,
+                             retry_after=getattr(exc, "retry_after", None))
+            return 0
+
+    # --- online state ----------------------------------------------------------------------
+    def _came_online(self) -> None:
+        if self._online is not True:
+            log.info("event=bureau_online")
+        self._online, self._failures, self._last_error = True, 0, ""
+
+    def _went_offline(self, exc: BureauError, retry_after: float | None) -> None:
+        self._failures += 1
+        if self._online is not False or self._failures in (1, 10, 100):
+            log.warning("event=bureau_unreachable failures=%d reason=%r", self._failures,
+                        exc.reason[:120])
+        self._online, self._last_error = False, exc.reason[:200]
+        self._hold(self._backoff.delay(self._failures, retry_after))
+
+    def _hold(self, seconds: float) -> None:
+        self._hold_until = time.monotonic() + seconds
+
+    # --- heartbeat -------------------------------------------------------------------------
+    def heartbeat(self) -> None:
+        self._next_heartbeat = time.monotonic() + self.settings.heartbeat_s
+        st = self.outbox.status()
+        usage = dict(self._reported.get("usage", {}))
+        body = {
+            "kiosk_id": self.settings.kiosk_id,
+            "sent_at": _rfc3339(time.time()),
+            "clock_synchronised": clock.clock_synchronised(),
+            "boot_counter": self.outbox.boot,
+            "uptime_s": _uptime_s(),
+            "software_version": __version__,
+            "devices": list(self._reported.get("devices", [])),
+            "queue": {"pending": st.pending, "in_flight": st.in_flight, "dead": st.dead,
+                      "oldest_pending_age_s": None if st.oldest_pending_age_s is None
+                      else int(st.oldest_pending_age_s)},
+            "usage": usage,
+            "disk_free_bytes": int(_free_bytes(self.settings.data_dir)),
+        }
+        try:
+            self._client.heartbeat(body)
+        except BureauRejected as exc:
+            self._came_online()
+            log.warning("event=heartbeat_refused status=%s code=%s", exc.status, exc.code)
+            return
+        except (BureauUnreachable, BureauGarbage) as exc:
+            self._went_offline(exc, getattr(exc, "retry_after", None))
+            # A failed heartbeat is retried at the next backoff, not a whole interval later.
+            self._next_heartbeat = min(self._next_heartbeat, self._hold_until)
+            return
+        self._came_online()
+        self.outbox.mark_success()
+        # Usage counters are "since the last heartbeat acknowledged".
+        for name, n in usage.items():
+            self._reported["usage"][name] = self._reported["usage"].get(name, 0) - n
+
+    # --- UI requests -----------------------------------------------------------------------
+    def dispatch(self, req: dict[str, Any]) -> Any:
+        op = req.get("op")
+        if op == "ping":
+            return {"pong": True}
+        if op == "status":
+            return self._status.to_dict()
+        if op == "kick":
+            self._wake.set()
+            return {}
+        if op == "report":
+            # Device health and usage counts from the UI, carried by the next heartbeat.
+            if isinstance(req.get("devices"), list):
+                self._reported["devices"] = req["devices"]
+            for name, n in (req.get("usage") or {}).items():
+                self._reported["usage"][str(name)] = self._reported["usage"].get(str(name), 0) + int(n)
+            return {}
+        if op == "query":
+            kind, body = str(req.get("kind", "")), req.get("body")
+            if not isinstance(body, dict):
+                raise ValueError("query body must be an object")
+            with self._query_lock:
+                try:
+                    result = self._query_client.query(kind, body)
+                except (BureauUnreachable, BureauGarbage):
+                    self._online = False
+                    raise
+            self._online = True
+            return result
+        raise ValueError(f"unknown op {op!r}")
+
+    def _refresh_status(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._status_at < 0.5:
+            return
+        st = self.outbox.status()
+        self._status = SyncStatus(self._online, st.pending, st.in_flight, st.dead,
+                                  st.oldest_pending_age_s, st.last_success_at, self._last_error,
+                                  clock.clock_synchronised())
+        self._status_at = now
+
+    def _status_line(self) -> str:
+        st = self._status
+        online = {True: "online", False: "offline", None: "starting"}[st.online]
+        return f"{online} pending={st.pending} dead={st.dead} sent={self.sent}"
+
+
+@contextlib.contextmanager
+def _single_instance(lock_path: Path) -> Iterator[None]:
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"another sync daemon holds {lock_path}") from None
+        yield
+
+
+def install_signal_handlers(daemon: SyncDaemon) -> None:
+    def handler(signum: int, _frame: object) -> None:
+        log.info("event=sync_signal signal=%s", signal.Signals(signum).name)
+        daemon.stop()
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _rfc3339(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def _uptime_s() -> int:
+    try:
+        with open("/proc/uptime") as fh:
+            return int(float(fh.read().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return int(time.monotonic())
+
+
+def _free_bytes(path: Path) -> int:
+    try:
+        st = os.statvfs(path)
+        return st.f_bavail * st.f_frsize
+    except OSError:
+        return 0

@@ -1,0 +1,65 @@
+"""The sync layer's settings as one value, read from the config schema (kiosk/config.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+# Keys this layer needs that the schema may not have yet: (default, description). They are
+# proposed for kiosk/config.py; until then the default applies.
+PROPOSED_KEYS: dict[str, tuple[Any, str]] = {
+    "sync.max_queue_mb": (1024, "Largest size of the outbox database; new submissions are "
+                                "refused (before the citizen starts) when it is nearly reached."),
+    "sync.idle_poll_s": (1.0, "How often an idle sync daemon looks for new submissions "
+                              "(a submission also wakes it at once through the socket)."),
+}
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    kiosk_id: str
+    data_dir: Path
+    bureau_url: str
+    ca_file: str
+    cert_file: str
+    key_file: str
+    bureau_public_key_file: str
+    socket_path: Path
+    query_timeout_s: float = 10.0
+    request_timeout_s: float = 10.0
+    batch_size: int = 50
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 300.0
+    heartbeat_s: float = 60.0
+    min_free_mb: float = 50
+    max_queue_mb: float = 1024
+    idle_poll_s: float = 1.0
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "SyncSettings":
+        def get(name: str, fallback: Any = None) -> Any:
+            try:
+                return cfg[name]
+            except KeyError:
+                return PROPOSED_KEYS[name][0] if fallback is None else fallback
+
+        return cls(
+            kiosk_id=get("kiosk.id"), data_dir=Path(get("kiosk.data_dir")),
+            bureau_url=get("sync.bureau_url"), ca_file=get("sync.ca_file"),
+            cert_file=get("sync.cert_file"), key_file=get("sync.key_file"),
+            bureau_public_key_file=get("sync.bureau_public_key_file"),
+            socket_path=Path(get("sync.socket_path")),
+            query_timeout_s=float(get("sync.query_timeout_s")),
+            request_timeout_s=float(get("sync.request_timeout_s")),
+            batch_size=int(get("sync.batch_size")),
+            backoff_base_s=float(get("sync.backoff_base_s")),
+            backoff_max_s=float(get("sync.backoff_max_s")),
+            heartbeat_s=float(get("sync.heartbeat_s")),
+            min_free_mb=float(get("sync.min_free_mb")),
+            max_queue_mb=float(get("sync.max_queue_mb")),
+            idle_poll_s=float(get("sync.idle_poll_s")),
+        )
+
+    def with_(self, **changes: Any) -> "SyncSettings":
+        return replace(self, **changes)

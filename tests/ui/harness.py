@@ -1,0 +1,85 @@
+"""Builds the real UI on an off-screen surface with an injected clock and mock GPIO pins.
+
+Reader and camera adapters that are not part of the foundation are represented by a
+Switchable device whose health the test sets, standing where the registry would put them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pygame
+
+from kiosk import config
+from kiosk.app import build
+from kiosk.hw.health import DeviceHealth
+from kiosk.hw.registry import Devices, open_gpio
+from kiosk.runtime.clock import FakeClock
+
+
+class Switchable:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.state = DeviceHealth.ok()
+
+    def health(self) -> DeviceHealth:
+        return self.state
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class Harness:
+    kiosk: Any
+    clock: FakeClock
+    devices: Devices
+    cfg: config.Config
+    shots: list[Path] = field(default_factory=list)
+
+    @property
+    def ui(self):
+        return self.kiosk.ui
+
+    def set_health(self, name: str, health: DeviceHealth) -> None:
+        self.kiosk.health.overrides[name] = health
+        self.ui.frame([])
+
+    def frame(self) -> None:
+        self.ui.frame([])
+
+    def tap_button(self, name: str) -> None:
+        for b in self.ui._tap_targets():
+            if b.name == name:
+                self.ui.tap(b.rect.center)
+                self.ui.frame([])
+                return
+        raise AssertionError(f"no tappable button {name!r} on {self.ui.screen.name}: "
+                             f"{[b.name for b in self.ui._tap_targets()]}")
+
+    def type(self, text: str) -> None:
+        for ch in text:
+            self.tap_button(f"key-{ch}")
+
+    def close(self) -> None:
+        self.kiosk.close()
+
+
+def make_harness(tmp_path: Path, size: tuple[int, int] = (1920, 1080), lang: str = "zh_CN",
+                 **overrides: Any) -> Harness:
+    pygame.font.init()
+    values = {"devices.gpio": "mock", "devices.reader": "none", "devices.camera": "none",
+              "devices.printer": "none", "kiosk.data_dir": str(tmp_path / "data"),
+              "ui.language": lang, "sync.socket_path": str(tmp_path / "no-daemon.sock"), **overrides}
+    cfg = config.load(tmp_path / "absent.toml" if False else None, environ={}, overrides=values)
+    gpio = open_gpio(cfg)
+    devices = Devices(reader=Switchable("reader"), camera=Switchable("camera"),
+                      printer=Switchable("printer"), gpio=gpio)
+    devices.extra["bureau"] = Switchable("bureau")
+    clock = FakeClock()
+    kiosk = build(cfg, pygame.Surface(size), clock=clock, devices=devices, start_monitor=False)
+    h = Harness(kiosk, clock, devices, cfg)
+    h.frame()
+    return h
