@@ -16,7 +16,7 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 run: setup
-	$(PY) -m kiosk run --sim $(RUN_ARGS)
+	$(PY) -m simulators.launch -- $(PY) -m kiosk run --sim $(RUN_ARGS)
 
 bench: setup
 	$(PY) -m bench

@@ -6,12 +6,9 @@ import argparse
 import importlib
 import os
 import sys
-import time
 from pathlib import Path
 
 from kiosk import __version__, config
-
-_START = time.monotonic()
 
 # Subsystems that add their own subcommands (module with register(subparsers)); optional.
 SUBCOMMAND_MODULES = ("kiosk.sync.cli", "kiosk.hw.printer_cli", "kiosk.services.maintenance_cli")
@@ -100,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
             print(path)
         print(f"kiosk: no display; wrote {len(paths)} screenshots to {out}/", file=sys.stderr)
         return 0
-    probe = app.first_frame_probe(_START) if args.frames is not None else None
+    probe = app.first_frame_probe() if args.frames is not None else None
     return app.run(cfg, max_frames=args.frames, on_first_frame=probe)
 
 

@@ -71,7 +71,7 @@ def _plausible_birth_date(yyyymmdd: str, today: dt.date | None) -> bool:
         return False
     # A clock we cannot trust must not reject a real citizen: only the far future is refused.
     limit = today or dt.date(2100, 1, 1)
-    return dt.date(1890, 1, 1) <= born <= limit
+    return dt.date(1870, 1, 1) <= born <= limit
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,9 @@ def open_adapter(kind: str, spec: str, cfg: Config) -> Any:
     except ImportError as exc:
         log.warning("event=adapter_missing device=%s module=%s error=%s", kind, module_name, exc)
         return Unavailable(kind, f"health.{kind}.driver_missing", f"{module_name}: {exc}")
-    factory: Callable[[str, Config], Any] = getattr(module, factory_name)
+    factory: Callable[[str, Config], Any] | None = getattr(module, factory_name, None)
+    if factory is None:
+        return Unavailable(kind, f"health.{kind}.driver_missing", f"{module_name} has no {factory_name}()")
     try:
         device = factory(spec, cfg)
     except Exception as exc:  # an adapter that fails to open must not stop the kiosk

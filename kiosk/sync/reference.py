@@ -2,9 +2,10 @@
 
 Format: ``<KIOSK>-<YYYYMMDD>-<SEQ:06>-<C>``, e.g. ``KIOSK0001-20250314-000042-Q``. ``<KIOSK>`` is
 the configured kiosk id upper-cased with everything but A-Z/0-9 dropped; ``<C>`` is the ISO/IEC
-7064 MOD 37,36 (hybrid system) check character over ``<KIOSK><YYYYMMDD><SEQ>``: it catches every
-single wrong character and every swap of neighbours, and unlike MOD 37-2 it is always 0-9/A-Z
-(the bureau API allows only letters, digits and hyphens in a reference).
+7064 MOD 37-2 check character over ``<KIOSK><YYYYMMDD><SEQ>``: it catches every single wrong
+character and every swap of neighbours. MOD 37-2 has a 37th check value, ``*``, which the bureau
+API does not allow in a reference; sequence numbers whose check would be ``*`` (1 in 37) are
+simply skipped when minting, so every reference ends in 0-9 or A-Z.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_MOD = 36
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*"
+_MOD = 37
 SEQ_DIGITS = 6
 SEQ_MAX = 10**SEQ_DIGITS - 1
 # After a corrupt database is quarantined, the fresh one starts each day's sequence at
 # quarantined_files * QUARANTINE_BLOCK, so numbers minted before the loss are not minted again.
 QUARANTINE_BLOCK = 100_000
-_REF_RE = re.compile(r"^([A-Z0-9]{1,32})-(\d{8})-(\d{6})-([0-9A-Z])$")
+_REF_RE = re.compile(r"^([A-Z0-9]{1,32})-(\d{8})-(\d{6})-([0-9A-Z*])$")
 
 
 class BadReference(ValueError):
@@ -55,21 +56,23 @@ def kiosk_code(kiosk_id: str) -> str:
 
 
 def check_character(body: str) -> str:
-    """ISO/IEC 7064 MOD 37,36 check character for text of A-Z/0-9."""
-    p = _MOD
+    """ISO/IEC 7064 MOD 37-2 (pure system, radix 2) check character for text of A-Z/0-9."""
+    p = 0
     for ch in body:
         v = ALPHABET.find(ch)
-        if v < 0:
+        if v < 0 or v == 36:
             raise BadReference(f"character {ch!r} not allowed in a reference")
-        p = (((p + v) % _MOD or _MOD) * 2) % (_MOD + 1)
+        p = ((p + v) * 2) % _MOD
     return ALPHABET[(_MOD + 1 - p) % _MOD]
 
 
-def format_reference(kiosk_id: str, day: date, sequence: int) -> str:
+def format_reference(kiosk_id: str, day: date, sequence: int) -> str | None:
+    """The reference for this sequence number, or None when its check character is '*'."""
     if not 1 <= sequence <= SEQ_MAX:
         raise SequenceExhausted(f"sequence {sequence} outside 1..{SEQ_MAX}")
     code, ymd, seq = kiosk_code(kiosk_id), day.strftime("%Y%m%d"), f"{sequence:0{SEQ_DIGITS}d}"
-    return f"{code}-{ymd}-{seq}-{check_character(code + ymd + seq)}"
+    check = check_character(code + ymd + seq)
+    return None if check == "*" else f"{code}-{ymd}-{seq}-{check}"
 
 
 def is_valid(text: str) -> bool:
@@ -96,8 +99,12 @@ def mint(conn: sqlite3.Connection, kiosk_id: str, day: date, floor: int = 0) -> 
     ymd = day.strftime("%Y%m%d")
     row = conn.execute("SELECT last FROM ref_sequence WHERE day = ?", (ymd,)).fetchone()
     nxt = max(row[0] if row else 0, floor) + 1
-    if nxt > SEQ_MAX:
-        raise SequenceExhausted(f"day={ymd} sequence exhausted")
+    text = None
+    while text is None:
+        if nxt > SEQ_MAX:
+            raise SequenceExhausted(f"day={ymd} sequence exhausted")
+        text = format_reference(kiosk_id, day, nxt)
+        nxt += text is None
     conn.execute("INSERT INTO ref_sequence(day, last) VALUES (?, ?) "
                  "ON CONFLICT(day) DO UPDATE SET last = excluded.last", (ymd, nxt))
-    return Reference(format_reference(kiosk_id, day, nxt), str(uuid.uuid4()), ymd, nxt)
+    return Reference(text, str(uuid.uuid4()), ymd, nxt)

@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     cards = load_cards(args.cards, args.personas)
     if args.list:
         for pid, f in sorted(cards.items()):
-            flags = [k for k in ("answer_61xx", "mute") if getattr(f, k)]
+            flags = ["answer_61xx"] if f.answer_61xx else []
+            flags += [f"mute={f.mute}"] if f.mute else []
             flags += [] if f.ssc_app else ["bank_only"]
             print(f"{pid:20s} gen={f.generation} expiry={f.expiry_date} {' '.join(flags)}")
         return 0

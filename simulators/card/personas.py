@@ -20,17 +20,6 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 PERSONAS_FILE = DATA_DIR / "personas.toml"
 CARDS_FILE = DATA_DIR / "cards.toml"
 
-# personas.toml belongs to the bureau simulator; accept the spellings it may use.
-_ALIASES = {
-    "id_number": ("id_number", "citizen_id", "id", "sfzh"),
-    "name": ("name", "full_name"),
-    "card_number": ("card_number", "card_no"),
-    "generation": ("generation", "card_generation"),
-    "initial_pin": ("initial_pin", "pin"),
-    "sex": ("sex", "gender"),
-}
-
-
 @dataclass(frozen=True)
 class CardFacts:
     """Everything the chip knows that does not change while it is in use."""
@@ -38,6 +27,7 @@ class CardFacts:
     persona: str
     atr: bytes
     generation: int
+    spec_version: str  # tag 03, "2.00" / "3.00"
     card_id: bytes  # tag 01, 16 bytes; first 3 bytes BCD region
     init_org: bytes
     issue_date: str  # YYYYMMDD
@@ -52,9 +42,9 @@ class CardFacts:
     bank_app: bool = True
     bank_pan: str = "6217000000000000000"
     answer_61xx: bool = False
-    mute: bool = False
+    mute: str = ""  # "", "no_atr" or "silent"
     retry_limit: int = 3
-    initial_pin: str = "123456"
+    initial_pin: str = "123456"  # the PIN the chip holds before any change made here
     initial_tries: int | None = None  # None: the full retry limit
     keys: dict[int, bytes] = field(default_factory=dict, hash=False, compare=False)
 
@@ -75,87 +65,89 @@ def build_atr(historical: bytes, protocol: str) -> bytes:
     return bytes((0x3B, len(historical))) + historical
 
 
-def _pick(entry: dict[str, Any], key: str) -> Any:
-    for alias in _ALIASES.get(key, (key,)):
-        if alias in entry:
-            return entry[alias]
-    return None
-
-
-def _bureau_people(path: Path) -> dict[str, dict[str, Any]]:
+def _bureau_cards(path: Path) -> dict[str, dict[str, Any]]:
+    """Citizens of personas.toml by card number: their fields plus the chip truth in `card`."""
     if not path.exists():
         return {}
     with path.open("rb") as fh:
         doc = tomllib.load(fh)
-    people: dict[str, dict[str, Any]] = {}
-    for section in ("personas", "persona", "citizens", "citizen"):
-        body = doc.get(section)
-        if isinstance(body, dict):
-            people.update({k: v for k, v in body.items() if isinstance(v, dict)})
-        elif isinstance(body, list):
-            people.update({str(e.get("id")): e for e in body if isinstance(e, dict) and "id" in e})
-    return people
+    out: dict[str, dict[str, Any]] = {}
+    for citizen in doc.get("citizens", []):
+        card = citizen.get("card") or {}
+        if card.get("number"):
+            out[str(card["number"])] = {**{k: v for k, v in citizen.items() if k != "card"}, **card}
+    return out
+
+
+def _yyyymmdd(value: Any) -> str:
+    return str(value).replace("-", "")[:8]
+
+
+def _sex(value: Any, id_number: str) -> str:
+    text = str(value or "").strip().upper()
+    if text in ("M", "1", "MALE", "男"):
+        return "1"
+    if text in ("F", "2", "FEMALE", "女"):
+        return "2"
+    return "1" if int(id_number[16]) % 2 else "2"
 
 
 def load_cards(cards_file: Path = CARDS_FILE, personas_file: Path = PERSONAS_FILE) -> dict[str, CardFacts]:
-    """Every card in cards.toml with its holder's identity from personas.toml.
+    """Every card of cards.toml, joined by card number with the citizen in personas.toml.
 
-    A card whose persona the bureau file does not (yet) list uses the `identity` table of
-    cards.toml, so the emulator stays usable on its own.
+    personas.toml is the truth for the holder and the chip's contents; cards.toml adds what only
+    an emulator needs (ATR, 61xx, mute). An entry whose number the bureau does not know must
+    carry the same fields itself (a card from elsewhere, e.g. the long-name case).
     """
     from simulators.card import crypto
 
     with cards_file.open("rb") as fh:
         doc = tomllib.load(fh)
-    defaults = doc.get("defaults", {})
     keys = {
         crypto.ALG_3DES: bytes.fromhex(doc["master_keys"]["des3"]),
         crypto.ALG_SM4: bytes.fromhex(doc["master_keys"]["sm4"]),
     }
-    people = _bureau_people(personas_file)
+    bureau = _bureau_cards(personas_file)
     cards: dict[str, CardFacts] = {}
-    for pid, card in doc.get("cards", {}).items():
-        c = {**defaults, **card}
-        who = dict(c.get("identity", {}))
-        bureau = people.get(pid)
-        if bureau:
-            who.update({k: v for k in _ALIASES if (v := _pick(bureau, k)) is not None})
-        elif who:
-            log.debug("event=identity_fallback persona=%s source=cards.toml", pid)
-        if not who.get("id_number"):
-            log.warning("event=card_skipped persona=%s reason=no_identity", pid)
+    for pid, entry in doc.get("cards", {}).items():
+        number = str(entry.get("number", ""))
+        c = {**doc.get("defaults", {}), **bureau.get(number, {}), **entry}
+        if "id_number" not in c or "name" not in c:
+            log.warning("event=card_skipped persona=%s reason=card_number_unknown_to_personas", pid)
             continue
-        gen = int(who.get("generation") or c.get("generation", 2))
-        number = str(who.get("card_number", "A00000000"))
-        region = str(c.get("region_code", who["id_number"][:6]))
+        id_number = str(c["id_number"])
+        gen = int(c.get("generation", 2))
         hist = bytes.fromhex(c["atr_historical"]) if "atr_historical" in c else (
             b"SSC" + str(gen).encode() + number[-8:].encode("ascii"))
-        serial = hashlib.sha256(number.encode()).digest()[:8]  # stable across runs
-        id_number = str(who["id_number"])
-        sex = str(who.get("sex") or ("1" if int(id_number[16]) % 2 else "2"))
-        sex = {"male": "1", "m": "1", "female": "2", "f": "2", "男": "1", "女": "2"}.get(sex.lower(), sex)
+        card_id = bytes.fromhex(c["card_id_code"]) if "card_id_code" in c else (
+            bytes.fromhex(str(c.get("region_code", id_number[:6])))
+            + bytes.fromhex("D156000005") + hashlib.sha256(number.encode()).digest()[:8])
+        status = str(c.get("status", "active"))
+        mute = c.get("mute", "no_atr" if status == "mute" else "")
+        limit = int(c.get("pin_try_limit", 3))
         cards[pid] = CardFacts(
             persona=pid,
             atr=build_atr(hist, c.get("protocol", "T=0")),
             generation=gen,
-            card_id=bytes.fromhex(region) + bytes.fromhex("D156000005") + serial,
-            init_org=str(c.get("init_org", "")).encode("ascii"),
-            issue_date=str(c["issue_date"]),
-            expiry_date=str(c["expiry_date"]),
+            spec_version=str(c.get("spec_version", f"{gen}.00")),
+            card_id=card_id,
+            init_org=str(c.get("issuer", "")).encode("ascii"),
+            issue_date=_yyyymmdd(c["issued_on"]),
+            expiry_date=_yyyymmdd(c["expires_on"]),
             card_number=number,
             id_number=id_number,
-            name=str(who["name"]),
+            name=str(c["name"]),
             name_basic=str(c.get("name_basic", "")),
-            sex=sex,
+            sex=_sex(c.get("sex"), id_number),
             ethnicity=int(c.get("ethnicity", 1)),
-            ssc_app=bool(c.get("ssc_app", True)),
+            ssc_app=bool(c.get("ssc_app", status != "bank_only")),
             bank_app=bool(c.get("bank_app", True)),
-            bank_pan=str(c.get("bank_pan", "6217000000000000000")),
+            bank_pan=str(c.get("bank_account", "6217000000000000000")),
             answer_61xx=bool(c.get("answer_61xx", False)),
-            mute=bool(c.get("mute", False)),
-            retry_limit=int(c.get("retry_limit", 3)),
-            initial_pin=str(who.get("initial_pin") or c.get("initial_pin", "123456")),
-            initial_tries=c.get("tries_left"),
+            mute={True: "silent", False: ""}.get(mute, str(mute)),
+            retry_limit=limit,
+            initial_pin=str(c.get("pin", c.get("initial_pin", "123456"))),
+            initial_tries=int(c.get("pin_tries_left", limit)),
             keys=keys,
         )
     return cards

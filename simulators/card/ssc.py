@@ -86,7 +86,7 @@ class SscCard:
         f = self.facts
         return {
             0x01: f.card_id,
-            0x03: f"{f.generation}.00".encode("ascii"),
+            0x03: f.spec_version.encode("ascii")[:4].ljust(4, b"0"),
             0x04: _fixed(f.init_org, 12),
             0x05: A.bcd(f.issue_date),
             0x06: A.bcd(f.expiry_date),

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 CTRL_OFF, CTRL_ON, CTRL_RESET, CTRL_ATR = 0, 1, 2, 4
 RECONNECT_S = 0.2
+REMOVAL_HOLD_S = 0.5
+GARBAGE_ATR = b"\xff\x00"
 
 
 class Chip(Protocol):
@@ -48,7 +50,7 @@ class Slot:
         self.delay_s = 0.0
         self.stall_after: int | None = None  # answer this many more APDUs, then go silent
         self.stalled = threading.Event()
-        self.mute = False  # connected, but never answers anything: a dead chip
+        self.mute = ""  # "", "no_atr" (garbage ATR) or "silent" (never answers a command)
         self._thread = threading.Thread(target=self._run, name=f"vpcd-{port}", daemon=True)
         self._thread.start()
 
@@ -64,16 +66,20 @@ class Slot:
     def connected(self) -> bool:
         return self._sock is not None
 
-    def insert(self, chip: Chip, mute: bool = False) -> None:
-        self.remove()
+    def insert(self, chip: Chip, mute: str = "") -> None:
+        if self.remove():
+            # pcscd only notices a removal if it polls (every 400 ms) while we are away;
+            # reconnecting sooner would look like the same card staying in.
+            time.sleep(REMOVAL_HOLD_S)
         with self._lock:
             self._chip, self.mute = chip, mute
             self.stall_after = None
             self.stalled.clear()
             self._wake.notify_all()
-        log.info("event=card_inserted port=%d chip=%s mute=%s", self.port, chip.label, mute)
+        log.info("event=card_inserted port=%d chip=%s mute=%s", self.port, chip.label, mute or "no")
 
-    def remove(self) -> None:
+    def remove(self) -> bool:
+        """Pull the chip; True if one was connected to vpcd."""
         with self._lock:
             chip, self._chip = self._chip, None
             sock = self._sock
@@ -86,6 +92,7 @@ class Slot:
                 pass
         if chip is not None:
             log.info("event=card_removed port=%d chip=%s", self.port, chip.label)
+        return sock is not None
 
     def close(self) -> None:
         with self._lock:
@@ -150,8 +157,6 @@ class Slot:
             payload = self._recv_exact(sock, size) if size else b""
             if payload is None:
                 return
-            if self.mute:
-                continue  # a dead chip: vpcd's requests go unanswered
             reply = self._handle(chip, payload)
             if reply is not None:
                 sock.sendall(len(reply).to_bytes(2, "big") + reply)
@@ -160,7 +165,9 @@ class Slot:
         if len(payload) == 1:
             code = payload[0]
             if code == CTRL_ATR:
-                return chip.atr()
+                # vpcd takes an empty ATR for "no card", so a chip that gives no ATR is shown
+                # as an ATR no protocol matches: pcscd sees a card it cannot talk to.
+                return GARBAGE_ATR if self.mute == "no_atr" else chip.atr()
             if code in (CTRL_ON, CTRL_OFF):
                 chip.power(code == CTRL_ON)
             elif code == CTRL_RESET:
@@ -168,6 +175,9 @@ class Slot:
                 chip.reset()
             return None
         self.apdu_count += 1
+        if self.mute == "silent":
+            self.stalled.set()
+            return None
         if self.stall_after is not None:
             if self.stall_after <= 0:
                 self.stalled.set()

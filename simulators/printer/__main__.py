@@ -17,9 +17,10 @@ from .store import Receipt
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m simulators.printer",
-        description="ESC/POS network receipt printer simulator. Accepts print jobs on a TCP port "
-        "(python-escpos Network), answers DLE EOT status, and writes every cut receipt to OUT as "
-        "receipt-NNNN.png, .bin (raw bytes) and .txt (transcript).",
+        description="ESC/POS network receipt printer simulator.\n"
+        "Accepts print jobs on a TCP port (python-escpos Network), answers DLE EOT status\n"
+        "queries, and writes every cut receipt to OUT as receipt-NNNN.png, .bin (raw bytes)\n"
+        "and .txt (transcript). Paper out, cover open or offline: data is discarded.",
         epilog=CONTROL_HELP + "\n\nStdout: one 'ready ...' line, then 'receipt PATH' per receipt. "
         "Logs: key=value lines on stderr.",
         formatter_class=argparse.RawDescriptionHelpFormatter,

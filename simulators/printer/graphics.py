@@ -23,7 +23,9 @@ def _bits_to_image(bits: np.ndarray) -> Image.Image:
     return Image.fromarray(np.where(bits, 0, 255).astype(np.uint8), "L")
 
 
-def raster(data: bytes, width_bytes: int, height: int, scale_x: int = 1, scale_y: int = 1) -> Image.Image:
+def raster(
+    data: bytes, width_bytes: int, height: int, scale_x: int = 1, scale_y: int = 1
+) -> Image.Image:
     """Raster format (GS v 0, GS ( L, GS Q 0): rows of bytes, MSB leftmost, 1 = dot."""
     if width_bytes <= 0 or height <= 0:
         return Image.new("L", (1, 1), 255)

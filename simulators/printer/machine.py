@@ -12,6 +12,7 @@ from collections.abc import Callable
 from PIL import Image
 
 from . import graphics
+from .images import ImageCommands
 from .kvlog import log_event
 from .paper import FONT_CELLS, KANJI_CELL, Bitmap, Glyph, Sheet, Style, TextLine
 from .parser import Command
@@ -20,6 +21,7 @@ from .status import PrinterState, dle_eot, esc_v, gs_r
 DEFAULT_LINE_SPACING = 30  # dots; ESC 2 ("about 1/6 inch")
 MAX_SHEET_DOTS = 40_000  # about 5 m of paper: more is a runaway stream, not a receipt
 MAX_OPS = 20_000
+UNKNOWN_LOG_LIMIT = 10  # unknown commands logged one by one per connection
 _ALIGN = {0: "left", 48: "left", 1: "center", 49: "center", 2: "right", 50: "right"}
 _REALTIME = {"DLE EOT", "DLE ENQ", "DLE DC4"}
 # Known commands with no visible effect in this simulator (drawer, buzzer, sensors, panel...).
@@ -32,7 +34,7 @@ _NO_EFFECT = {
 }
 
 
-class EscPosMachine:
+class EscPosMachine(ImageCommands):
     """One printer's state; not thread-safe (the server serialises access)."""
 
     def __init__(self, width_dots: int, chinese_default: bool = False) -> None:
@@ -40,6 +42,7 @@ class EscPosMachine:
         self.chinese_default = chinese_default
         self.state = PrinterState.OK
         self.discarded_bytes = 0
+        self.unknown_commands = 0
         self._handlers: dict[str, Callable[[Command], bytes]] = {
             "text": self._text, "LF": self._lf, "HT": self._ht, "FF": self._lf,
             "ESC @": self._init, "ESC !": self._esc_bang, "GS !": self._gs_bang,
@@ -78,7 +81,7 @@ class EscPosMachine:
             if cmd.name in _NO_EFFECT:
                 log_event("command_ignored", logging.DEBUG, cmd=cmd.name, hex=cmd.raw[:16].hex())
             else:
-                log_event("unknown_command", logging.WARNING, name=cmd.name, hex=cmd.raw[:16].hex())
+                self._unknown(cmd)
             return b"", None
         reply = handler(cmd)
         if self._y > MAX_SHEET_DOTS or len(self._ops) > MAX_OPS:
@@ -87,6 +90,18 @@ class EscPosMachine:
         if self._cut_kind:
             return reply, self._finish(self._cut_kind)
         return reply, None
+
+    def _unknown(self, cmd: Command) -> None:
+        # Line noise produces thousands of these: log the first few, count the rest.
+        self.unknown_commands += 1
+        if self.unknown_commands <= UNKNOWN_LOG_LIMIT:
+            kind = "invalid_length" if cmd.name == "invalid" else "unknown_command"
+            log_event(kind, logging.WARNING, hex=cmd.raw[:16].hex())
+
+    def take_unknown_count(self) -> int:
+        """Unknown commands since the last call (the server logs the count per connection)."""
+        n, self.unknown_commands = self.unknown_commands, 0
+        return n
 
     def take_discarded(self) -> int:
         """Bytes discarded since the last call (for one log line per chunk)."""
@@ -331,91 +346,6 @@ class EscPosMachine:
         if len(cmd.args) > 1:
             self._y += cmd.args[1]  # GS V functions B-D: feed n units, then cut
         self._cut_kind = "full" if m in (0, 48, 65, 97, 103) else "partial"
-        return b""
-
-    # -- images and symbols -----------------------------------------------------------------
-
-    def _place(self, image: Image.Image, label: str) -> None:
-        if self._line:
-            self._print_line(advance=None)
-        if image.width > self.width_dots:
-            log_event("image_clipped", logging.WARNING, width=image.width, max=self.width_dots)
-            image = image.crop((0, 0, self.width_dots, image.height))
-        free = self.width_dots - image.width
-        x = {"left": 0, "center": free // 2, "right": free}[self._align_mode]
-        self._ops.append(Bitmap(x, self._y, image, label))
-        self._transcript.append(label)
-        self._y += image.height
-
-    def _raster(self, cmd: Command) -> bytes:
-        m, xl, xh, yl, yh = cmd.args[3:8]
-        img = graphics.raster(cmd.data, xl + xh * 256, yl + yh * 256, 1 + (m & 1), 1 + (m >> 1 & 1))
-        self._place(img, f"[image {img.width}x{img.height}]")
-        return b""
-
-    def _column_image(self, cmd: Command) -> bytes:
-        m, nl, nh = cmd.args[2:5]
-        band = graphics.column_band(cmd.data, m, nl + nh * 256)
-        self._put("", full=False, bitmap=band)
-        return b""
-
-    def _graphics(self, cmd: Command) -> bytes:
-        d = cmd.data  # m fn [a bx by c xL xH yL yH data]
-        if len(d) >= 2 and d[1] in (112, 113) and len(d) >= 10:
-            bx, by = (2 if d[3] == 2 else 1), (2 if d[4] == 2 else 1)
-            w, h = d[6] + d[7] * 256, d[8] + d[9] * 256
-            self._graphic = graphics.raster(d[10:], (w + 7) // 8, h, bx, by)
-            self._graphic = self._graphic.crop((0, 0, min(w * bx, self._graphic.width), h * by))
-        elif len(d) >= 2 and d[1] in (50, 2):
-            if self._graphic is not None:
-                self._place(self._graphic, f"[image {self._graphic.width}x{self._graphic.height}]")
-                self._graphic = None
-        else:
-            log_event("command_ignored", logging.DEBUG, cmd=cmd.name, fn=d[1] if len(d) > 1 else -1)
-        return b""
-
-    def _symbol(self, cmd: Command) -> bytes:
-        d = cmd.data  # cn fn params...
-        if len(d) < 3 or d[0] != 49:
-            log_event("symbol_ignored", logging.INFO, cn=d[0] if d else -1)
-            return b""
-        fn, qr = d[1], self._qr
-        if fn == 65:
-            qr["model"] = d[2]
-        elif fn == 67:
-            qr["size"] = max(1, min(16, d[2]))
-        elif fn == 69:
-            qr["ecc"] = d[2] if d[2] in graphics.QR_ECC_NAMES else 48
-        elif fn == 80:
-            qr["data"] = d[3:]
-        elif fn == 81:
-            self._print_qr()
-        else:
-            log_event("command_ignored", logging.DEBUG, cmd="GS ( k", fn=fn)
-        return b""
-
-    def _print_qr(self) -> None:
-        qr = self._qr
-        if not qr["data"]:
-            log_event("qr_without_data", logging.WARNING)
-            return
-        if qr["model"] != 50:
-            log_event("qr_model_unsupported", logging.WARNING, model=qr["model"], used=2)
-        try:
-            img = graphics.qr_symbol(qr["data"], qr["size"], qr["ecc"])
-        except ValueError:
-            log_event("qr_overflow", logging.WARNING, length=len(qr["data"]))
-            return
-        text = qr["data"].decode("utf-8", errors="replace")
-        self._qr_payloads.append(text)
-        ecc = graphics.QR_ECC_NAMES[qr["ecc"]]
-        self._place(img, f"[qr size={qr['size']} ecc={ecc} data={text}]")
-
-    def _barcode(self, cmd: Command) -> bytes:
-        data = cmd.data.decode("latin-1")
-        log_event("barcode_not_drawn", logging.INFO, type=cmd.args[0])
-        self._print_line(advance=None)
-        self._transcript.append(f"[barcode type={cmd.args[0]} data={data}]")
         return b""
 
     # -- sheets ------------------------------------------------------------------------------

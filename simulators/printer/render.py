@@ -47,10 +47,13 @@ def _glyph_image(char: str, full: bool, bold: bool, font: int, scale_h: int) -> 
     if full or bold or not char.isascii():
         name = "NotoSansSC-Bold.otf" if bold else "NotoSansSC-Regular.otf"
         size = int(ch * (0.92 if full else 0.78))
+        # Centre the ideographic em box (-0.12..0.88 em around the baseline), not the font's
+        # ascender/descender box, which would sit Chinese characters on the cell's bottom edge.
+        draw.text((cw / 2, ch / 2 + 0.38 * size), char, font=_font(name, size), fill=0, anchor="ms")
     else:
-        name = "FiraCode-Regular.ttf"
         size = int(ch * 0.80)
-    draw.text((cw / 2, ch / 2), char, font=_font(name, size), fill=0, anchor="mm")
+        draw.text((cw / 2, ch / 2), char, font=_font("FiraCode-Regular.ttf", size), fill=0,
+                  anchor="mm")
     return img
 
 
@@ -89,3 +92,10 @@ def render_sheet(sheet: Sheet) -> Image.Image:
                 # Characters share a baseline: taller (double-height) ones reach further up.
                 _draw_glyph(page, left + x, TOP_MARGIN + op.y + op.height - g.height, g)
     return page
+
+
+def has_glyph(char: str, bold: bool = False) -> bool:
+    """Whether the receipt fonts draw `char` as itself rather than the empty 'tofu' box."""
+    full = not char.isascii()
+    drawn = _glyph_image(char, full, bold, 0, 1)
+    return drawn.tobytes() != _glyph_image("\U0010fffd", full, bold, 0, 1).tobytes()

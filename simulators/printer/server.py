@@ -14,8 +14,8 @@ from pathlib import Path
 
 from .kvlog import log_event
 from .machine import EscPosMachine
-from .parser import Command, EscPosParser
 from .paper import Sheet
+from .parser import Command, EscPosParser
 from .status import PrinterState
 from .store import Receipt, ReceiptStore
 
@@ -147,7 +147,8 @@ class PrinterSimulator:
             while len(self._receipts) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(f"{len(self._receipts)} of {count} receipts after {timeout}s")
+                    have = len(self._receipts)
+                    raise TimeoutError(f"{have} of {count} receipts after {timeout}s")
                 self._changed.wait(left)
             return list(self._receipts)
 
@@ -206,6 +207,10 @@ class PrinterSimulator:
             if reply:
                 conn.sendall(reply)
         tail = parser.close()
+        with self._lock:
+            unknown = self._machine.take_unknown_count()
+        if unknown:
+            log_event("unknown_commands", logging.WARNING, peer=peer, count=unknown)
         if tail is not None:
             log_event("truncated_command", logging.WARNING, peer=peer, bytes=len(tail.raw),
                       hex=tail.raw[:16].hex())
@@ -279,7 +284,8 @@ class PrinterSimulator:
             return f"LAST {receipts[-1].png}" if receipts else "LAST none"
         if cmd == "WAIT" and args:
             try:
-                return f"COUNT {len(self.wait_for_receipts(int(args[0]), float(args[1]) if args[1:] else 10.0))}"
+                wanted, timeout = int(args[0]), float(args[1]) if args[1:] else 10.0
+                return f"COUNT {len(self.wait_for_receipts(wanted, timeout))}"
             except TimeoutError:
                 return "ERR timeout"
             except ValueError:

@@ -12,7 +12,7 @@ import enum
 _FIXED = 0x12
 
 
-class PrinterState(str, enum.Enum):
+class PrinterState(enum.StrEnum):
     """What a technician could do to the printer: the conditions the simulator can be put in."""
 
     OK = "ok"

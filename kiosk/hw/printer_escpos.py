@@ -1,0 +1,352 @@
+"""Receipt printer adapter on python-escpos: USB, serial or network printers, status by DLE EOT.
+
+python-escpos is imported lazily, inside the functions that talk to a printer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from kiosk.hw.health import DeviceHealth
+
+log = logging.getLogger(__name__)
+
+DOTS_PER_LINE = {58: 384, 80: 576}
+DEFAULT_TCP_PORT = 9100
+DEFAULT_BAUD = 9600
+FS_CHINESE_ON = b"\x1c\x26"  # python-escpos never sends it: GB18030 text prints as code page junk
+ESC_INIT = b"\x1b\x40"
+_DLE_EOT = b"\x10\x04"
+
+
+class PaperLevel(StrEnum):
+    OK = "ok"
+    NEAR_END = "near_end"
+    OUT = "out"
+
+
+@dataclass(frozen=True)
+class PrinterStatus:
+    """What DLE EOT said; `reason` is a message key for the UI, empty when all is well."""
+
+    online: bool
+    paper: PaperLevel
+    cover_open: bool
+    reason: str = ""
+    detail: str = ""  # for technicians: raw status bytes or the transport error
+
+    @property
+    def ready(self) -> bool:
+        """A receipt sent now would be printed."""
+        return self.online and self.paper is not PaperLevel.OUT and not self.cover_open
+
+    def health(self) -> DeviceHealth:
+        if not self.ready:
+            return DeviceHealth.offline(self.reason, self.detail)
+        if self.paper is PaperLevel.NEAR_END:
+            return DeviceHealth.degraded(self.reason, self.detail)
+        return DeviceHealth.ok(self.detail)
+
+
+class PrinterError(Exception):
+    """A receipt was not (fully) printed; `reason` is the message key the UI explains."""
+
+    def __init__(self, status: PrinterStatus, when: str) -> None:
+        super().__init__(f"{status.reason or 'health.printer.failed'} {when} {status.detail}")
+        self.status, self.when = status, when  # when: "before" or "after" the receipt was sent
+
+    @property
+    def reason(self) -> str:
+        return self.status.reason or "health.printer.failed"
+
+
+@dataclass(frozen=True)
+class PrinterSpec:
+    """A parsed `devices.printer` value."""
+
+    kind: str  # usb | serial | tcp
+    vendor_id: int = 0
+    product_id: int = 0
+    device: str = ""
+    baudrate: int = DEFAULT_BAUD
+    host: str = ""
+    port: int = DEFAULT_TCP_PORT
+
+    @classmethod
+    def parse(cls, spec: str) -> PrinterSpec:
+        """usb:VID:PID | serial:/dev/ttyUSB0[:BAUD] | tcp:HOST[:PORT]; raises ValueError."""
+        kind, _, rest = spec.partition(":")
+        if kind == "usb":
+            vid, _, pid = rest.partition(":")
+            return cls("usb", vendor_id=int(vid, 16), product_id=int(pid, 16))
+        if kind == "serial":
+            device, baud = rest, ""
+            if ":" in rest and rest.rsplit(":", 1)[1].isdigit():
+                device, baud = rest.rsplit(":", 1)
+            if not device:
+                raise ValueError(f"serial printer needs a device: {spec!r}")
+            return cls("serial", device=device, baudrate=int(baud or DEFAULT_BAUD))
+        if kind == "tcp":
+            host, _, port = rest.partition(":")
+            if not host:
+                raise ValueError(f"tcp printer needs a host: {spec!r}")
+            return cls("tcp", host=host, port=int(port or DEFAULT_TCP_PORT))
+        raise ValueError(f"unknown printer spec {spec!r}")
+
+
+# -- what a receipt is made of, as the printer sees it (no social security here) ---------------
+
+
+@dataclass(frozen=True)
+class TextLine:
+    text: str
+    align: str = "left"  # left | center | right
+    bold: bool = False
+    width: int = 1  # character magnification 1..8
+    height: int = 1
+
+
+@dataclass(frozen=True)
+class QrCode:
+    data: str
+    module_dots: int = 6
+    native: bool = True  # GS ( k; False sends it as a raster image
+
+
+@dataclass(frozen=True)
+class Picture:
+    image: Any  # a Pillow image no wider than the paper's dots
+    center: bool = False
+
+
+@dataclass(frozen=True)
+class Feed:
+    lines: int = 1
+
+
+PrintOp = TextLine | QrCode | Picture | Feed
+
+
+def status_from_bytes(printer: bytes, offline_cause: bytes, paper: bytes) -> PrinterStatus:
+    """Decode DLE EOT 1, 2 and 4 answers (Epson bit layout); an empty answer means silence."""
+    answers = ((1, printer), (2, offline_cause), (4, paper))
+    detail = " ".join(f"eot{n}={answer.hex() or '-'}" for n, answer in answers)
+    if not _valid(printer):
+        return PrinterStatus(False, PaperLevel.OK, False, "health.printer.offline", detail)
+    cover = _valid(offline_cause) and bool(offline_cause[0] & 0x04)
+    level = PaperLevel.OK
+    if _valid(paper) and paper[0] & 0x60:
+        level = PaperLevel.OUT
+    elif _valid(paper) and paper[0] & 0x0C:
+        level = PaperLevel.NEAR_END
+    elif _valid(offline_cause) and offline_cause[0] & 0x20:
+        level = PaperLevel.OUT  # printing stopped at paper end, even if the sensor byte is silent
+    online = not printer[0] & 0x08
+    reason = (
+        "health.printer.cover_open" if cover
+        else "health.printer.paper_out" if level is PaperLevel.OUT
+        else "health.printer.offline" if not online
+        else "health.printer.paper_near_end" if level is PaperLevel.NEAR_END
+        else ""
+    )
+    return PrinterStatus(online, level, cover, reason, detail)
+
+
+def _valid(answer: bytes) -> bool:
+    # Bits 0/7 are always 0 and bits 1/4 always 1 in a status byte: anything else is not one.
+    return len(answer) >= 1 and answer[0] & 0x93 == 0x12
+
+
+class EscposPrinter:
+    """One receipt printer. Network printers are connected per job (port 9100 takes one client)."""
+
+    name = "printer"
+
+    def __init__(
+        self, spec: PrinterSpec, paper_mm: int = 58, timeout_s: float = 3.0,
+        status_ttl_s: float = 5.0, backend: Any = None,
+    ) -> None:
+        self.spec = spec
+        self.paper_mm = paper_mm
+        self.width_dots = DOTS_PER_LINE.get(paper_mm, 384)
+        self.columns = self.width_dots // 12  # Font A, half-width characters
+        self.timeout_s = timeout_s
+        self.status_ttl_s = status_ttl_s
+        self._backend = backend  # an escpos printer supplied by tests (e.g. escpos Dummy)
+        if backend is not None:
+            fit_profile(backend, self.width_dots)
+        self._device: Any = None
+        self._lock = threading.Lock()
+        self._last: PrinterStatus | None = None
+        self._last_at = 0.0
+
+    def __repr__(self) -> str:
+        last = (self._last.reason or "ok") if self._last else "unknown"
+        return f"<EscposPrinter {self.spec.kind} width_dots={self.width_dots} status={last}>"
+
+    def __enter__(self) -> EscposPrinter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the escpos object ------------------------------------------------------------------
+
+    def _make(self) -> Any:
+        if self._backend is not None:
+            return self._backend
+        s = self.spec
+        if s.kind == "tcp":
+            from escpos.printer import Network
+
+            p = Network(s.host, port=s.port, timeout=self.timeout_s)
+        elif s.kind == "serial":
+            from escpos.printer import Serial
+
+            p = Serial(devfile=s.device, baudrate=s.baudrate, timeout=self.timeout_s)
+        else:
+            from escpos.printer import Usb
+
+            p = Usb(s.vendor_id, s.product_id, timeout=int(self.timeout_s * 1000))
+        p.open()
+        fit_profile(p, self.width_dots)
+        return p
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[Any]:
+        with self._lock:
+            if self._device is None:
+                self._device = self._make()
+            try:
+                yield self._device
+            except Exception:
+                self._drop()
+                raise
+            if self.spec.kind == "tcp" and self._backend is None:
+                self._drop()
+
+    def _drop(self) -> None:
+        if self._device is not None and self._device is not self._backend:
+            with contextlib.suppress(Exception):
+                self._device.close()
+        self._device = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    # -- status ------------------------------------------------------------------------------
+
+    def status(self) -> PrinterStatus:
+        """Ask the printer now (DLE EOT 1, 2, 4); a silent or absent printer is offline."""
+        try:
+            with self._session() as p:
+                st = self._query(p)
+        except Exception as exc:  # a vanished printer is a state, not a crash
+            st = PrinterStatus(False, PaperLevel.OK, False, "health.printer.offline", repr(exc))
+        self._remember(st)
+        return st
+
+    def _query(self, p: Any) -> PrinterStatus:
+        return status_from_bytes(*(self._ask(p, n) for n in (1, 2, 4)))
+
+    @staticmethod
+    def _ask(p: Any, n: int) -> bytes:
+        p._raw(_DLE_EOT + bytes([n]))
+        try:
+            return bytes(p._read())[-1:]
+        except (TimeoutError, OSError, NotImplementedError):
+            return b""
+
+    def _remember(self, st: PrinterStatus) -> None:
+        if self._last != st:
+            log.info("event=printer_status online=%s paper=%s cover_open=%s reason=%s detail=%s",
+                     st.online, st.paper.value, st.cover_open, st.reason or "-", st.detail)
+        self._last, self._last_at = st, time.monotonic()
+
+    def health(self) -> DeviceHealth:
+        """From the last status if it is fresh, else asks (bounded by the timeout)."""
+        if self._last is None or time.monotonic() - self._last_at > self.status_ttl_s:
+            return self.status().health()
+        return self._last.health()
+
+    # -- printing ----------------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Send raw ESC/POS bytes (the Printer port's narrow primitive)."""
+        with self._session() as p:
+            p._raw(data)
+
+    def print_receipt(self, ops: Sequence[PrintOp], cut: bool = True) -> PrinterStatus:
+        """Check, print one receipt in Chinese mode, cut, check again; raises PrinterError.
+
+        All on one connection: a status answer that follows the data in the same stream comes
+        from a printer that has at least received all of it.
+        """
+        try:
+            with self._session() as p:
+                before = self._query(p)
+                self._remember(before)
+                if not before.ready:
+                    log.warning("event=print_refused reason=%s detail=%s",
+                                before.reason, before.detail)
+                    raise PrinterError(before, "before")
+                emit(p, ops, cut=cut)
+                after = self._query(p)
+        except PrinterError:
+            raise
+        except Exception as exc:
+            st = PrinterStatus(False, PaperLevel.OK, False, "health.printer.failed", repr(exc))
+            self._remember(st)
+            log.error("event=print_failed error=%r", exc)
+            raise PrinterError(st, "during") from exc
+        self._remember(after)
+        if not after.ready:
+            log.warning("event=print_incomplete reason=%s detail=%s", after.reason, after.detail)
+            raise PrinterError(after, "after")
+        log.info("event=receipt_printed ops=%d paper=%s", len(ops), after.paper.value)
+        return after
+
+
+def fit_profile(p: Any, width_dots: int) -> None:
+    """Tell python-escpos the paper width: it centres images then, and stops printing a warning."""
+    p.profile.profile_data = {**p.profile.profile_data, "media": {"width": {"pixels": width_dots}}}
+
+
+def emit(p: Any, ops: Sequence[PrintOp], cut: bool = True) -> None:
+    """Drive a python-escpos printer object (any kind, Dummy included) through a receipt."""
+    p._raw(ESC_INIT + FS_CHINESE_ON)
+    for op in ops:
+        if isinstance(op, TextLine):
+            # Size by GS ! only (also for 1x1): ESC ! would reset emphasis and underline too.
+            w, h = max(1, min(8, op.width)), max(1, min(8, op.height))
+            p.set(align=op.align, bold=op.bold, custom_size=True, width=w, height=h)
+            # GB18030 ourselves: python-escpos sends it only for some CJK and turns ：（） into ?.
+            p._raw(op.text.encode("gb18030", errors="replace") + b"\n")
+        elif isinstance(op, QrCode):
+            p.set(align="center", bold=False, custom_size=True, width=1, height=1)
+            if op.native:
+                p.qr(op.data, native=True, size=op.module_dots, ec=1)
+                p._raw(b"\n")
+            else:
+                p.qr(op.data, native=False, size=op.module_dots, ec=1, center=True)
+        elif isinstance(op, Picture):
+            p.image(op.image, center=op.center)
+        elif isinstance(op, Feed):
+            p._raw(b"\n" * max(0, op.lines))
+    p.set(align="left", bold=False, custom_size=True, width=1, height=1)
+    if cut:
+        p.cut()
+
+
+def open_printer(spec: str, cfg: Any) -> EscposPrinter:
+    """Registry factory: `devices.printer` spec plus printer.* keys from the config."""
+    values = getattr(cfg, "values", {}) or {}
+    return EscposPrinter(PrinterSpec.parse(spec), paper_mm=int(values.get("printer.paper_mm", 58)))

@@ -1,0 +1,189 @@
+"""Test certificates and the HPKE key pair, generated once into the state directory.
+
+Files (PEM unless said otherwise):
+  ca.pem / ca.key                     bureau CA (the kiosk pins ca.pem)
+  server.pem / server.key             server certificate for localhost, 127.0.0.1, ::1
+  kiosk-<ID>.pem / kiosk-<ID>.key     client certificate per kiosk id (CN = kiosk id)
+  kiosk-expired.pem / .key            signed by the CA, CN = first kiosk id, already expired
+  rogue-client.pem / .key             CN = first kiosk id, signed by an unrelated CA
+  bureau-hpke-private.pem             X25519 private key (PKCS#8) that opens envelopes
+  bureau-hpke-public.pem / .raw       its public key (SubjectPublicKeyInfo PEM / 32 raw bytes)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+_DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class StateFiles:
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    kiosk: dict[str, tuple[Path, Path]]
+    expired: tuple[Path, Path]
+    rogue: tuple[Path, Path]
+    hpke_private: Path
+    hpke_public_pem: Path
+    hpke_public_raw: Path
+
+    def as_dict(self) -> dict[str, str]:
+        out = {"ca": str(self.ca), "server_cert": str(self.server_cert),
+               "server_key": str(self.server_key),
+               "expired_cert": str(self.expired[0]), "expired_key": str(self.expired[1]),
+               "rogue_cert": str(self.rogue[0]), "rogue_key": str(self.rogue[1]),
+               "hpke_private": str(self.hpke_private),
+               "hpke_public_pem": str(self.hpke_public_pem),
+               "hpke_public_raw": str(self.hpke_public_raw)}
+        for kiosk_id, (cert, key) in self.kiosk.items():
+            out[f"kiosk_cert:{kiosk_id}"] = str(cert)
+            out[f"kiosk_key:{kiosk_id}"] = str(key)
+        return out
+
+
+def _write(path: Path, data: bytes, private: bool = False) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey | X25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "SSC bureau simulator"),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+    ])
+
+
+def _issue(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer_name: x509.Name,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    usage: x509.ObjectIdentifier | None,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    sans: list[x509.GeneralName] | None = None,
+    is_ca: bool = False,
+) -> x509.Certificate:
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+    )
+    if is_ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
+        )
+    else:
+        builder = builder.add_extension(
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False), True
+        )
+    if usage is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _load_ca(state: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    cert = x509.load_pem_x509_certificate((state / "ca.pem").read_bytes())
+    key = serialization.load_pem_private_key((state / "ca.key").read_bytes(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return cert, key
+
+
+def ensure(state: Path, kiosk_ids: list[str]) -> StateFiles:
+    """Create whatever is missing; existing files are kept so restarts keep their identity."""
+    state.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.timezone.utc)
+    if not (state / "ca.pem").exists():
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_cert = _issue("SSC bureau simulator CA", ca_key, _name("SSC bureau simulator CA"),
+                         ca_key, None, now - _DAY, now + 3650 * _DAY, is_ca=True)
+        _write(state / "ca.key", _key_pem(ca_key), private=True)
+        _write(state / "ca.pem", _pem(ca_cert))
+    ca_cert, ca_key = _load_ca(state)
+
+    def leaf(stem: str, subject: str, usage: x509.ObjectIdentifier, start: dt.datetime,
+             end: dt.datetime, sans: list[x509.GeneralName] | None = None,
+             issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None = None
+             ) -> tuple[Path, Path]:
+        cert_path, key_path = state / f"{stem}.pem", state / f"{stem}.key"
+        if not cert_path.exists():
+            key = ec.generate_private_key(ec.SECP256R1())
+            name, signer = issuer or (ca_cert.subject, ca_key)
+            cert = _issue(subject, key, name, signer, usage, start, end, sans)
+            _write(key_path, _key_pem(key), private=True)
+            _write(cert_path, _pem(cert))
+        return cert_path, key_path
+
+    sans: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        x509.IPAddress(ipaddress.ip_address("::1")),
+    ]
+    server = leaf("server", "localhost", ExtendedKeyUsageOID.SERVER_AUTH, now - _DAY,
+                  now + 730 * _DAY, sans)
+    client = ExtendedKeyUsageOID.CLIENT_AUTH
+    kiosks = {k: leaf(f"kiosk-{k}", k, client, now - _DAY, now + 730 * _DAY) for k in kiosk_ids}
+    expired = leaf("kiosk-expired", kiosk_ids[0], client, now - 60 * _DAY, now - 30 * _DAY)
+    rogue_key = ec.generate_private_key(ec.SECP256R1())
+    rogue_name = _name("Rogue CA")
+    rogue = leaf("rogue-client", kiosk_ids[0], client, now - _DAY, now + 730 * _DAY,
+                 issuer=(rogue_name, rogue_key))
+
+    hpke_private = state / "bureau-hpke-private.pem"
+    if not hpke_private.exists():
+        key = X25519PrivateKey.generate()
+        public = key.public_key()
+        _write(hpke_private, _key_pem(key), private=True)
+        _write(state / "bureau-hpke-public.pem", public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        _write(state / "bureau-hpke-public.raw", public.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+    return StateFiles(
+        ca=state / "ca.pem", server_cert=server[0], server_key=server[1], kiosk=kiosks,
+        expired=expired, rogue=rogue, hpke_private=hpke_private,
+        hpke_public_pem=state / "bureau-hpke-public.pem",
+        hpke_public_raw=state / "bureau-hpke-public.raw",
+    )
+
+
+def load_hpke_private(path: Path) -> X25519PrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, X25519PrivateKey):
+        raise ValueError(f"{path} is not an X25519 private key")
+    return key

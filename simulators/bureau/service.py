@@ -1,0 +1,328 @@
+"""The bureau API's behaviour, independent of HTTP: request in, Reply out."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import re
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .answers import Answers
+from .envelope import EnvelopeRejected, Opener
+from .facematch import FaceMatcher, MatcherUnavailable, resolve_photo
+from .personas import Persona, Personas, id_number_valid, mask_id
+from .schemas import Schemas
+from .store import Store
+
+VERIFICATION_MAX_AGE_S = 30 * 60
+DEFAULT_SETTINGS = {
+    "sync.heartbeat_interval_s": 300,
+    "session.inactivity_timeout_s": 60,
+    "ui.default_language": "zh_CN",
+}
+_REFERENCE_RE = re.compile(r"^[A-Za-z0-9-]{6,64}$")
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def log(event: str, **fields: Any) -> None:
+    """One key=value line per event on stderr; callers pass masked values only."""
+    parts = [f"event={event}"] + [f"{k}={v}" for k, v in fields.items()]
+    print(" ".join(parts), file=sys.stderr, flush=True)
+
+
+def now_text() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def canonical(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def problem(status: int, code: str, message: str, retry_after: int | None = None) -> Reply:
+    body: dict[str, Any] = {"code": code, "message": message,
+                            "retryable": status in (429, 500, 502, 503, 504)}
+    headers: tuple[tuple[str, str], ...] = ()
+    if retry_after is not None:
+        body["retry_after_s"] = retry_after
+        headers = (("Retry-After", str(retry_after)),)
+    return Reply(status, body, headers)
+
+
+def _etag(body: Any) -> str:
+    return hashlib.sha256(canonical(body)).hexdigest()[:20]
+
+
+def _etag_matches(header: str | None, tag: str) -> bool:
+    if not header:
+        return False
+    candidates = {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
+    return "*" in candidates or tag in candidates
+
+
+class Bureau:
+    def __init__(self, store: Store, personas: Personas, answers: Answers, opener: Opener,
+                 matcher: FaceMatcher, schemas: Schemas, photos_dir: Path | None) -> None:
+        self.store, self.personas, self.answers = store, personas, answers
+        self.opener, self.matcher, self.schemas = opener, matcher, schemas
+        self.photos_dir = photos_dir
+        self._queries: dict[str, tuple[str, Callable[[Persona, dict[str, Any]], Any]]] = {
+            "payment-records": ("YearInsuranceQuery", lambda p, q: answers.payment_records(
+                p, q["insurance"], q["year"])),
+            "payment-base": ("CitizenQuery", lambda p, q: answers.payment_base(p)),
+            "arrears": ("CitizenQuery", lambda p, q: answers.arrears(p)),
+            "pension-payments": ("YearQuery", lambda p, q: answers.pension_payments(
+                p, q["year"])),
+            "pension-account": ("CitizenQuery", lambda p, q: answers.pension_account(p)),
+            "medical-account": ("CitizenQuery", lambda p, q: answers.medical_account(p)),
+            "card-status": ("CitizenQuery", lambda p, q: answers.card_status(
+                p, store.events(p.id_number))),
+            "card-applications": ("CitizenQuery", lambda p, q: answers.card_applications(p)),
+            "family-members": ("CitizenQuery", lambda p, q: answers.family_members(
+                p, store.certified_this_year(answers.today.year))),
+        }
+
+    # ---- routing -------------------------------------------------------------------------
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes,
+               kiosk_id: str) -> Reply:
+        path = path.split("?", 1)[0]
+        if method == "GET" and path == "/v1/reference/outlets":
+            return self.outlets(headers.get("if-none-match"))
+        if method == "GET" and path.startswith("/v1/reference/kiosk-config/"):
+            return self.kiosk_config(path.rsplit("/", 1)[1], kiosk_id,
+                                     headers.get("if-none-match"))
+        if method != "POST":
+            known = path.startswith("/v1/")
+            return problem(405 if known else 404, "method_not_allowed" if known else "not_found",
+                           "no such operation")
+        try:
+            doc = json.loads(body.decode("utf-8")) if body else None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return problem(400, "bad_request", "body is not UTF-8 JSON")
+        if not isinstance(doc, dict):
+            return problem(400, "bad_request", "body must be a JSON object")
+        if path == "/v1/submissions":
+            return self.submit(doc, kiosk_id)
+        if path == "/v1/identity/verify":
+            return self.verify(doc)
+        match = re.fullmatch(r"/v1/kiosks/([^/]+)/heartbeat", path)
+        if match:
+            return self.heartbeat(match.group(1), doc, kiosk_id)
+        if path.startswith("/v1/queries/") and path[12:] in self._queries:
+            return self.query(path[12:], doc)
+        return problem(404, "not_found", "no such operation")
+
+    # ---- submissions ---------------------------------------------------------------------
+    def submit(self, doc: dict[str, Any], kiosk_id: str) -> Reply:
+        issue = self.schemas.problem("SubmissionBatch", doc)
+        if issue:
+            return problem(400, "bad_request", f"batch does not fit SubmissionBatch: {issue}")
+        with self.store.transaction():
+            results = [self._ingest(item, kiosk_id) for item in doc["items"]]
+        return Reply(200, {"results": results})
+
+    def _ingest(self, item: dict[str, Any], kiosk_id: str) -> dict[str, Any]:
+        key = item["idempotency_key"]
+        first = self.store.first_answer(key)
+        if first is not None:
+            log("submission", key=key[:8], outcome="duplicate")
+            return {"idempotency_key": key, "outcome": "duplicate", "answer": json.loads(first)}
+        reference = item.get("reference")
+        if not isinstance(reference, str) or not _REFERENCE_RE.match(reference):
+            reference = "UNKNOWN"
+        answer: dict[str, Any] = {"idempotency_key": key, "reference": reference,
+                                  "answered_at": now_text()}
+        kind = None
+        try:
+            issue = self.schemas.problem("SubmissionItem", item)
+            if issue:
+                raise EnvelopeRejected("schema_invalid", f"item does not fit: {issue}")
+            kind = item["envelope"]["metadata"]["kind"]
+            payload, pictures = self._open(item, kiosk_id)
+            answer.update(outcome="accepted",
+                          bureau_receipt="BR-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+                          .upper(),
+                          result_follows=kind in ("pension_certification", "annual_review"))
+            payload["pictures"] = pictures
+            meta = item["envelope"]["metadata"]
+            self.store.put_record(key, kind, payload["citizen"]["id_number"],
+                                  meta["created_at"], canonical(payload).decode())
+            log("submission", key=key[:8], kind=kind, outcome="accepted",
+                citizen=mask_id(payload["citizen"]["id_number"]))
+        except EnvelopeRejected as rejected:
+            reason = {"code": rejected.code, "message": rejected.message, "permanent": True}
+            answer.update(outcome="rejected", reason=reason)
+            log("submission", key=key[:8], kind=kind, outcome="rejected", reason=rejected.code)
+        text = canonical(answer).decode()
+        self.store.put_answer(key, reference, kiosk_id, kind, answer["outcome"], text,
+                              answer["answered_at"])
+        result = {"idempotency_key": key, "outcome": answer["outcome"],
+                  "answer": json.loads(text)}
+        if "reason" in answer:
+            result["reason"] = answer["reason"]
+        return result
+
+    def _open(self, item: dict[str, Any], kiosk_id: str) -> tuple[dict[str, Any], list[Any]]:
+        """Open and check one envelope; returns the payload and the pictures' digests."""
+        opened = self.opener.open(item["envelope"])
+        meta = opened.metadata
+        if meta["idempotency_key"] != item["idempotency_key"] or (
+            meta["reference"] != item["reference"]
+        ):
+            raise EnvelopeRejected("metadata_mismatch", "metadata key/reference differ from item")
+        if meta["kiosk_id"] != kiosk_id:
+            raise EnvelopeRejected("kiosk_mismatch", "metadata kiosk_id is not this kiosk")
+        try:
+            payload = json.loads(opened.plaintext.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise EnvelopeRejected("payload_invalid", "payload is not UTF-8 JSON") from exc
+        issue = self.schemas.problem("SubmissionPayload", payload)
+        if issue:
+            raise EnvelopeRejected("payload_invalid", f"payload does not fit: {issue}")
+        if payload["kind"] != meta["kind"] or payload["reference"] != meta["reference"]:
+            raise EnvelopeRejected("metadata_mismatch", "payload kind/reference differ")
+        id_number = payload["citizen"]["id_number"]
+        if not id_number_valid(id_number):
+            raise EnvelopeRejected("invalid_id_number", "citizen id_number check fails")
+        persona = self.personas.get(id_number)
+        if persona is None:
+            raise EnvelopeRejected("citizen_not_found", "no such citizen")
+        assurance = payload["data"].get("assurance")
+        if assurance and self._assurance_problem(persona, assurance, max_age=None):
+            raise EnvelopeRejected("assurance_invalid", "assurance does not fit the citizen")
+        digests = []
+        for picture in payload["pictures"]:
+            data = _jpeg(picture["jpeg_b64"])
+            if data is None:
+                raise EnvelopeRejected("payload_invalid", f"{picture['role']} is not a JPEG")
+            digests.append({"role": picture["role"], "bytes": len(data),
+                            "sha256": hashlib.sha256(data).hexdigest()})
+        return payload, digests
+
+    def _assurance_problem(self, persona: Persona, assurance: dict[str, Any],
+                           max_age: float | None) -> str | None:
+        method = assurance.get("method")
+        if method == "card_pin":
+            ok = assurance.get("card_number") == persona.card.number
+            return None if ok else "card_number is not the citizen's card"
+        if method == "face_match":
+            record = self.store.verification(assurance.get("verification_id", ""))
+            if record is None or record["verdict"] != "match":
+                return "verification_id is not a match verdict"
+            if record["id_number"] != persona.id_number:
+                return "verification_id is for another citizen"
+            if max_age is not None and time.time() - record["created_unix"] > max_age:
+                return "verification_id is too old"
+            return None
+        return None if max_age is None else "assurance method none cannot read personal data"
+
+    # ---- queries and identity ------------------------------------------------------------
+    def query(self, name: str, doc: dict[str, Any]) -> Reply:
+        schema, answer = self._queries[name]
+        issue = self.schemas.problem(schema, doc)
+        if issue:
+            return problem(400, "bad_request", f"query does not fit {schema}: {issue}")
+        persona = self.personas.get(doc["id_number"])
+        if persona is None:
+            log("query", kind=name, citizen=mask_id(doc["id_number"]), status=404)
+            return problem(404, "citizen_not_found", "no such citizen")
+        why = self._assurance_problem(persona, doc["assurance"], VERIFICATION_MAX_AGE_S)
+        if why:
+            log("query", kind=name, citizen=mask_id(persona.id_number), status=403)
+            return problem(403, "assurance_invalid", why)
+        log("query", kind=name, citizen=mask_id(persona.id_number), status=200)
+        return Reply(200, answer(persona, doc))
+
+    def verify(self, doc: dict[str, Any]) -> Reply:
+        issue = self.schemas.problem("IdentityVerifyRequest", doc)
+        if issue:
+            return problem(400, "bad_request", f"request does not fit: {issue}")
+        persona = self.personas.get(doc["id_number"])
+        if persona is None:
+            return problem(404, "citizen_not_found", "no such citizen")
+        pictures = [_jpeg(p["jpeg_b64"]) for p in doc["pictures"]]
+        if any(p is None for p in pictures):
+            return problem(400, "bad_request", "pictures must be base64 JPEG")
+        if doc["name"] != persona.name:
+            verdict, score, faces, threshold, method = "no_match", 0.0, 0, 0.0, "name check"
+        else:
+            photo = self._photo(persona)
+            try:
+                result = self.matcher.compare([p for p in pictures if p], photo)
+            except MatcherUnavailable as exc:
+                log("face_match_unavailable", reason=str(exc).replace(" ", "_"))
+                return problem(503, "unavailable", "face matcher unavailable", retry_after=60)
+            verdict, score, faces = result.verdict, result.score, result.faces_found
+            threshold, method = result.threshold, result.method
+        verification_id = "FV-" + secrets.token_hex(8).upper()
+        self.store.put_verification(verification_id, persona.id_number, verdict, score)
+        log("face_match", citizen=mask_id(persona.id_number), verdict=verdict, score=score,
+            faces=faces)
+        return Reply(200, {"verification_id": verification_id, "verdict": verdict,
+                           "score": score, "threshold": threshold, "faces_found": faces,
+                           "method": method})
+
+    def _photo(self, persona: Persona) -> Path | None:
+        if self.photos_dir is not None:
+            candidate = self.photos_dir / f"{persona.id_number}.jpg"
+            if candidate.is_file():
+                return candidate
+        return resolve_photo(persona.photo_of_record, self.personas.path.parent)
+
+    # ---- reference data and heartbeat ----------------------------------------------------
+    def outlets(self, if_none_match: str | None) -> Reply:
+        outlets = list(self.personas.outlets)
+        version = _etag(outlets)
+        if _etag_matches(if_none_match, version):
+            return Reply(304, None, (("ETag", f'"{version}"'),))
+        return Reply(200, {"version": version, "outlets": outlets}, (("ETag", f'"{version}"'),))
+
+    def _settings(self, kiosk_id: str) -> dict[str, Any]:
+        stored = self.store.kiosk_settings(kiosk_id)
+        return json.loads(stored) if stored else dict(DEFAULT_SETTINGS)
+
+    def kiosk_config(self, path_kiosk: str, kiosk_id: str, if_none_match: str | None) -> Reply:
+        if path_kiosk != kiosk_id:
+            return problem(403, "kiosk_mismatch", "a kiosk may read only its own config")
+        settings = self._settings(kiosk_id)
+        version = _etag(settings)
+        if _etag_matches(if_none_match, version):
+            return Reply(304, None, (("ETag", f'"{version}"'),))
+        body = {"kiosk_id": kiosk_id, "version": version, "settings": settings}
+        return Reply(200, body, (("ETag", f'"{version}"'),))
+
+    def heartbeat(self, path_kiosk: str, doc: dict[str, Any], kiosk_id: str) -> Reply:
+        issue = self.schemas.problem("Heartbeat", doc)
+        if issue:
+            return problem(400, "bad_request", f"heartbeat does not fit: {issue}")
+        if not path_kiosk == kiosk_id == doc["kiosk_id"]:
+            return problem(403, "kiosk_mismatch", "kiosk id differs from the certificate")
+        received = now_text()
+        self.store.put_heartbeat(kiosk_id, canonical(doc).decode(), received)
+        queue = doc["queue"]
+        log("heartbeat", kiosk=kiosk_id, clock_synchronised=doc["clock_synchronised"],
+            pending=queue["pending"], dead=queue["dead"])
+        return Reply(200, {"received_at": received, "server_time": now_text(),
+                           "config_version": _etag(self._settings(kiosk_id)),
+                           "outlets_version": _etag(list(self.personas.outlets))})
+
+
+def _jpeg(text: str) -> bytes | None:
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return data if data[:3] == b"\xff\xd8\xff" else None

@@ -1,0 +1,330 @@
+"""The outbox on plain SQLite: one-transaction enqueue, crash recovery, full disk, corrupt file,
+clock trouble, and no plaintext personal data in the file."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from kiosk.sync import reference
+from kiosk.sync.outbox import Outbox, StorageFull
+from kiosk.sync.seal import BureauSealer
+from tests import openapi_util
+from tests.sync.helpers import (CARD, ID_NUMBER, NAME, certification, decode, jpeg_bytes,
+                                loss_report, open_envelope)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def seq(ref: str) -> int:
+    return int(ref.split("-")[2])
+
+
+def next_seq(ref: str) -> int:
+    """The sequence number minted after ref (numbers whose check would be '*' are skipped)."""
+    code, day, n, _ = ref.split("-")
+    n = int(n) + 1
+    while reference.format_reference(code, datetime.strptime(day, "%Y%m%d").date(), n) is None:
+        n += 1
+    return n
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.mono, self.wall = 1000.0, 1_740_000_000.0
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def time(self) -> float:
+        return self.wall
+
+
+@pytest.fixture
+def key() -> X25519PrivateKey:
+    return X25519PrivateKey.generate()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def make(tmp_path: Path, key: X25519PrivateKey, clock: Clock | None = None, **kw) -> Outbox:
+    clock = clock or Clock()
+    kw.setdefault("boot_id", "boot-1")
+    kw.setdefault("clock_synced", lambda: True)
+    return Outbox(tmp_path, "KIOSK-0001", BureauSealer(key.public_key()),
+                  monotonic=clock.monotonic, wall=clock.time, **kw)
+
+
+def test_enqueue_seals_a_valid_envelope_and_mints_a_checked_reference(tmp_path, key):
+    with make(tmp_path, key) as ob:
+        receipt = ob.enqueue("card_loss_report", loss_report())
+        [item] = ob.claim_batch(10)
+    assert reference.is_valid(receipt.reference)
+    day = datetime.fromtimestamp(Clock().wall).strftime("%Y%m%d")
+    assert receipt.reference.startswith(f"KIOSK0001-{day}-000001-")
+    env = decode(item.envelope)
+    openapi_util.validate("SealedEnvelope", env)
+    assert env["metadata"]["reference"] == receipt.reference
+    assert env["metadata"]["idempotency_key"] == receipt.idempotency_key
+    payload = json.loads(open_envelope(key, env))
+    openapi_util.validate("SubmissionPayload", payload)
+    assert payload["reference"] == receipt.reference and payload["citizen"]["name"] == NAME
+    assert env["metadata"]["size"] == len(open_envelope(key, env))
+
+
+def test_enqueue_is_one_transaction(tmp_path, key):
+    """GIVEN a sealer that fails on the second submission WHEN it fails THEN neither the row
+    nor the sequence number it took is kept."""
+    class Flaky(BureauSealer):
+        calls = 0
+
+        def seal(self, payload, meta):
+            Flaky.calls += 1
+            if Flaky.calls == 2:
+                raise RuntimeError("power cut between mint and insert")
+            return super().seal(payload, meta)
+
+    clock = Clock()
+    ob = Outbox(tmp_path, "KIOSK-0001", Flaky(key.public_key()), boot_id="b",
+                monotonic=clock.monotonic, wall=clock.time)
+    first = ob.enqueue("card_loss_report", loss_report())
+    with pytest.raises(RuntimeError):
+        ob.enqueue("card_loss_report", loss_report())
+    third = ob.enqueue("card_loss_report", loss_report())
+    assert ob.pending_count() == 2
+    assert seq(third.reference) == next_seq(first.reference)
+    ob.close()
+
+
+def test_sequence_survives_reopen_and_clock_going_back(tmp_path, key, clock):
+    ob = make(tmp_path, key, clock)
+    a = ob.enqueue("card_loss_report", loss_report())
+    clock.wall += 86400
+    b = ob.enqueue("card_loss_report", loss_report())
+    ob.close()
+    clock.wall -= 86400  # clock jumped back to yesterday after a restart
+    ob = make(tmp_path, key, clock)
+    c = ob.enqueue("card_loss_report", loss_report())
+    assert len({a.reference, b.reference, c.reference}) == 3
+    assert c.reference.split("-")[1] == a.reference.split("-")[1]
+    assert seq(c.reference) == next_seq(a.reference)
+    assert len({a.idempotency_key, b.idempotency_key, c.idempotency_key}) == 3
+    ob.close()
+
+
+def test_unsynchronised_clock_is_recorded_with_the_record(tmp_path, key):
+    with make(tmp_path, key, clock_synced=lambda: False) as ob:
+        receipt = ob.enqueue("card_loss_report", loss_report())
+        [item] = ob.claim_batch(1)
+    assert receipt.clock_synced is False
+    assert decode(item.envelope)["metadata"]["clock_synchronised"] is False
+    row = sqlite3.connect(tmp_path / "outbox.db").execute("SELECT clock_synced FROM outbox").fetchone()
+    assert row == (0,)
+
+
+def test_ack_deletes_and_claim_uses_the_index(tmp_path, key):
+    with make(tmp_path, key) as ob:
+        for _ in range(5):
+            ob.enqueue("card_loss_report", loss_report())
+        batch = ob.claim_batch(3)
+        assert ob.status().in_flight == 3
+        ob.ack([i.id for i in batch])
+        st = ob.status()
+        assert (st.pending, st.in_flight, st.dead) == (2, 0, 0) and st.last_success_at
+        plan = ob._conn().execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE state = 'pending' "
+            "AND next_attempt_at <= 5 ORDER BY next_attempt_at LIMIT 50").fetchall()
+    assert "outbox_due" in str(plan)
+    assert sqlite3.connect(tmp_path / "outbox.db").execute("SELECT count(*) FROM outbox").fetchone() == (2,)
+
+
+def test_fail_backs_off_on_monotonic_time_and_honours_retry_after(tmp_path, key, clock):
+    with make(tmp_path, key, clock) as ob:
+        ob.enqueue("card_loss_report", loss_report())
+        [item] = ob.claim_batch(1)
+        ob.fail([item.id], "http 429 throttled", retry_after=30)
+        clock.wall -= 3600 * 24 * 365  # a wall-clock jump changes nothing
+        assert ob.claim_batch(1) == []
+        assert 29 < ob.next_due_in() <= 30
+        clock.mono += 30.01
+        [again] = ob.claim_batch(1)
+        assert again.attempts == 2
+
+
+def test_dead_letter_and_retry_dead(tmp_path, key):
+    with make(tmp_path, key) as ob:
+        ob.enqueue("card_loss_report", loss_report())
+        [item] = ob.claim_batch(1)
+        ob.fail([item.id], "citizen_not_found: no such citizen", retryable=False)
+        assert ob.status().dead == 1 and ob.claim_batch(1) == []
+        [dead] = ob.dead_letters()
+        assert dead["last_error"].startswith("citizen_not_found") and dead["kind"] == "card_loss_report"
+        assert ob.retry_dead() == 1
+        assert len(ob.claim_batch(1)) == 1
+
+
+def test_new_boot_rebases_retry_times(tmp_path, key, clock):
+    ob = make(tmp_path, key, clock)
+    ob.enqueue("card_loss_report", loss_report())
+    [item] = ob.claim_batch(1)
+    ob.fail([item.id], "timeout", retry_after=3000)
+    ob.close()
+    clock.mono = 5.0  # monotonic restarts low after a reboot
+    ob = make(tmp_path, key, clock, boot_id="boot-2")
+    assert ob.boot == 2
+    assert len(ob.claim_batch(1)) == 1
+    ob.close()
+
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from kiosk.sync.outbox import Outbox
+    from kiosk.sync.seal import BureauSealer
+    ob = Outbox(Path(sys.argv[1]), "KIOSK-0001", BureauSealer.from_pem_file(sys.argv[2]))
+    items = ob.claim_batch(7)
+    print(len(items), flush=True)
+    time.sleep(60)
+""")
+
+
+def test_crash_recovery_returns_in_flight_rows_to_pending(tmp_path, key):
+    pem = tmp_path / "pub.pem"
+    pem.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    data = tmp_path / "data"
+    with Outbox(data, "KIOSK-0001", BureauSealer(key.public_key())) as ob:
+        for _ in range(10):
+            ob.enqueue("card_loss_report", loss_report())
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(data), str(pem)], cwd=ROOT,
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "7"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    # The UI opening the file must not take rows from a (possibly live) daemon...
+    with Outbox(data, "KIOSK-0001", BureauSealer(key.public_key()), recover_in_flight=False) as ui:
+        assert ui.status().in_flight == 7
+    # ...the daemon's own restart does.
+    with Outbox(data, "KIOSK-0001", BureauSealer(key.public_key())) as ob:
+        st = ob.status()
+        assert (st.pending, st.in_flight) == (10, 0)
+        assert len(ob.claim_batch(100)) == 10
+
+
+def test_full_disk_raises_storage_full_and_keeps_nothing_half_written(tmp_path, key):
+    big = certification([jpeg_bytes(i, 120) for i in range(4)])
+    ob = make(tmp_path, key)
+    conn = ob._conn()
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages + 40}")
+    stored = []
+    with pytest.raises(StorageFull):
+        for _ in range(200):
+            stored.append(ob.enqueue("pension_certification", big))
+    assert 0 < len(stored) < 200
+    conn.execute("PRAGMA max_page_count = 1000000")
+    db = sqlite3.connect(tmp_path / "outbox.db")
+    assert db.execute("PRAGMA quick_check").fetchone() == ("ok",)
+    refs = [r[0] for r in db.execute("SELECT reference FROM outbox ORDER BY id")]
+    assert refs == [r.reference for r in stored]
+    assert db.execute("SELECT last FROM ref_sequence").fetchone() == (seq(stored[-1].reference),)
+    # Room again: the next one continues the sequence without a gap.
+    nxt = ob.enqueue("card_loss_report", loss_report())
+    assert seq(nxt.reference) == next_seq(stored[-1].reference)
+    ob.close()
+
+
+def test_can_accept_says_no_before_the_citizen_starts(tmp_path, key):
+    with make(tmp_path, key) as ob:
+        assert ob.can_accept().ok
+    with make(tmp_path, key, min_free_mb=10**9) as ob:
+        cap = ob.can_accept()
+        assert not cap.ok and cap.reason == "sync.storage.full"
+    with make(tmp_path, key, max_db_mb=0.5) as ob:  # a queue cap nearly reached
+        assert not ob.can_accept().ok
+
+
+@pytest.mark.parametrize("damage", ["header", "pages"])
+def test_corrupt_file_is_quarantined_kept_and_replaced(tmp_path, key, damage):
+    with make(tmp_path, key) as ob:
+        for _ in range(30):
+            ob.enqueue("card_loss_report", loss_report())
+        ob._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    path = tmp_path / "outbox.db"
+    raw = bytearray(path.read_bytes())
+    if damage == "header":
+        raw[:16] = b"garbage garbage!"
+    else:
+        page = 4096
+        for p in range(1, len(raw) // page):
+            raw[p * page + 8:p * page + 200] = os.urandom(192)
+    path.write_bytes(bytes(raw))
+
+    with make(tmp_path, key) as ob:
+        [alert] = ob.alerts()
+        assert alert.kind == "outbox_quarantined"
+        assert ob.status().pending == 0
+        receipt = ob.enqueue("card_loss_report", loss_report())
+    kept = list((tmp_path / "quarantine").glob("outbox-*.db"))
+    assert len(kept) == 1 and kept[0].read_bytes() == bytes(raw)
+    assert alert.detail.startswith(f"file={kept[0].name}")
+    # Numbers minted before the loss are not minted again.
+    assert reference.QUARANTINE_BLOCK < seq(receipt.reference) <= reference.QUARANTINE_BLOCK + 2
+
+
+def test_foreign_sqlite_file_is_not_adopted(tmp_path, key):
+    other = sqlite3.connect(tmp_path / "outbox.db")
+    other.execute("CREATE TABLE t(x)")
+    other.commit()
+    other.close()
+    with make(tmp_path, key) as ob:
+        assert [a.kind for a in ob.alerts()] == ["outbox_quarantined"]
+
+
+def _needles(pictures: list[bytes]) -> dict[str, bytes]:
+    b64 = base64.b64encode(pictures[0]).decode()
+    return {
+        "id number": ID_NUMBER.encode(),
+        "name utf-8": NAME.encode("utf-8"),
+        "name gb18030": NAME.encode("gb18030"),
+        "name json-escaped": json.dumps(NAME).strip('"').encode(),
+        "card number": CARD.encode(),
+        "jpeg SOI+APP0": pictures[0][:12],  # FF D8 FF E0 .. JFIF
+        "jpeg middle": pictures[1][len(pictures[1]) // 2:][:32],
+        "jpeg base64": b64[100:140].encode(),
+    }
+
+
+def test_no_plaintext_personal_data_or_jpeg_bytes_in_the_file(tmp_path, key):
+    pictures = [jpeg_bytes(i) for i in range(4)]
+    assert pictures[0][:3] == b"\xff\xd8\xff"
+    ob = make(tmp_path, key)
+    ob.enqueue("pension_certification", certification(pictures))
+    ob.enqueue("card_loss_report", loss_report())
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("outbox.db")]
+    assert any(p.name.endswith("-wal") for p in files)  # still in the WAL: grep that too
+    for phase in ("wal", "checkpointed"):
+        blob = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("outbox.db"))
+        for what, needle in _needles(pictures).items():
+            assert needle not in blob, f"{what} found in the database files ({phase})"
+        ob._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    # ...and it is all there, sealed: the bureau's key opens it.
+    items = ob.claim_batch(10)
+    opened = json.loads(open_envelope(key, decode(items[0].envelope)))
+    assert base64.b64decode(opened["pictures"][0]["jpeg_b64"]) == pictures[0]
+    ob.close()

@@ -1,0 +1,128 @@
+"""Configuration: one schema, five layers, one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+from kiosk import config
+from kiosk.config import ConfigError
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_any_file(tmp_path):
+    cfg = config.load(None, environ={"KIOSK_CONFIG": ""}, overrides={"kiosk.data_dir": str(tmp_path)})
+    assert cfg["ui.language"] == "zh_CN"
+    assert cfg.sources["ui.language"] == "default"
+
+
+def test_layers_in_order_file_bureau_technician_env(tmp_path):
+    data = tmp_path / "data"
+    f = write(tmp_path / "kiosk.toml", f'[kiosk]\ndata_dir = "{data}"\nid = "K-FILE"\n'
+                                       '[session]\ninactivity_s = 90\ncountdown_s = 30\n[ui]\nlanguage = "en"\n')
+    write(data / config.BUREAU_LAYER_FILE, '[session]\ninactivity_s = 45\n[ui]\nlanguage = "zh_CN"\n')
+    write(data / config.TECHNICIAN_LAYER_FILE, '[session]\ninactivity_s = 75\n')
+    cfg = config.load(f, environ={"KIOSK_SESSION_COUNTDOWN_S": "12"})
+    assert cfg["kiosk.id"] == "K-FILE" and cfg.sources["kiosk.id"] == "file"
+    assert cfg["ui.language"] == "zh_CN" and cfg.sources["ui.language"] == "bureau"
+    assert cfg["session.inactivity_s"] == 75.0 and cfg.sources["session.inactivity_s"] == "technician"
+    assert cfg["session.countdown_s"] == 12.0 and cfg.sources["session.countdown_s"] == "env"
+
+
+def test_device_keys_have_short_environment_names(tmp_path):
+    cfg = config.load(None, environ={"KIOSK_READER": "none", "KIOSK_GPIO": "mock",
+                                     "KIOSK_DATA_DIR": str(tmp_path)})
+    assert cfg["devices.reader"] == "none" and cfg["devices.gpio"] == "mock"
+
+
+@pytest.mark.parametrize("text, key, words", [
+    ('[ui]\nlanguage = "fr"\n', "ui.language", "must be one of zh_CN, en"),
+    ('[ui]\nfps = 500\n', "ui.fps", "at most 60"),
+    ('[ui]\nfps = "fast"\n', "ui.fps", "expected int"),
+    ('[ui]\nfullscreen = 1\n', "ui.fullscreen", "expected bool"),
+    ('[ui]\nshiny = true\n', "ui.shiny", "unknown key"),
+    ('[ui\nfps = 3\n', None, "not valid TOML"),
+    ('fps = 3\n', "fps", "must sit in a [section]"),
+])
+def test_bad_values_name_the_key_and_the_problem(tmp_path, text, key, words):
+    f = write(tmp_path / "bad.toml", text)
+    with pytest.raises(ConfigError) as err:
+        config.load(f, environ={})
+    assert err.value.key == key
+    assert words in str(err.value) and str(f) in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_technician_layer_refuses_keys_a_technician_may_not_change(tmp_path):
+    write(tmp_path / config.TECHNICIAN_LAYER_FILE, '[sync]\nkey_file = "/tmp/steal.key"\n')
+    with pytest.raises(ConfigError, match="may not be changed"):
+        config.load(None, environ={"KIOSK_DATA_DIR": str(tmp_path)})
+
+
+def test_bad_environment_value_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match="KIOSK_UI_FPS"):
+        config.load(None, environ={"KIOSK_UI_FPS": "many", "KIOSK_DATA_DIR": str(tmp_path)})
+
+
+def test_technician_settings_are_saved_atomically_and_read_back(tmp_path):
+    path = config.save_technician_settings(tmp_path, {"kiosk.id": "K-042", "session.inactivity_s": 120})
+    config.save_technician_settings(tmp_path, {"ui.language": "en"})
+    assert tomllib.loads(path.read_text())["kiosk"]["id"] == "K-042"
+    cfg = config.load(None, environ={"KIOSK_DATA_DIR": str(tmp_path)})
+    assert (cfg["kiosk.id"], cfg["session.inactivity_s"], cfg["ui.language"]) == ("K-042", 120.0, "en")
+    assert [p.name for p in tmp_path.iterdir()] == [config.TECHNICIAN_LAYER_FILE]  # no temp left
+    with pytest.raises(ConfigError):
+        config.save_technician_settings(tmp_path, {"session.inactivity_s": 5})  # below the minimum
+    assert "120" in path.read_text()  # the bad change left the file as it was
+
+
+def test_generated_default_file_documents_every_key_and_parses_to_the_defaults():
+    text = config.defaults_file()
+    for key in config.SCHEMA:
+        assert f"# {key.short} = " in text and key.description in text
+    setting = re.compile(r"^# [a-z_]+ = ")
+    uncommented = "\n".join(line[2:] if setting.match(line) else ("" if line.startswith("#") else line)
+                            for line in text.splitlines())
+    values = {f"{s}.{k}": v for s, body in tomllib.loads(uncommented).items() for k, v in body.items()}
+    assert values == {k.name: k.default for k in config.SCHEMA}
+
+
+def kiosk(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "kiosk", *args], capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
+def test_cli_check_config_exit_codes(tmp_path):
+    good = write(tmp_path / "good.toml", '[ui]\nlanguage = "en"\n')
+    bad = write(tmp_path / "bad.toml", '[session]\ninactivity_s = -4\n')
+    ok = kiosk("check-config", str(good))
+    assert ok.returncode == 0 and "ok" in ok.stdout
+    res = kiosk("check-config", str(bad))
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and "Traceback" not in res.stderr
+    assert "session.inactivity_s" in res.stderr and "at least 10" in res.stderr
+    missing = kiosk("check-config", str(tmp_path / "nope.toml"))
+    assert missing.returncode == 2 and "file not found" in missing.stderr
+
+
+def test_cli_run_with_a_bad_config_exits_2_without_traceback(tmp_path):
+    bad = write(tmp_path / "bad.toml", '[devices]\nreader = "magic"\n')
+    res = kiosk("run", "--config", str(bad))
+    assert res.returncode == 2 and "devices.reader" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_cli_version_and_defaults():
+    from kiosk import __version__
+
+    assert kiosk("--version").stdout.strip() == f"kiosk {__version__}"
+    res = kiosk("config", "--defaults")
+    assert res.returncode == 0 and res.stdout == config.defaults_file()
