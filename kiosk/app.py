@@ -84,10 +84,15 @@ class Kiosk:
 
 
 def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any = None,
-          devices: Any = None, health_interval_s: float = 2.0, start_monitor: bool = True) -> Kiosk:
+          devices: Any = None, health_interval_s: float = 2.0, start_monitor: bool = True,
+          cfg_loader: Callable[[], Config] | None = None, power: Any = None) -> Kiosk:
+    from kiosk.hw.power import SimPower, SystemdPower
     from kiosk.hw.registry import open_devices
     from kiosk.screens.ui import UI, UIOptions
+    from kiosk.services.audit import AuditLog
+    from kiosk.services.diagnostics import Diagnostics
     from kiosk.services.health import HealthMonitor
+    from kiosk.services.maintenance import MaintenanceContext
 
     devices = devices or open_devices(cfg)
     devices.extra.setdefault("bureau", BureauLink(cfg))
@@ -99,9 +104,18 @@ def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any =
     options = UIOptions(
         language=cfg["ui.language"], care_mode=cfg["ui.care_mode"],
         inactivity_s=cfg["session.inactivity_s"], countdown_s=cfg["session.countdown_s"],
-        failsafe_s=cfg["ui.failsafe_s"], kiosk_mode=cfg["ui.kiosk_mode"], font_path=cfg["ui.font_path"])
+        failsafe_s=cfg["ui.failsafe_s"], kiosk_mode=cfg["ui.kiosk_mode"], font_path=cfg["ui.font_path"],
+        dim_after_s=cfg["ui.dim_after_s"])
+    audit = AuditLog(cfg.data_dir / "audit.db")
+    diagnostics = Diagnostics(devices=devices.all, health=monitor.snapshot, cfg=lambda: maintenance.cfg(),
+                              audit=audit, log_level=cfg["log.level"])
+    maintenance = MaintenanceContext(cfg_loader or (lambda: cfg), audit, diagnostics, devices.gpio)
     ui = UI(surface, clock or SystemClock(), options, health=monitor.snapshot,
-            gpio=devices.gpio, notifier=notifier)
+            gpio=devices.gpio, notifier=notifier, maintenance=maintenance)
+    maintenance.on_config_change.append(ui.apply_config)
+    if power is None:
+        power = SimPower() if cfg["devices.gpio"] == "mock" else SystemdPower(ui.stop)
+    diagnostics.power = power
     return Kiosk(cfg, devices, monitor, ui)
 
 
@@ -130,8 +144,8 @@ def open_display(cfg: Config) -> Any:
     return screen
 
 
-def run(cfg: Config, max_frames: int | None = None,
-        on_first_frame: Callable[[], None] | None = None) -> int:
+def run(cfg: Config, max_frames: int | None = None, on_first_frame: Callable[[], None] | None = None,
+        cfg_loader: Callable[[], Config] | None = None) -> int:
     """The UI loop. Only this loop pings the systemd watchdog."""
     import pygame
 
@@ -139,7 +153,7 @@ def run(cfg: Config, max_frames: int | None = None,
 
     notifier = Notifier()
     display = open_display(cfg)
-    kiosk = build(cfg, display, notifier=notifier)
+    kiosk = build(cfg, display, notifier=notifier, cfg_loader=cfg_loader)
     ui = kiosk.ui
     orientation = cfg["ui.orientation"]
     dw, dh = display.get_size()
@@ -168,7 +182,7 @@ def run(cfg: Config, max_frames: int | None = None,
         notifier.stopping()
         kiosk.close()
         pygame.quit()
-    return 0
+    return ui.exit_code
 
 
 def _rotate_event(event: Any) -> Any:

@@ -70,7 +70,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return 0
         cfg = config.load(args.config)
         for key in config.SCHEMA:
-            print(f"{key.name} = {cfg[key.name]!r}  # {cfg.sources[key.name]}")
+            value = "<set>" if key.secret and cfg[key.name] else repr(cfg[key.name])
+            print(f"{key.name} = {value}  # {cfg.sources[key.name]}")
         return 0
     if args.command == "run":
         return _run(args)
@@ -98,7 +99,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"kiosk: no display; wrote {len(paths)} screenshots to {out}/", file=sys.stderr)
         return 0
     probe = app.first_frame_probe() if args.frames is not None else None
-    return app.run(cfg, max_frames=args.frames, on_first_frame=probe)
+    return app.run(cfg, max_frames=args.frames, on_first_frame=probe,
+                   cfg_loader=lambda: load_config(args.config, sim=args.sim))
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ class Key:
     technician: bool = False  # a technician may change it in the maintenance menu
     bureau: bool = False  # the bureau may push it
     env: str = ""  # extra environment alias, besides KIOSK_<SECTION>_<NAME>
+    secret: bool = False  # never shown on the settings page or in `kiosk config --show`
 
     @property
     def section(self) -> str:
@@ -144,6 +145,10 @@ SCHEMA: tuple[Key, ...] = (
     Key("printer.paper_mm", int, 58, "Paper width in millimetres.", choices=(58, 80), technician=True),
     Key("printer.text_mode", str, "gb18030", "gb18030: printer's Chinese mode; raster: receipts drawn as images.",
         choices=("gb18030", "raster"), technician=True),
+    Key("printer.timeout_s", float, 3.0, "Timeout of one exchange with the printer.", min=0.5, max=30),
+    Key("printer.status_ttl_s", float, 5.0, "How long a printer status reading is reused.", min=0.5, max=60),
+    Key("printer.cut", str, "full", "Cut after each receipt.", choices=("full", "partial")),
+    Key("printer.chinese_mode_cmd", bool, True, "Send FS & (Chinese mode) before GB18030 text."),
     # --- sync with the bureau
     Key("sync.bureau_url", str, "https://bureau.example.invalid:8443", "Base URL of the bureau API.",
         technician=True),
@@ -162,6 +167,20 @@ SCHEMA: tuple[Key, ...] = (
     Key("sync.heartbeat_s", float, 60.0, "Interval between heartbeats.", min=5, max=3600, bureau=True),
     Key("sync.min_free_mb", int, 50, "Refuse new submissions below this much free space in the data dir.",
         min=1, max=10000),
+    # --- maintenance menu
+    Key("maintenance.pin_hash", str, "", "Technician PIN as a scrypt hash (written by `kiosk maintenance set-pin`).",
+        technician=True, secret=True),
+    Key("maintenance.max_failures", int, 5, "Wrong technician PINs before the menu locks.", min=1, max=20),
+    Key("maintenance.lockout_s", float, 300.0, "How long the menu stays locked after too many wrong PINs.",
+        min=10, max=86400),
+    Key("maintenance.idle_s", float, 120.0, "The menu closes itself after this long without a touch.",
+        min=15, max=3600, technician=True),
+    Key("maintenance.tamper_s", float, 60.0, "Door open this long without a valid PIN raises a tamper alert.",
+        min=5, max=3600),
+    Key("maintenance.gesture_taps", int, 5, "Taps in the top-left corner that open the PIN prompt.", min=3, max=10),
+    Key("maintenance.gesture_window_s", float, 3.0, "Time window for those taps.", min=1, max=10),
+    Key("ui.dim_after_s", float, 120.0, "Dim the idle home screen after this long; presence or a touch wakes it.",
+        min=10, max=3600, technician=True),
     # --- logging
     Key("log.level", str, "info", "Log level.", choices=("debug", "info", "warning", "error"), technician=True),
 )
@@ -298,6 +317,9 @@ def render_toml(values: Mapping[str, Any], commented_defaults: bool = False,
     """TOML text for the given keys; with commented_defaults, every key is documented."""
     lines: list[str] = []
     section = None
+    keys = list(keys)
+    order = list(dict.fromkeys(k.section for k in keys))  # one [section] each, in schema order
+    keys.sort(key=lambda k: order.index(k.section))
     for key in keys:
         if not commented_defaults and key.name not in values:
             continue

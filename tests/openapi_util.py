@@ -18,19 +18,19 @@ API_PATH = Path(__file__).resolve().parents[1] / "docs" / "bureau-api.yaml"
 _BASE_URI = "urn:ssc-kiosk:bureau-api"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def api_document(path: str = str(API_PATH)) -> dict[str, Any]:
     with open(path, encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _registry(path: str) -> Registry:
     resource = Resource.from_contents(api_document(path), default_specification=DRAFT202012)
     return Registry().with_resource(_BASE_URI, resource)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def validator(name: str, path: str = str(API_PATH)) -> jsonschema.Draft202012Validator:
     """A validator for `#/components/schemas/<name>`; KeyError if the schema does not exist."""
     api_document(path)["components"]["schemas"][name]  # fail early on a typo

@@ -62,6 +62,7 @@ class GpioPanel:
         self._beacon_until: float | None = None
         self._buzzer_until: float | None = None
         self.status = ""
+        self.tamper = False
         self.set_status("ready")
 
     # --- outputs
@@ -72,6 +73,18 @@ class GpioPanel:
         self._beacon_until = now + self.beacon_s
         self._buzzer_until = now + self.buzzer_s
         log.info("event=call_staff beacon_s=%.0f", self.beacon_s)
+
+    def tamper_alarm(self) -> None:
+        """A fast-flashing beacon until a technician clears it."""
+        if not self.tamper:
+            self.tamper = True
+            self.help_beacon.blink(on_time=0.2, off_time=0.2)
+            self._beacon_until = None
+            log.error("event=tamper_beacon")
+
+    def clear_tamper(self) -> None:
+        self.tamper = False
+        self.help_beacon.off()
 
     def set_status(self, status: str) -> None:
         if status == self.status:
@@ -87,7 +100,7 @@ class GpioPanel:
         if self._buzzer_until is not None and now >= self._buzzer_until:
             self.buzzer.off()
             self._buzzer_until = None
-        if self._beacon_until is not None and now >= self._beacon_until:
+        if self._beacon_until is not None and now >= self._beacon_until and not self.tamper:
             self.help_beacon.off()
             self._beacon_until = None
 

@@ -171,7 +171,8 @@ class EscposPrinter:
 
     def __init__(
         self, spec: PrinterSpec, paper_mm: int = 58, timeout_s: float = 3.0,
-        status_ttl_s: float = 5.0, backend: Any = None,
+        status_ttl_s: float = 5.0, backend: Any = None, cut_mode: str = "full",
+        chinese_mode: bool = True,
     ) -> None:
         self.spec = spec
         self.paper_mm = paper_mm
@@ -179,6 +180,8 @@ class EscposPrinter:
         self.columns = self.width_dots // 12  # Font A, half-width characters
         self.timeout_s = timeout_s
         self.status_ttl_s = status_ttl_s
+        self.cut_mode = cut_mode
+        self.chinese_mode = chinese_mode
         self._backend = backend  # an escpos printer supplied by tests (e.g. escpos Dummy)
         if backend is not None:
             fit_profile(backend, self.width_dots)
@@ -250,7 +253,9 @@ class EscposPrinter:
             with self._session() as p:
                 st = self._query(p)
         except Exception as exc:  # a vanished printer is a state, not a crash
-            st = PrinterStatus(False, PaperLevel.OK, False, "health.printer.offline", repr(exc))
+            st = PrinterStatus(
+                False, PaperLevel.OK, False, "health.printer.offline", _describe(exc)
+            )
         self._remember(st)
         return st
 
@@ -288,8 +293,11 @@ class EscposPrinter:
         """Check, print one receipt in Chinese mode, cut, check again; raises PrinterError.
 
         All on one connection: a status answer that follows the data in the same stream comes
-        from a printer that has at least received all of it.
+        from a printer that has at least received all of it. PrinterError.when is "before"
+        (nothing sent), "during" (the transport failed part-way) or "after" (all sent, but the
+        printer then reported that it stopped: the receipt may be incomplete).
         """
+        phase = "before"
         try:
             with self._session() as p:
                 before = self._query(p)
@@ -298,15 +306,18 @@ class EscposPrinter:
                     log.warning("event=print_refused reason=%s detail=%s",
                                 before.reason, before.detail)
                     raise PrinterError(before, "before")
-                emit(p, ops, cut=cut)
+                phase = "during"
+                emit(p, ops, cut=cut, cut_mode=self.cut_mode, chinese_mode=self.chinese_mode)
                 after = self._query(p)
         except PrinterError:
             raise
         except Exception as exc:
-            st = PrinterStatus(False, PaperLevel.OK, False, "health.printer.failed", repr(exc))
+            # Failing to connect means nothing was printed: that is an absent printer, not a fault.
+            reason = "health.printer.offline" if phase == "before" else "health.printer.failed"
+            st = PrinterStatus(False, PaperLevel.OK, False, reason, _describe(exc))
             self._remember(st)
-            log.error("event=print_failed error=%r", exc)
-            raise PrinterError(st, "during") from exc
+            log.error("event=print_failed phase=%s error=%s", phase, _describe(exc))
+            raise PrinterError(st, phase) from exc
         self._remember(after)
         if not after.ready:
             log.warning("event=print_incomplete reason=%s detail=%s", after.reason, after.detail)
@@ -320,9 +331,15 @@ def fit_profile(p: Any, width_dots: int) -> None:
     p.profile.profile_data = {**p.profile.profile_data, "media": {"width": {"pixels": width_dots}}}
 
 
-def emit(p: Any, ops: Sequence[PrintOp], cut: bool = True) -> None:
-    """Drive a python-escpos printer object (any kind, Dummy included) through a receipt."""
-    p._raw(ESC_INIT + FS_CHINESE_ON)
+def emit(
+    p: Any, ops: Sequence[PrintOp], cut: bool = True, cut_mode: str = "full",
+    chinese_mode: bool = True,
+) -> None:
+    """Drive a python-escpos printer object (any kind, Dummy included) through a receipt.
+
+    chinese_mode=False is for printers that power on in Chinese mode and print FS & as junk.
+    """
+    p._raw(ESC_INIT + (FS_CHINESE_ON if chinese_mode else b""))
     for op in ops:
         if isinstance(op, TextLine):
             # Size by GS ! only (also for 1x1): ESC ! would reset emphasis and underline too.
@@ -343,10 +360,22 @@ def emit(p: Any, ops: Sequence[PrintOp], cut: bool = True) -> None:
             p._raw(b"\n" * max(0, op.lines))
     p.set(align="left", bold=False, custom_size=True, width=1, height=1)
     if cut:
-        p.cut()
+        p.cut(mode="PART" if cut_mode == "partial" else "FULL")
 
 
 def open_printer(spec: str, cfg: Any) -> EscposPrinter:
-    """Registry factory: `devices.printer` spec plus printer.* keys from the config."""
+    """Registry factory: `devices.printer` spec plus the printer.* keys from the config."""
     values = getattr(cfg, "values", {}) or {}
-    return EscposPrinter(PrinterSpec.parse(spec), paper_mm=int(values.get("printer.paper_mm", 58)))
+    return EscposPrinter(
+        PrinterSpec.parse(spec),
+        paper_mm=int(values.get("printer.paper_mm", 58)),
+        timeout_s=float(values.get("printer.timeout_s", 3.0)),
+        status_ttl_s=float(values.get("printer.status_ttl_s", 5.0)),
+        cut_mode=str(values.get("printer.cut", "full")),
+        chinese_mode=bool(values.get("printer.chinese_mode_cmd", True)),
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    # python-escpos exceptions have an empty repr(); the message is in str().
+    return f"{type(exc).__name__}: {exc}".replace("\n", " ")

@@ -31,6 +31,7 @@ T = TypeVar("T")
 
 POLL_SLICE_S = 0.5  # longest single wait inside pcscd, so a stopped daemon is noticed quickly
 HEALTH_CACHE_S = 1.0
+REMOVAL_SETTLE_S = 0.6  # pcscd polls card presence every 400 ms
 
 
 def _scard() -> Any:
@@ -45,6 +46,7 @@ class _Worker:
     def __init__(self, name: str) -> None:
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], cf.Future] | None] = queue.SimpleQueue()
         self.abandoned = False
+        self.current: cf.Future | None = None  # the call in progress (or last finished)
         threading.Thread(target=self._run, name=name, daemon=True).start()
 
     def _run(self) -> None:
@@ -60,6 +62,7 @@ class _Worker:
 
     def call(self, fn: Callable[[], T], timeout_s: float) -> T:
         fut: cf.Future = cf.Future()
+        self.current = fut
         self._jobs.put((fn, fut))
         try:
             return fut.result(timeout=timeout_s)
@@ -219,13 +222,18 @@ class PcscReader:
         """Leave the hung worker and its session behind; reset the card once it lets go."""
         sc = _scard()
         ctx, card = self._ctx, self._card
+        hung = self._worker.current if self._worker else None
         self._worker = None
         self._ctx = self._card = None
         self._atr = None
         log.warning("event=exchange_timeout what=%s timeout_s=%g action=reset_card", what, self.exchange_timeout_s)
 
         def reset_later() -> None:
-            # Blocks until the hung exchange returns (card pulled, reader or pcscd gone).
+            # Touch the handle only after the hung call returned (card pulled, reader or pcscd
+            # gone): pcsc-lite's client waits for a busy context while holding its global lock,
+            # which would stall every other PC/SC call of this process.
+            if hung is not None:
+                cf.wait([hung])
             if card is not None:
                 hresult, _ = sc.SCardReconnect(card, sc.SCARD_SHARE_SHARED, self._protocols(), sc.SCARD_RESET_CARD)
                 log.info("event=abandoned_card_reset result=0x%08X", hresult & 0xFFFFFFFF)
@@ -279,21 +287,26 @@ class PcscReader:
             err = self._error(hresult, "transmit")
             if type(err) is ReaderError and hresult in (sc.SCARD_E_NOT_TRANSACTED, sc.SCARD_F_COMM_ERROR):
                 # vpcd answers a closed socket with a failed exchange: tell removal from mute.
-                err = CardRemoved(str(err)) if not self._present_quietly() else CardMute(str(err))
+                err = CardRemoved(str(err)) if self._gone_quietly() else CardMute(str(err))
             if isinstance(err, (CardRemoved, CardMute, PcscUnavailable)):
                 self._forget_session()
             raise err
         if len(resp) < 2:
-            raise CardMute(f"transmit: reply of {len(resp)} bytes")
+            # vpcd reports a card pulled mid-exchange as an empty reply, not as an error.
+            detail = f"transmit: reply of {len(resp)} bytes"
+            err = CardRemoved(detail) if self._gone_quietly() else CardMute(detail)
+            self._forget_session()
+            raise err
         log.debug("event=apdu ins=%02X sw=%02X%02X len=%d", apdu[1] if len(apdu) > 1 else 0,
                   resp[-2], resp[-1], len(resp) - 2)
         return bytes(resp[:-2]), (resp[-2] << 8) | resp[-1]
 
-    def _present_quietly(self) -> bool:
+    def _gone_quietly(self) -> bool:
+        """Was the card pulled? pcscd notices on its next poll, so allow it one poll period."""
         try:
-            return self.card_present()
+            return self.wait_for_removal(REMOVAL_SETTLE_S)
         except ReaderError:
-            return False
+            return True
 
     def _forget_session(self) -> None:
         sc = _scard()

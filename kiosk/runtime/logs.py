@@ -23,6 +23,30 @@ def setup(level: str = "info", stream=None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(MaskingFormatter())
     root = logging.getLogger("kiosk")
-    root.handlers[:] = [handler]
+    root.handlers[:] = [handler, RING]
     root.setLevel(level.upper())
     root.propagate = False
+
+
+class RingHandler(logging.Handler):
+    """Keeps the last lines in memory for the maintenance menu's log page (journald keeps the rest)."""
+
+    def __init__(self, capacity: int = 500) -> None:
+        super().__init__()
+        from collections import deque
+
+        self.lines: "deque[tuple[int, str]]" = deque(maxlen=capacity)
+        self.setFormatter(MaskingFormatter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append((record.levelno, self.format(record)))
+        except Exception:  # logging must never take the kiosk down
+            self.handleError(record)
+
+    def tail(self, min_level: int = logging.DEBUG, limit: int = 300) -> list[str]:
+        return [line for level, line in list(self.lines) if level >= min_level][-limit:]
+
+
+RING = RingHandler()
+logging.getLogger("kiosk").addHandler(RING)

@@ -129,3 +129,14 @@ def draw_overlays(ui: "UI", surf: pygame.Surface) -> None:
         box = pygame.Rect(th.margin, h - th.bottom_bar_h - th.px(190), w - 2 * th.margin, th.px(160))
         pygame.draw.rect(surf, COLORS["ok"], box, border_radius=th.radius)
         ui.draw_text(surf, key, "body", COLORS["on_ok"], box.inflate(-th.margin, -th.px(40)), 2, bold=True)
+
+
+def draw_dimmed(ui: "UI", surf: pygame.Surface) -> None:
+    """The idle screen: dark, with one line inviting a touch (presence or a touch wakes it)."""
+    th = ui.theme
+    scrim = pygame.Surface(surf.get_size(), pygame.SRCALPHA)
+    scrim.fill((0, 0, 0, 200))
+    surf.blit(scrim, (0, 0))
+    w, h = surf.get_size()
+    ui.draw_text(surf, "idle.touch_to_start", "title", COLORS["on_bar"],
+                 pygame.Rect(th.margin, h // 2 - th.px(60), w - 2 * th.margin, th.px(200)), 2, bold=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kiosk.screens.chrome import build_bars, draw_bars, draw_overlays, overlay_buttons
+from kiosk.screens.chrome import build_bars, draw_bars, draw_dimmed, draw_overlays, overlay_buttons
 from kiosk.screens.entry import IdEntryScreen, PinEntryScreen
 from kiosk.screens.home import HomeScreen
+from kiosk.screens.maintenance import MaintenanceScreen, TechPinScreen
 from kiosk.screens.system import FailsafeScreen, OutOfServiceScreen, ServicePendingScreen
 from kiosk.services.catalog import ServiceSpec
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HomeScreen", "IdEntryScreen", "PinEntryScreen", "FailsafeScreen", "OutOfServiceScreen",
            "ServicePendingScreen", "build_bars", "draw_bars", "draw_overlays", "overlay_buttons",
-           "entry_screen_for", "check_service_state"]
+           "entry_screen_for", "check_service_state", "TechPinScreen", "MaintenanceScreen", "draw_dimmed"]
 
 
 def entry_screen_for(ui: "UI", spec: ServiceSpec) -> "Screen":

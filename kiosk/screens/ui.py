@@ -34,12 +34,14 @@ class UIOptions:
     kiosk_mode: bool = True
     font_path: str = ""
     toast_s: float = 6.0
+    dim_after_s: float = 120.0
 
 
 class UI:
     def __init__(self, surface: pygame.Surface, clock: Clock, options: UIOptions, *,
                  health: Callable[[], dict[str, DeviceHealth]], gpio: Any = None,
-                 workers: Workers | None = None, notifier: Notifier | None = None) -> None:
+                 workers: Workers | None = None, notifier: Notifier | None = None,
+                 maintenance: Any = None) -> None:
         self.surface = surface
         self.clock = clock
         self.options = options
@@ -59,6 +61,11 @@ class UI:
         self.toast: tuple[str, float] | None = None
         self._pressed: Button | None = None
         self._pending_wipes: list[Callable[[], None]] = []
+        self.maintenance = maintenance
+        self._last_touch_at = clock.monotonic()
+        self._door_was_open = False
+        self.dimmed = False
+        self.exit_code = 0
         self.running = True
         self.frames = 0
         from kiosk.screens import flows  # late import: flows import this module's types
@@ -193,8 +200,17 @@ class UI:
 
     def _pointer(self, pos: tuple[int, int], down: bool) -> None:
         now = self.clock.monotonic()
+        self._last_touch_at = now
+        if self.dimmed:  # the first touch only wakes the screen
+            self.dimmed = False
+            self._pressed = None
+            return
         if self.sessions.session is not None:
             self.sessions.touch(now)
+        if down and self.maintenance is not None and self.screen.is_home \
+                and self.maintenance.gesture.tap(pos, now):
+            self.show(self.flows.TechPinScreen(self, via="gesture"))
+            return
         targets = self._tap_targets()
         if down:
             self._pressed = next((b for b in targets if b.hit(pos)), None)
@@ -233,11 +249,60 @@ class UI:
             log.info("event=inactivity_timeout screen=%s", self.screen.name)
             self.go_home("timeout")
         self._guard(lambda: self.screen.update(now))
+        self._watch_hardware(now)
         self.flows.check_service_state(self)
         self.flows.build_bars(self)
         self._guard(self._draw)
         self.frames += 1
         self.notifier.tick(now, status=f"screen={self.screen.name}")
+
+    def _watch_hardware(self, now: float) -> None:
+        """Service door, tamper, presence and the status LED: GPIO behaviour in service."""
+        gpio = self.gpio
+        if self.maintenance is not None:
+            door = self.maintenance.door_open()
+            if door and not self._door_was_open:
+                self.maintenance.access.door_opened(now)
+                self.sessions.end("maintenance")
+                self.stack = [self.flows.HomeScreen(self)]
+                self.show(self.flows.TechPinScreen(self, via="door"))
+            elif not door and self._door_was_open:
+                self.maintenance.access.door_closed()
+                if self.screen.name == "tech_pin":
+                    self.go_home("door_closed")
+            self._door_was_open = door
+            if self.maintenance.access.check_tamper(now) and hasattr(gpio, "tamper_alarm"):
+                gpio.tamper_alarm()
+        present = bool(getattr(gpio, "someone_present", False))
+        if present:
+            self._last_touch_at = now
+            self.dimmed = False
+        elif self.screen.is_home and self.sessions.session is None \
+                and now - self._last_touch_at >= self.options.dim_after_s:
+            self.dimmed = True
+        if hasattr(gpio, "set_status"):
+            if self.out_of_service:
+                status = "fault"
+            elif self.sessions.session is not None or not self.screen.is_home:
+                status = "busy"
+            elif not self.health.get("bureau", DeviceHealth.ok()).usable:
+                status = "offline"
+            else:
+                status = "ready"
+            gpio.set_status(status)
+
+    def apply_config(self, cfg: Any) -> None:
+        """Settings a technician changed that take effect without a restart."""
+        self.sessions.default_language = cfg["ui.language"]
+        self.sessions.default_care_mode = cfg["ui.care_mode"]
+        self.sessions.inactivity_s = cfg["session.inactivity_s"]
+        self.sessions.countdown_s = cfg["session.countdown_s"]
+        self.options.dim_after_s = cfg["ui.dim_after_s"]
+        logging.getLogger("kiosk").setLevel(cfg["log.level"].upper())
+
+    def stop(self, code: int = 0) -> None:
+        self.exit_code = code
+        self.running = False
 
     def _draw(self) -> None:
         surf = self.surface
@@ -245,6 +310,8 @@ class UI:
         self.screen.draw(surf)
         self.flows.draw_bars(self, surf)
         self.flows.draw_overlays(self, surf)
+        if self.dimmed:
+            self.flows.draw_dimmed(self, surf)
 
     def _guard(self, fn: Callable[[], None]) -> None:
         """The failsafe: an error inside a screen shows an apology and returns home."""

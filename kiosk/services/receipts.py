@@ -1,24 +1,23 @@
-"""Receipts as data (title, fields, separators, QR code, footer) and their two printed forms:
-GB18030 text lines for the printer's Chinese mode, or one image drawn with the UI's CJK font.
+"""What each citizen service puts on its receipt, as data: a small layout model (title, fields,
+separators, QR code, notes) filled from the receipt catalogs. Putting it on paper: printing.py.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from enum import StrEnum
 from functools import cache
-from pathlib import Path
+from importlib import resources
+from typing import Any
 
-from PIL import Image, ImageDraw, ImageFont
+from kiosk.domain.masking import mask_account, mask_id, mask_name
 
-from kiosk.domain.masking import mask_id, mask_name
-from kiosk.hw.printer_escpos import Feed, Picture, PrintOp, QrCode, TextLine
+LANGUAGES = ("zh_CN", "en")
 
-TEXT_MODE = "gb18030"
-RASTER_MODE = "raster"
-QR_MODULE_DOTS = 6  # about 0.75 mm a module at 203 dpi: phones read it from 20 cm
+# -- the layout model --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -54,192 +53,274 @@ Block = Title | Field | Separator | Qr | Note
 
 @dataclass(frozen=True)
 class ReceiptDocument:
-    """A receipt's content in order; holds masked values only."""
+    """A receipt's content in order; holds masked values only.
+
+    `kind` and `reference` are for logs and for the screen shown when printing fails.
+    """
 
     blocks: tuple[Block, ...]
+    kind: str = ""
+    reference: str = ""
+    lang: str = "zh_CN"
 
     @property
     def qr_payloads(self) -> tuple[str, ...]:
         return tuple(b.data for b in self.blocks if isinstance(b, Qr))
 
+    @property
+    def text(self) -> str:
+        """Every string on the receipt, one per line (for tests and previews)."""
+        out: list[str] = []
+        for b in self.blocks:
+            if isinstance(b, Field):
+                out.append(f"{b.label}: {b.value}")
+            elif isinstance(b, (Title, Note)):
+                out.append(b.text)
+            elif isinstance(b, Qr):
+                out += [f"[qr {b.data}]", b.caption]
+        return "\n".join(out)
 
-_LABELS = {
-    "zh_CN": {"service": "业务", "name": "姓名", "id": "身份证号", "result": "结果",
-              "reference": "业务编号", "kiosk": "终端", "time": "时间",
-              "keep": "请妥善保管本凭条", "scan": "扫码查询办理进度"},
-    "en": {"service": "Service", "name": "Name", "id": "ID number", "result": "Result",
-           "reference": "Reference", "kiosk": "Kiosk", "time": "Time",
-           "keep": "Please keep this receipt", "scan": "Scan to follow this case"},
-}
+
+# -- strings -----------------------------------------------------------------------------------
+
+
+@cache
+def catalog(lang: str) -> dict[str, str]:
+    """kiosk/i18n/receipt_<lang>.toml, flattened to dotted keys (receipt.label.name ...)."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}")
+    raw = resources.files("kiosk.i18n").joinpath(f"receipt_{lang}.toml").read_bytes()
+    return _flatten(tomllib.loads(raw.decode("utf-8")))
+
+
+def _flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in doc.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = str(v)
+    return out
+
+
+def text(lang: str, key: str, **fields: object) -> str:
+    """One receipt string; a missing key raises KeyError (tests check both catalogs match)."""
+    s = catalog(lang)[key]
+    return s.format(**fields) if fields else s
+
+
+def money(cents: int, lang: str) -> str:
+    """3500.00 元 / CNY 3,500.00: integer arithmetic, no float rounding on amounts."""
+    sign, cents = ("-" if cents < 0 else ""), abs(cents)
+    return text(lang, "receipt.money.format", amount=f"{sign}{cents // 100:,}.{cents % 100:02d}")
+
+
+# -- the facts every receipt carries ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReceiptContext:
+    """Who printed the receipt and when: the same for every receipt of a session."""
+
+    bureau: str
+    kiosk_id: str
+    when: datetime  # local time
+    lang: str = "zh_CN"
+
+    @classmethod
+    def from_config(
+        cls, cfg: Any, lang: str = "zh_CN", when: datetime | None = None
+    ) -> ReceiptContext:
+        return cls(cfg["kiosk.bureau_name"], cfg["kiosk.id"], when or datetime.now(), lang)
+
+
+class Verdict(StrEnum):
+    PASSED = "passed"
+    NOT_PASSED = "not_passed"
+    QUEUED = "queued"  # submitted offline: the bureau judges later
+
+
+@dataclass(frozen=True)
+class PaymentRow:
+    """Contribution record summary of one insurance kind; months as YYYY-MM."""
+
+    insurance: str  # pension | medical | unemployment | work_injury | maternity
+    first: str
+    last: str
+    months: int
+    arrears_months: int = 0
+
+
+_VERDICT_NOTES = {Verdict.QUEUED: ["receipt.note.queued"],
+                  Verdict.NOT_PASSED: ["receipt.note.not_passed"]}
+
+
+def _document(
+    ctx: ReceiptContext, kind: str, service: str, reference: str, result: str,
+    id_number: str | None, name: str | None,
+    extra: Sequence[Block] = (), notes: Sequence[str] = (),
+) -> ReceiptDocument:
+    """The common frame; identity is masked here, so a document never holds it in full."""
+    t = lambda key, **kw: text(ctx.lang, key, **kw)
+    blocks: list[Block] = [Title(ctx.bureau), Separator(),
+                           Field(t("receipt.label.service"), service)]
+    if name is not None:
+        blocks.append(Field(t("receipt.label.name"), mask_name(name)))
+    if id_number is not None:
+        blocks.append(Field(t("receipt.label.id"), mask_id(id_number)))
+    blocks.append(Field(t("receipt.label.result"), result))
+    blocks += extra
+    blocks += [Field(t("receipt.label.reference"), reference), Separator(),
+               Qr(reference, t("receipt.label.scan"))]
+    blocks += [Note(n) for n in notes]
+    blocks += [Separator(), Field(t("receipt.label.kiosk"), ctx.kiosk_id),
+               Field(t("receipt.label.time"), ctx.when.strftime("%Y-%m-%d %H:%M")),
+               Note(t("receipt.label.keep"), "center")]
+    return ReceiptDocument(tuple(blocks), kind, reference, ctx.lang)
+
+
+# -- one builder per citizen service ------------------------------------------------------------
+
+
+def pension_auth(
+    ctx: ReceiptContext, *, id_number: str, name: str, reference: str, verdict: Verdict,
+    family: bool = False, valid_until: date | None = None,
+) -> ReceiptDocument:
+    """Pension eligibility authentication (for oneself or a family member)."""
+    L = ctx.lang
+    extra: list[Block] = []
+    if verdict is Verdict.PASSED and valid_until is not None:
+        extra.append(Field(text(L, "receipt.label.valid_until"), valid_until.isoformat()))
+    notes = _VERDICT_NOTES
+    return _document(
+        ctx, "family_auth" if family else "pension_auth",
+        text(L, "receipt.service.family_auth" if family else "receipt.service.pension_auth"),
+        reference, text(L, f"receipt.result.{verdict.value}"), id_number, name, extra,
+        [text(L, k) for k in notes.get(verdict, [])],
+    )
+
+
+def annual_review(
+    ctx: ReceiptContext, *, id_number: str, name: str, reference: str, verdict: Verdict,
+) -> ReceiptDocument:
+    """Annual card review (年审)."""
+    L = ctx.lang
+    result = {Verdict.PASSED: "review_passed", Verdict.NOT_PASSED: "review_not_passed",
+              Verdict.QUEUED: "queued"}[verdict]
+    notes = _VERDICT_NOTES
+    return _document(ctx, "annual_review", text(L, "receipt.service.annual_review"), reference,
+                     text(L, f"receipt.result.{result}"), id_number, name, (),
+                     [text(L, k) for k in notes.get(verdict, [])])
+
+
+def card_activation(
+    ctx: ReceiptContext, *, id_number: str, name: str, reference: str
+) -> ReceiptDocument:
+    """A new card activated; the PIN set on the way is never printed."""
+    L = ctx.lang
+    return _document(ctx, "card_activation", text(L, "receipt.service.card_activation"), reference,
+                     text(L, "receipt.result.activated"), id_number, name, (),
+                     [text(L, "receipt.note.pin")])
+
+
+def pin_changed(
+    ctx: ReceiptContext, *, id_number: str, name: str, reference: str, reset: bool = False,
+) -> ReceiptDocument:
+    """PIN changed, or reset after a face check. The function takes no PIN: none can leak."""
+    L = ctx.lang
+    which = "pin_reset" if reset else "pin_changed"
+    return _document(ctx, which, text(L, f"receipt.service.{which}"), reference,
+                     text(L, f"receipt.result.{which}"), id_number, name, (),
+                     [text(L, "receipt.note.pin")])
+
+
+def card_loss(
+    ctx: ReceiptContext, *, id_number: str, name: str, reference: str, expires: date,
+    queued: bool = False,
+) -> ReceiptDocument:
+    """Temporary loss report: when it ends and how to undo it; offline, that it is not in force."""
+    L = ctx.lang
+    notes = ["receipt.note.loss_queued"] if queued else []
+    return _document(
+        ctx, "card_loss", text(L, "receipt.service.card_loss"), reference,
+        text(L, "receipt.result.loss_queued" if queued else "receipt.result.loss_reported"),
+        id_number, name, [Field(text(L, "receipt.label.expires"), expires.isoformat())],
+        [text(L, k) for k in notes + ["receipt.note.loss_expiry"]],
+    )
+
+
+def card_application(
+    ctx: ReceiptContext, *, id_number: str, name: str, reference: str, outlet: str,
+    queued: bool = False,
+) -> ReceiptDocument:
+    """Card application: where to collect the card and how to follow its progress."""
+    L = ctx.lang
+    notes = (["receipt.note.queued"] if queued else []) + ["receipt.note.application_progress"]
+    return _document(
+        ctx, "card_application", text(L, "receipt.service.card_application"), reference,
+        text(L, "receipt.result.application_queued" if queued
+             else "receipt.result.application_submitted"),
+        id_number, name, [Field(text(L, "receipt.label.outlet"), outlet)],
+        [text(L, k) for k in notes],
+    )
+
+
+def payment_records(
+    ctx: ReceiptContext, *, id_number: str, name: str, reference: str, rows: Sequence[PaymentRow],
+) -> ReceiptDocument:
+    """Contribution records: per insurance kind, the period paid and the months in it."""
+    L = ctx.lang
+    extra: list[Block] = [Separator()]
+    for r in rows:
+        value = text(L, "receipt.note.payment_row", first=r.first, last=r.last, months=r.months)
+        extra.append(Field(text(L, f"receipt.insurance.{r.insurance}"), value))
+        if r.arrears_months:
+            extra.append(Note(text(L, "receipt.note.payment_arrears", months=r.arrears_months),
+                              "right"))
+    extra.append(Separator())
+    return _document(ctx, "payment_records", text(L, "receipt.service.payment_records"),
+                     reference, text(L, "receipt.result.query_done"), id_number, name, extra,
+                     [text(L, "receipt.note.query_reference")])
+
+
+def pension_payments(
+    ctx: ReceiptContext, *, id_number: str, name: str, reference: str, bank: str, account: str,
+    first: str, last: str, months: int, total_cents: int, last_month: str, last_cents: int,
+) -> ReceiptDocument:
+    """Pension payments received: bank, masked account, period, months, total, latest payment."""
+    L = ctx.lang
+    f = lambda key, value: Field(text(L, f"receipt.label.{key}"), value)
+    extra: list[Block] = [
+        Separator(), f("bank", bank), f("account", mask_account(account)),
+        f("period", f"{first} - {last}"),
+        f("months", text(L, "receipt.note.months", months=months)),
+        f("total", money(total_cents, L)),
+        f("last_payment", text(L, "receipt.note.last_payment", month=last_month,
+                               amount=money(last_cents, L))),
+        Separator(),
+    ]
+    return _document(ctx, "pension_payments", text(L, "receipt.service.pension_payments"),
+                     reference, text(L, "receipt.result.query_done"), id_number, name, extra,
+                     [text(L, "receipt.note.query_reference")])
+
+
+def printer_test(
+    ctx: ReceiptContext, *, reference: str, mode: str, paper_mm: int
+) -> ReceiptDocument:
+    """The technician's test receipt: no citizen on it, a character test and a QR code."""
+    L = ctx.lang
+    extra = [Field(text(L, "receipt.label.mode"), text(L, f"receipt.note.mode_{mode}")),
+             Field(text(L, "receipt.label.paper"), text(L, "receipt.note.paper", mm=paper_mm))]
+    return _document(ctx, "test", text(L, "receipt.service.test"), reference,
+                     text(L, "receipt.result.test_ok"), None, None, extra,
+                     [text(L, "receipt.note.test")])
 
 
 def service_receipt(
     *, bureau: str, service: str, id_number: str, name: str, result: str, reference: str,
     kiosk_id: str, when: datetime, lang: str = "zh_CN", note: str = "",
 ) -> ReceiptDocument:
-    """The receipt every service prints: masked identity, result and a reference with its QR."""
-    t = _LABELS[lang]
-    blocks: list[Block] = [
-        Title(bureau), Separator(),
-        Field(t["service"], service), Field(t["name"], mask_name(name)),
-        Field(t["id"], mask_id(id_number)), Field(t["result"], result),
-        Field(t["reference"], reference), Separator(),
-        Qr(reference, t["scan"]),
-    ]
-    if note:
-        blocks.append(Note(note))
-    blocks += [Separator(), Field(t["kiosk"], kiosk_id),
-               Field(t["time"], when.strftime("%Y-%m-%d %H:%M")), Note(t["keep"], "center")]
-    return ReceiptDocument(tuple(blocks))
-
-
-# -- text mode ------------------------------------------------------------------------------------
-
-
-def cells(text: str) -> int:
-    """Columns on the printer: in Chinese mode every non-ASCII character is double width."""
-    return sum(1 if ch.isascii() else 2 for ch in text)
-
-
-def wrap(text: str, columns: int) -> list[str]:
-    """Break text into lines of at most `columns` printer columns."""
-    lines, line = [], ""
-    for ch in text:
-        if cells(line + ch) > columns:
-            lines.append(line)
-            line = ""
-        line += ch
-    return lines + [line] if line or not lines else lines
-
-
-def field_lines(label: str, value: str, columns: int) -> list[str]:
-    """`label：value` with the value flush right; long values continue right-aligned below."""
-    head = f"{label}：" if not label.isascii() else f"{label}: "
-    if cells(head) + cells(value) <= columns:
-        return [head + " " * (columns - cells(head) - cells(value)) + value]
-    out = [head]
-    for part in wrap(value, columns):
-        out.append(" " * (columns - cells(part)) + part)
-    return out
-
-
-def text_ops(doc: ReceiptDocument, columns: int) -> list[PrintOp]:
-    """Lines for a printer with Chinese fonts (sent as GB18030 in its Chinese mode)."""
-    ops: list[PrintOp] = []
-    for b in doc.blocks:
-        if isinstance(b, Title):
-            wide = 2 if cells(b.text) * 2 <= columns else 1
-            ops.append(TextLine(b.text, align="center", bold=True, width=wide, height=2))
-        elif isinstance(b, Field):
-            ops += [TextLine(line) for line in field_lines(b.label, b.value, columns)]
-        elif isinstance(b, Separator):
-            ops.append(TextLine(b.char * (columns // cells(b.char))))
-        elif isinstance(b, Qr):
-            ops += [Feed(1), QrCode(b.data, QR_MODULE_DOTS)]
-            if b.caption:
-                ops.append(TextLine(b.caption, align="center"))
-        elif isinstance(b, Note):
-            ops += [TextLine(line, align=b.align) for line in wrap(b.text, columns)]
-    return ops + [Feed(2)]
-
-
-# -- raster mode ----------------------------------------------------------------------------------
-
-BODY_PX, TITLE_PX, ROW_PX = 24, 40, 32
-
-
-@cache
-def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, size)
-
-
-def default_font(bold: bool = False) -> Path:
-    """Noto Sans SC from pygame_gui, located without importing pygame."""
-    spec = importlib.util.find_spec("pygame_gui")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("pygame_gui is not installed; set ui.font_path to a CJK font")
-    name = "NotoSansSC-Bold.otf" if bold else "NotoSansSC-Regular.otf"
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / name
-
-
-def _wrap_px(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
-    lines, line = [], ""
-    for ch in text:
-        if line and font.getlength(line + ch) > width:
-            lines.append(line)
-            line = ""
-        line += ch
-    return lines + [line] if line or not lines else lines
-
-
-def _qr_image(data: str) -> Image.Image:
-    import qrcode
-
-    code = qrcode.QRCode(box_size=QR_MODULE_DOTS, border=4,
-                         error_correction=qrcode.constants.ERROR_CORRECT_M)
-    code.add_data(data)
-    code.make(fit=True)
-    return code.make_image().get_image().convert("L")
-
-
-def render_image(doc: ReceiptDocument, width_dots: int, font_path: str = "") -> Image.Image:
-    """The whole receipt as one black-and-white image `width_dots` wide, text proportional."""
-    regular = _font(font_path or str(default_font()), BODY_PX)
-    bold_path = font_path or str(default_font(bold=True))
-    page = Image.new("L", (width_dots, 4000), 255)
-    draw = ImageDraw.Draw(page)
-    y = 0
-
-    def row(text: str, align: str, font: ImageFont.FreeTypeFont = regular, h: int = ROW_PX) -> None:
-        nonlocal y
-        x = {"left": 0, "center": width_dots // 2, "right": width_dots}[align]
-        anchor = {"left": "lm", "center": "mm", "right": "rm"}[align]
-        draw.text((x, y + h // 2), text, font=font, fill=0, anchor=anchor)
-        y += h
-
-    for b in doc.blocks:
-        if isinstance(b, Title):
-            size = TITLE_PX
-            while size > BODY_PX and _font(bold_path, size).getlength(b.text) > width_dots:
-                size -= 2
-            for line in _wrap_px(b.text, _font(bold_path, size), width_dots):
-                row(line, "center", _font(bold_path, size), size + 16)
-        elif isinstance(b, Field):
-            label = f"{b.label}：" if not b.label.isascii() else f"{b.label}: "
-            room = width_dots - regular.getlength(label)
-            if regular.getlength(b.value) <= room:
-                draw.text((0, y + ROW_PX // 2), label, font=regular, fill=0, anchor="lm")
-                row(b.value, "right")
-            else:
-                row(label, "left")
-                for line in _wrap_px(b.value, regular, width_dots):
-                    row(line, "right")
-        elif isinstance(b, Separator):
-            for x in range(0, width_dots, 12):
-                draw.line((x, y + ROW_PX // 2, x + 6, y + ROW_PX // 2), fill=0, width=2)
-            y += ROW_PX
-        elif isinstance(b, Qr):
-            qr = _qr_image(b.data)
-            page.paste(qr, ((width_dots - qr.width) // 2, y))
-            y += qr.height
-            if b.caption:
-                row(b.caption, "center")
-        elif isinstance(b, Note):
-            for line in _wrap_px(b.text, regular, width_dots):
-                row(line, b.align if b.align in ("left", "center", "right") else "left")
-    # Thermal paper has two tones: threshold here so what is sent is what the PNG shows.
-    return page.crop((0, 0, width_dots, y + 24)).point(lambda v: 0 if v < 160 else 255).convert("1")
-
-
-def raster_ops(doc: ReceiptDocument, width_dots: int, font_path: str = "") -> list[PrintOp]:
-    """For printers without Chinese fonts: one raster image, then paper to tear it off."""
-    return [Picture(render_image(doc, width_dots, font_path)), Feed(2)]
-
-
-def receipt_ops(
-    doc: ReceiptDocument, mode: str, width_dots: int, font_path: str = ""
-) -> Sequence[PrintOp]:
-    """The print operations for `printer.text_mode` (gb18030 or raster)."""
-    if mode == RASTER_MODE:
-        return raster_ops(doc, width_dots, font_path)
-    return text_ops(doc, width_dots // 12)
+    """A receipt for a service without a builder of its own (strings already translated)."""
+    ctx = ReceiptContext(bureau, kiosk_id, when, lang)
+    return _document(ctx, "service", service, reference, result, id_number, name, (),
+                     [note] if note else [])

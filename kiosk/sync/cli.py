@@ -27,7 +27,8 @@ def register(subparsers: Any) -> None:
     retry = sync_sub.add_parser("retry-dead", help="send every dead-lettered submission again")
     retry.set_defaults(handler=cmd_retry_dead)
     for p in (run, status, retry):
-        p.add_argument("--config", type=Path, help="configuration file (default /etc/kiosk/kiosk.toml)")
+        p.add_argument("--config", type=Path,
+                       help="configuration file (default /etc/kiosk/kiosk.toml)")
 
 
 def _settings(args: argparse.Namespace) -> SyncSettings:
@@ -38,23 +39,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     from kiosk.runtime import logs
     from kiosk.sync.daemon import SyncDaemon, install_signal_handlers
 
+    import logging
+    import ssl
+
     cfg = config.load(getattr(args, "config", None))
     logs.setup(cfg["log.level"])
-    daemon = SyncDaemon.from_settings(SyncSettings.from_config(cfg))
+    try:
+        daemon = SyncDaemon.from_settings(SyncSettings.from_config(cfg))
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        # Missing or unreadable TLS files, a bad URL: say which, once, and let systemd retry.
+        logging.getLogger("kiosk.sync.daemon").error("event=sync_setup_failed reason=%r", str(exc))
+        print(f"kiosk sync: cannot start: {exc}", file=sys.stderr)
+        return 2
     install_signal_handlers(daemon)
-    return daemon.run()
-
-
-class _NoSealer:
-    """status and retry-dead never queue anything, so they need no bureau key."""
-
-    def seal(self, payload: bytes, meta: object) -> bytes:
-        raise RuntimeError("this command does not queue submissions")
+    try:
+        return daemon.run()
+    except RuntimeError as exc:  # another daemon already holds the lock or the socket
+        print(f"kiosk sync: {exc}", file=sys.stderr)
+        return 3
 
 
 def _open_outbox(settings: SyncSettings) -> Any:
-    from kiosk.sync.outbox import Outbox
-    return Outbox(settings.data_dir, settings.kiosk_id, _NoSealer(),  # type: ignore[arg-type]
+    from kiosk.sync.outbox import NoSealer, Outbox
+    return Outbox(settings.data_dir, settings.kiosk_id, NoSealer(),
                   min_free_mb=settings.min_free_mb, recover_in_flight=False)
 
 
@@ -88,7 +95,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         ("dead", str(st["dead"]) + ("  (kiosk sync retry-dead to resend)" if st["dead"] else "")),
         ("oldest pending", _age(st["oldest_pending_age_s"])),
         ("last success", "never" if last is None else
-         time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last)) + f" ({_age(time.time() - last)} ago)"),
+         time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last))
+         + f" ({_age(time.time() - last)} ago)"),
         ("online", online),
     ]
     if st.get("last_error"):

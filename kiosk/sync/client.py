@@ -11,6 +11,7 @@ import email.utils
 import http.client
 import json
 import logging
+import os
 import socket
 import ssl
 import time
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 MAX_BODY = 16 * 1024 * 1024  # an answer larger than this is garbage, not something to buffer
 MAX_RETRY_AFTER_S = 3600.0
 MAX_BATCH = 100  # SubmissionBatch.items.maxItems
+# The contract caps request bodies at 16 MiB (413). Half of that keeps a batch of certifications
+# (four pictures each, ~200 KB sealed) well clear of it, JSON framing included.
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
 _BODY_DEFAULT = object()
 
 QUERY_PATHS = {
@@ -89,6 +93,11 @@ class Answer:
 
 def tls_context(ca_file: str, cert_file: str, key_file: str) -> ssl.SSLContext:
     """Client context: the bureau CA as the ONLY trust anchor, our certificate, hostname check."""
+    for key, path in (("sync.ca_file", ca_file), ("sync.cert_file", cert_file),
+                      ("sync.key_file", key_file)):
+        if not os.path.isfile(path):
+            # ssl's own error names no file; the technician needs to know which one.
+            raise FileNotFoundError(f"{key}: {path} does not exist")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED + check_hostname by default
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_verify_locations(cafile=ca_file)  # no load_default_certs(): pinned, not public PKI
@@ -215,7 +224,7 @@ class BureauClient:
 
     # --- API -------------------------------------------------------------------------------
     def submit(self, items: Sequence[Item]) -> list[Outcome]:
-        """POST /v1/submissions; one Outcome per item (BureauError if the batch as a whole failed)."""
+        """POST /v1/submissions: one Outcome per item; BureauError when the whole batch failed."""
         if not 1 <= len(items) <= MAX_BATCH:
             raise ValueError(f"batch of {len(items)} items; 1..{MAX_BATCH} allowed")
         # The envelope is stored as canonical JSON: splice it in rather than parse it again.
@@ -263,14 +272,15 @@ def judge_results(items: Sequence[Item], body: Any) -> list[Outcome]:
     if not isinstance(results, list) or len(results) != len(items):
         raise BureauGarbage("results missing or not one per item")
     outcomes = []
-    for item, res in zip(items, results):
+    for item, res in zip(items, results, strict=True):
         if not isinstance(res, dict) or res.get("idempotency_key") != item.idempotency_key:
             raise BureauGarbage("result does not answer the item in its place")
         outcome = res.get("outcome")
         answer = res.get("answer")
         if outcome in ("accepted", "duplicate"):
-            if not isinstance(answer, dict) or answer.get("idempotency_key") != item.idempotency_key \
-                    or answer.get("outcome") not in ("accepted", "rejected"):
+            if (not isinstance(answer, dict)
+                    or answer.get("idempotency_key") != item.idempotency_key
+                    or answer.get("outcome") not in ("accepted", "rejected")):
                 raise BureauGarbage(f"{outcome} without a valid answer")
             if answer["outcome"] == "rejected":
                 # A duplicate of a stored permanent rejection: the bureau's first word stands.

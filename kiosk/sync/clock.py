@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import time
 import uuid
@@ -41,6 +42,12 @@ class _Timex(ctypes.Structure):
                 ("stbcnt", ctypes.c_long), ("tai", ctypes.c_int), ("pad", ctypes.c_int * 11)]
 
 
+@functools.lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL:
+    # find_library runs ldconfig in a subprocess: once per process, not once per submission.
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
 def clock_synchronised() -> bool:
     """True when the kernel says an NTP daemon (chrony) has disciplined the clock.
 
@@ -49,9 +56,8 @@ def clock_synchronised() -> bool:
     remark in the heartbeat, a wrong "synchronised" one could judge a card expired.
     """
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         tx = _Timex()
-        rc = libc.adjtimex(ctypes.byref(tx))
+        rc = _libc().adjtimex(ctypes.byref(tx))
     except (OSError, AttributeError):
         return False
     return rc not in (-1, _TIME_ERROR) and not tx.status & _STA_UNSYNC

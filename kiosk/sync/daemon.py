@@ -1,4 +1,4 @@
-"""The sync daemon (`kiosk sync run`): drains the outbox, sends heartbeats, answers the UI's queries.
+"""The sync daemon (`kiosk sync run`): drains the outbox, sends heartbeats, answers UI queries.
 
 It is the kiosk's only door to the network and the only holder of the mTLS key. A crash at any
 point is safe: rows it had in flight go back to pending at the next start, and the bureau answers
@@ -12,6 +12,7 @@ import fcntl
 import logging
 import os
 import signal
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -21,11 +22,10 @@ from kiosk import __version__
 from kiosk.runtime.sdnotify import Notifier
 from kiosk.sync import clock
 from kiosk.sync.backoff import Backoff
-from kiosk.sync.client import (MAX_BATCH, BureauClient, BureauError, BureauGarbage, BureauRejected,
-                               BureauUnreachable, Outcome)
+from kiosk.sync.client import (MAX_BATCH, MAX_REQUEST_BYTES, BureauClient, BureauError,
+                               BureauGarbage, BureauRejected, BureauUnreachable, Outcome)
 from kiosk.sync.ipc import IpcServer, SyncStatus
-from kiosk.sync.outbox import Item, Outbox
-from kiosk.sync.seal import BureauSealer
+from kiosk.sync.outbox import Item, NoSealer, Outbox
 from kiosk.sync.settings import SyncSettings
 from kiosk.sync.storage import StorageError
 
@@ -66,8 +66,7 @@ class SyncDaemon:
 
     @classmethod
     def from_settings(cls, settings: SyncSettings) -> "SyncDaemon":
-        sealer = BureauSealer.from_pem_file(settings.bureau_public_key_file)
-        outbox = Outbox(settings.data_dir, settings.kiosk_id, sealer,
+        outbox = Outbox(settings.data_dir, settings.kiosk_id, NoSealer(),
                         min_free_mb=settings.min_free_mb, max_db_mb=settings.max_queue_mb,
                         recover_in_flight=True,
                         backoff=Backoff(settings.backoff_base_s, settings.backoff_max_s))
@@ -94,7 +93,7 @@ class SyncDaemon:
                          self._status.pending)
                 while not self._stop.is_set():
                     self.step()
-            except StorageError as exc:
+            except (StorageError, sqlite3.DatabaseError) as exc:
                 # A file that went bad under us: exit, and the restart quarantines it.
                 log.error("event=sync_storage_failed reason=%r", str(exc))
                 return 1
@@ -134,7 +133,7 @@ class SyncDaemon:
     # --- draining --------------------------------------------------------------------------
     def drain_once(self) -> int:
         """Claim and send one batch; returns how many rows were settled (acked or dead)."""
-        items = self.outbox.claim_batch(self._batch)
+        items = self.outbox.claim_batch(self._batch, MAX_REQUEST_BYTES)
         if not items:
             return 0
         try:
@@ -180,7 +179,11 @@ class SyncDaemon:
             # which, and keep batches small for a while.
             if exc.status == 413:
                 self._batch = max(1, self._batch // 2)
-            return sum(self._send_single(item) for item in items)
+            settled = 0
+            for item in items:
+                self._notifier.tick(time.monotonic())  # up to one request timeout per item
+                settled += self._send_single(item)
+            return settled
         self.outbox.dead_letter(ids, exc.reason)
         return 1
 
@@ -265,8 +268,9 @@ class SyncDaemon:
             # Device health and usage counts from the UI, carried by the next heartbeat.
             if isinstance(req.get("devices"), list):
                 self._reported["devices"] = req["devices"]
+            usage = self._reported["usage"]
             for name, n in (req.get("usage") or {}).items():
-                self._reported["usage"][str(name)] = self._reported["usage"].get(str(name), 0) + int(n)
+                usage[str(name)] = usage.get(str(name), 0) + int(n)
             return {}
         if op == "query":
             kind, body = str(req.get("kind", "")), req.get("body")

@@ -101,10 +101,12 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
                 err["code"] = exc.code
             return {"id": rid, "ok": False, "error": err}
         except (ValueError, KeyError, TypeError) as exc:
-            return {"id": rid, "ok": False, "error": {"type": "BadRequest", "reason": str(exc)[:200]}}
+            err = {"type": "BadRequest", "reason": str(exc)[:200]}
+            return {"id": rid, "ok": False, "error": err}
         except Exception as exc:  # noqa: BLE001 - a bug must not kill the server thread
             log.exception("event=ipc_handler_failed op=%s", req.get("op"))
-            return {"id": rid, "ok": False, "error": {"type": "Internal", "reason": type(exc).__name__}}
+            err = {"type": "Internal", "reason": type(exc).__name__}
+            return {"id": rid, "ok": False, "error": err}
         finally:
             log.debug("event=ipc op=%s ms=%.0f", req.get("op"), (time.monotonic() - started) * 1000)
 
@@ -205,7 +207,8 @@ class SyncClient:
             raise BureauGarbage(reason, err.get("status"))
         raise ValueError(f"sync daemon refused the request: {reason}")
 
-    def query(self, kind: str, body: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+    def query(self, kind: str, body: dict[str, Any],
+              timeout: float | None = None) -> dict[str, Any]:
         """A live query to the bureau; raises BureauUnreachable (incl. SyncUnavailable),
         BureauRejected or BureauGarbage. Blocks up to timeout: call it from a worker thread."""
         timeout = self.default_timeout_s if timeout is None else timeout

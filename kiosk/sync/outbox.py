@@ -50,6 +50,14 @@ class Sealer(Protocol):
     def seal(self, payload: bytes, meta: EnvelopeMeta) -> bytes: ...
 
 
+class NoSealer:
+    """For processes that only drain or inspect the queue (the daemon, the CLI): they need no
+    bureau key, so a missing key file never stops the queue from draining."""
+
+    def seal(self, payload: bytes, meta: EnvelopeMeta) -> bytes:
+        raise RuntimeError("this process does not queue submissions")
+
+
 @dataclass(frozen=True)
 class Receipt:
     """What the citizen's receipt shows: the reference, and the key that makes resending safe."""
@@ -259,8 +267,9 @@ class Outbox:
         return receipt
 
     # --- the daemon side -------------------------------------------------------------------
-    def claim_batch(self, n: int) -> list[Item]:
-        """Mark up to n due rows in flight and return them, oldest due first."""
+    def claim_batch(self, n: int, max_bytes: int | None = None) -> list[Item]:
+        """Mark up to n due rows in flight and return them, oldest due first; with max_bytes,
+        stop before the envelopes exceed it (but always take at least one row)."""
         now = self._mono()
 
         def run(conn: sqlite3.Connection) -> list[Item]:
@@ -268,6 +277,14 @@ class Outbox:
                 "SELECT id, reference, idempotency_key, kind, envelope, attempts, created_at "
                 "FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? "
                 "ORDER BY next_attempt_at LIMIT ?", (now, n)).fetchall()
+            if max_bytes is not None:
+                total, keep = 0, 0
+                for r in rows:
+                    total += len(r[4])
+                    if keep and total > max_bytes:
+                        break
+                    keep += 1
+                rows = rows[:keep]
             conn.executemany("UPDATE outbox SET state = 'in_flight', attempts = attempts + 1 "
                              "WHERE id = ?", [(r[0],) for r in rows])
             return [Item(r[0], r[1], r[2], r[3], bytes(r[4]), r[5] + 1, r[6]) for r in rows]
@@ -351,8 +368,8 @@ class Outbox:
         age = None
         if oldest:
             # Same boot: the monotonic clock cannot jump; otherwise the wall clock is all we have.
-            age = (self._mono() - oldest[2]) if oldest[1] == self.boot else (self._wall() - oldest[0])
-            age = max(0.0, age)
+            same_boot = oldest[1] == self.boot
+            age = max(0.0, self._mono() - oldest[2] if same_boot else self._wall() - oldest[0])
         last = conn.execute("SELECT value FROM meta WHERE key = 'last_success_at'").fetchone()
         n_alerts = conn.execute("SELECT count(*) FROM alerts").fetchone()[0]
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
@@ -367,7 +384,7 @@ class Outbox:
             "SELECT id, reference, kind, created_at, attempts, last_error FROM outbox "
             "WHERE state = 'dead' ORDER BY id LIMIT ?", (limit,)).fetchall()
         keys = ("id", "reference", "kind", "created_at", "attempts", "last_error")
-        return [dict(zip(keys, r)) for r in rows]
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def alerts(self) -> list[Alert]:
         return [Alert(*r) for r in self._conn().execute(

@@ -40,7 +40,13 @@ Admin API (plain HTTP on 127.0.0.1:--admin-port, JSON):
   GET /stats, GET /submissions, GET /submissions/<key>, GET /heartbeats,
   PUT /kiosk-config/<kiosk_id> {settings...}
 Fault fields: latency_ms, error_rate, error_status (500/502/503/504), drop_rate,
-  throttle_rate, retry_after_s, garbage_rate, tls_failure_rate.
+  throttle_rate, retry_after_s, garbage_rate, tls_failure_rate. Errors and 429s come before
+  any processing; half of the drops and all garbage answers come after the request was
+  processed and stored (the answer is lost, the submission is not).
+
+Face match is a stand-in, NOT a biometric matcher: Haar-cascade face crops compared by
+normalised correlation against the persona's photo of record (test faces shipped by
+matplotlib and scikit-image), enough to tell the simulators' few faces apart.
 
 The ready file (JSON: host, port, admin_port, pid, files) is written once both servers listen.
 """
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     kiosk_ids = args.kiosk_ids or ["KIOSK-0001"]
     files = pki.ensure(args.state, kiosk_ids)
     personas = load_personas(args.personas)
-    today = args.today or dt.datetime.now(dt.timezone.utc).date()
+    today = args.today or dt.datetime.now(dt.UTC).date()
     store = Store(args.state / "bureau.sqlite3")
     bureau = Bureau(store, personas, Answers(personas, today),
                     Opener([pki.load_hpke_private(files.hpke_private)]), FaceMatcher(),
@@ -119,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     admin.start()
     port, admin_port = server.server_address[1], admin.server_address[1]
     for name, path in files.as_dict().items():
-        print(f"{name}: {path}", file=sys.stderr)
+        log("state_file", name=name, path=path)
     log("listening", host=args.host, port=port, admin_port=admin_port, today=today,
         citizens=len(personas.citizens), **{k: v for k, v in dice.faults.as_dict().items()})
     if args.ready_file:

@@ -1,4 +1,4 @@
-"""Opening sealed envelopes as docs/sealed-envelope.md specifies (HPKE base mode, metadata in info)."""
+"""Opening sealed envelopes per docs/sealed-envelope.md (HPKE base mode, metadata bound in info)."""
 
 from __future__ import annotations
 

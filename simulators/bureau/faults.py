@@ -26,7 +26,7 @@ class Faults:
     garbage_rate: float = 0.0
     tls_failure_rate: float = 0.0
 
-    def updated(self, changes: dict[str, Any]) -> "Faults":
+    def updated(self, changes: dict[str, Any]) -> Faults:
         """A copy with `changes` applied; ValueError on an unknown key or a bad value."""
         known = {f.name: f.type for f in fields(self)}
         clean: dict[str, Any] = {}

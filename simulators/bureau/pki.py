@@ -128,7 +128,7 @@ def _load_ca(state: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
 def ensure(state: Path, kiosk_ids: list[str]) -> StateFiles:
     """Create whatever is missing; existing files are kept so restarts keep their identity."""
     state.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     if not (state / "ca.pem").exists():
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_cert = _issue("SSC bureau simulator CA", ca_key, _name("SSC bureau simulator CA"),

@@ -11,9 +11,10 @@ import re
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .answers import Answers
 from .envelope import EnvelopeRejected, Opener
@@ -45,7 +46,7 @@ def log(event: str, **fields: Any) -> None:
 
 
 def now_text() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def canonical(body: Any) -> bytes:
@@ -165,7 +166,8 @@ class Bureau:
         except EnvelopeRejected as rejected:
             reason = {"code": rejected.code, "message": rejected.message, "permanent": True}
             answer.update(outcome="rejected", reason=reason)
-            log("submission", key=key[:8], kind=kind, outcome="rejected", reason=rejected.code)
+            log("submission", key=key[:8], kind=kind or "-", outcome="rejected",
+                reason=rejected.code)
         text = canonical(answer).decode()
         self.store.put_answer(key, reference, kiosk_id, kind, answer["outcome"], text,
                               answer["answered_at"])

@@ -43,11 +43,21 @@ def _running_pcscd() -> list[int]:
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                if (proc / "comm").read_text().strip() == "pcscd":
+                if (proc / "comm").read_text().strip() == "pcscd" and ") Z " not in (proc / "stat").read_text():
                     pids.append(int(proc.name))
             except OSError:
                 continue
     return pids
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the test run or bench that started us dies (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def _free_port() -> int:
@@ -95,7 +105,8 @@ class CardStack:
         offset = log_path.stat().st_size if log_path.exists() else 0
         logf = log_path.open("ab")
         self.pcscd = subprocess.Popen(["pcscd", "--foreground", "--info", "-c", str(conf)],
-                                      stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+                                      stdout=logf, stderr=subprocess.STDOUT, start_new_session=True,
+                                      preexec_fn=_die_with_parent)
         deadline = time.monotonic() + START_TIMEOUT_S
         while b"daemon ready" not in log_path.read_bytes()[offset:]:
             if self.pcscd.poll() is not None:
@@ -136,7 +147,7 @@ class CardStack:
         env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         logf = (self.workdir / "emulator.log").open("ab")
         self.emulator = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=logf, cwd=root, env=env,
-                                         start_new_session=True)
+                                         start_new_session=True, preexec_fn=_die_with_parent)
         line = self.emulator.stdout.readline() if self.emulator.stdout else b""
         if line.strip() != b"READY":
             raise StackUnavailable(f"card emulator did not start; see {self.workdir}/emulator.log")

@@ -24,6 +24,8 @@ CONTROL_HELP = """\
 Control protocol (one command a line, one answer line each):
   STATE                  -> STATE <state>
   STATE <state>          -> OK   (ok|paper_near_end|paper_out|cover_open|offline)
+  STATE <state> AFTER <n> -> OK  (switch once n more bytes of print data have arrived, e.g.
+                                 paper running out in the middle of a receipt)
   COUNT                  -> COUNT <receipts written>
   LAST                   -> LAST <path of the newest PNG> | LAST none
   WAIT <n> [seconds]     -> COUNT <m> once m >= n receipts exist | ERR timeout
@@ -65,6 +67,7 @@ class PrinterSimulator:
         self._conns: set[socket.socket] = set()
         self._threads: list[threading.Thread] = []
         self._running = False
+        self._trigger: tuple[int, PrinterState] | None = None  # (bytes to go, next state)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -128,6 +131,19 @@ class PrinterSimulator:
             sheet = self._machine.tear_off("paper_out") if new is PrinterState.PAPER_OUT else None
         log_event("state_changed", old=old.value, new=new.value)
         self._save(sheet)
+
+    def set_state_after(self, nbytes: int, state: PrinterState | str) -> None:
+        """Switch to `state` once `nbytes` more bytes of print data have arrived (any connection).
+
+        The bytes before the switch are printed, the ones after it meet the new state, even
+        inside one TCP segment: the way a roll runs out in the middle of a receipt.
+        """
+        new = PrinterState.parse(state) if isinstance(state, str) else state
+        if nbytes < 0:
+            raise ValueError("nbytes must be >= 0")
+        with self._lock:
+            self._trigger = (nbytes, new)
+        log_event("state_scheduled", new=new.value, after_bytes=nbytes)
 
     @property
     def receipts(self) -> list[Receipt]:
@@ -203,7 +219,7 @@ class PrinterSimulator:
             if not chunk:
                 break
             total += len(chunk)
-            reply = self._process(parser.feed(chunk))
+            reply = self._feed(parser, chunk)
             if reply:
                 conn.sendall(reply)
         tail = parser.close()
@@ -215,6 +231,22 @@ class PrinterSimulator:
             log_event("truncated_command", logging.WARNING, peer=peer, bytes=len(tail.raw),
                       hex=tail.raw[:16].hex())
         log_event("connection_closed", peer=peer, bytes=total)
+
+    def _feed(self, parser: EscPosParser, chunk: bytes) -> bytes:
+        # Split the chunk where a scheduled state change falls, so it lands on the exact byte.
+        with self._lock:
+            trigger = self._trigger
+            if trigger is not None and trigger[0] > len(chunk):
+                self._trigger = (trigger[0] - len(chunk), trigger[1])
+                trigger = None
+            elif trigger is not None:
+                self._trigger = None
+        if trigger is None:
+            return self._process(parser.feed(chunk))
+        at, state = trigger
+        reply = self._process(parser.feed(chunk[:at]))
+        self.set_state(state)
+        return reply + self._process(parser.feed(chunk[at:])) if chunk[at:] else reply
 
     def _process(self, commands: list[Command]) -> bytes:
         replies: list[bytes] = []
@@ -273,9 +305,14 @@ class PrinterSimulator:
             return f"STATE {self.state.value}"
         if cmd == "STATE":
             try:
-                self.set_state(args[0])
+                if len(args) == 3 and args[1].upper() == "AFTER":
+                    self.set_state_after(int(args[2]), args[0])
+                elif len(args) == 1:
+                    self.set_state(args[0])
+                else:
+                    return "ERR usage: STATE <state> [AFTER <bytes>]"
             except ValueError:
-                return f"ERR unknown state {args[0]}"
+                return f"ERR bad state or byte count {' '.join(args)}"
             return "OK"
         if cmd == "COUNT":
             return f"COUNT {len(self.receipts)}"

@@ -17,7 +17,7 @@ from tests import envelope_util as eu
 ID_NUMBER = "110105195803120029"
 NAME = "王秀英"
 CARD = "A00000001"
-UNKNOWN_ID = "110105194912310021"  # valid check character, nobody at the bureau
+UNKNOWN_ID = "110105196001010033"  # valid check character, nobody at the bureau
 
 
 def open_envelope(private: X25519PrivateKey, envelope: dict[str, Any]) -> bytes:
@@ -63,7 +63,8 @@ def certification(pictures: list[bytes], id_number: str = ID_NUMBER,
     """A pension certification made offline: four liveness pictures, judged later."""
     return {"citizen": {"id_number": id_number, "name": name},
             "data": {"residence": "local", "on_behalf_of": None,
-                     "liveness": {"passed": True, "challenge": "mouth_open_x3", "duration_ms": 6400},
+                     "liveness": {"passed": True, "challenge": "mouth_open_x3",
+                                  "duration_ms": 6400},
                      "assurance": {"method": "none"}},
             "pictures": [{"role": f"liveness_{i + 1}", "jpeg_b64": base64.b64encode(p).decode()}
                          for i, p in enumerate(pictures)]}
@@ -71,3 +72,13 @@ def certification(pictures: list[bytes], id_number: str = ID_NUMBER,
 
 def decode(blob: bytes) -> dict[str, Any]:
     return json.loads(blob)
+
+
+def card_application(photo: bytes, card: str = CARD, id_number: str = ID_NUMBER,
+                     name: str = NAME) -> dict[str, Any]:
+    """A card application: a form plus one small card photo (about 2 KB in all)."""
+    return {"citizen": {"id_number": id_number, "name": name},
+            "data": {"outlet_id": "ICBC-110105-01", "reason": "replacement",
+                     "phone": "138 0000 0000",
+                     "assurance": {"method": "card_pin", "card_number": card}},
+            "pictures": [{"role": "card_photo", "jpeg_b64": base64.b64encode(photo).decode()}]}

@@ -133,8 +133,8 @@ def test_unsynchronised_clock_is_recorded_with_the_record(tmp_path, key):
         [item] = ob.claim_batch(1)
     assert receipt.clock_synced is False
     assert decode(item.envelope)["metadata"]["clock_synchronised"] is False
-    row = sqlite3.connect(tmp_path / "outbox.db").execute("SELECT clock_synced FROM outbox").fetchone()
-    assert row == (0,)
+    db = sqlite3.connect(tmp_path / "outbox.db")
+    assert db.execute("SELECT clock_synced FROM outbox").fetchone() == (0,)
 
 
 def test_ack_deletes_and_claim_uses_the_index(tmp_path, key):
@@ -150,7 +150,18 @@ def test_ack_deletes_and_claim_uses_the_index(tmp_path, key):
             "EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE state = 'pending' "
             "AND next_attempt_at <= 5 ORDER BY next_attempt_at LIMIT 50").fetchall()
     assert "outbox_due" in str(plan)
-    assert sqlite3.connect(tmp_path / "outbox.db").execute("SELECT count(*) FROM outbox").fetchone() == (2,)
+    db = sqlite3.connect(tmp_path / "outbox.db")
+    assert db.execute("SELECT count(*) FROM outbox").fetchone() == (2,)
+
+
+def test_claim_batch_keeps_requests_under_a_byte_budget(tmp_path, key):
+    with make(tmp_path, key) as ob:
+        pictures = [jpeg_bytes(i) for i in range(4)]
+        for _ in range(5):
+            ob.enqueue("pension_certification", certification(pictures))
+        one = len(ob.claim_batch(1)[0].envelope)
+        assert len(ob.claim_batch(10, max_bytes=int(one * 2.5))) == 2
+        assert len(ob.claim_batch(10, max_bytes=10)) == 1  # never zero while rows are due
 
 
 def test_fail_backs_off_on_monotonic_time_and_honours_retry_after(tmp_path, key, clock):
@@ -173,7 +184,8 @@ def test_dead_letter_and_retry_dead(tmp_path, key):
         ob.fail([item.id], "citizen_not_found: no such citizen", retryable=False)
         assert ob.status().dead == 1 and ob.claim_batch(1) == []
         [dead] = ob.dead_letters()
-        assert dead["last_error"].startswith("citizen_not_found") and dead["kind"] == "card_loss_report"
+        assert dead["last_error"].startswith("citizen_not_found")
+        assert dead["kind"] == "card_loss_report"
         assert ob.retry_dead() == 1
         assert len(ob.claim_batch(1)) == 1
 
@@ -319,7 +331,8 @@ def test_no_plaintext_personal_data_or_jpeg_bytes_in_the_file(tmp_path, key):
     files = [p for p in tmp_path.iterdir() if p.name.startswith("outbox.db")]
     assert any(p.name.endswith("-wal") for p in files)  # still in the WAL: grep that too
     for phase in ("wal", "checkpointed"):
-        blob = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("outbox.db"))
+        blob = b"".join(p.read_bytes() for p in tmp_path.iterdir()
+                        if p.name.startswith("outbox.db"))
         for what, needle in _needles(pictures).items():
             assert needle not in blob, f"{what} found in the database files ({phase})"
         ob._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -79,7 +79,9 @@ def make_harness(tmp_path: Path, size: tuple[int, int] = (1920, 1080), lang: str
                       printer=Switchable("printer"), gpio=gpio)
     devices.extra["bureau"] = Switchable("bureau")
     clock = FakeClock()
-    kiosk = build(cfg, pygame.Surface(size), clock=clock, devices=devices, start_monitor=False)
+    loader = lambda: config.load(None, environ={}, overrides=values)  # noqa: E731
+    kiosk = build(cfg, pygame.Surface(size), clock=clock, devices=devices, start_monitor=False,
+                  cfg_loader=loader)
     h = Harness(kiosk, clock, devices, cfg)
     h.frame()
     return h

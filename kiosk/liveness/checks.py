@@ -1,0 +1,55 @@
+"""Presentation-attack checks, each a plain function over what one attempt recorded.
+
+- still_photo: no real mouth motion and only rigid (affine) motion of the whole face;
+- replay: openings that did not follow a cue (a recording opens its mouth on its own clock);
+- face_changed: the four pictures do not show the same face (eyes-and-nose patches differ);
+- track_broken: the face was lost or replaced between the first and the last picture
+  (raised by the session, which then restarts the challenge).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kiosk.liveness.captures import Candidate
+from kiosk.liveness.settings import LivenessSettings
+
+
+@dataclass
+class AttemptRecord:
+    mouth: list[float] = field(default_factory=list)
+    nonrigid: list[float] = field(default_factory=list)
+    frames: int = 0
+    blockers: dict[str, int] = field(default_factory=dict)
+
+
+def still_photo(rec: AttemptRecord, s: LivenessSettings) -> str | None:
+    """Detail string when the face never moved other than rigidly; None otherwise."""
+    if len(rec.mouth) < 10 or len(rec.mouth) < 0.5 * rec.frames:
+        return None  # not enough of a face to judge
+    lo, hi = np.percentile(rec.mouth, [2, 98])
+    nonrigid = float(np.percentile(rec.nonrigid, 98)) if rec.nonrigid else 0.0
+    if hi - lo < s.still_mouth_range and nonrigid < s.still_nonrigid:
+        return f"mouth_range={hi - lo:.3f} nonrigid_p98={nonrigid:.3f} frames={len(rec.mouth)}"
+    return None
+
+
+def replay(unsolicited: int, s: LivenessSettings) -> str | None:
+    if unsolicited >= s.replay_unsolicited:
+        return f"unsolicited_openings={unsolicited}"
+    return None
+
+
+def face_changed(pictures: list[Candidate], s: LivenessSettings) -> str | None:
+    worst, pair = 1.0, (0, 0)
+    for i in range(len(pictures)):
+        for j in range(i + 1, len(pictures)):
+            ncc = float(pictures[i].descriptor @ pictures[j].descriptor)
+            if ncc < worst:
+                worst, pair = ncc, (i, j)
+    tracks = {p.track_id for p in pictures}
+    if worst < s.face_change_ncc or len(tracks) > 1:
+        return f"min_ncc={worst:.2f} pictures={pair[0]}-{pair[1]} tracks={len(tracks)}"
+    return None

@@ -1,0 +1,89 @@
+"""Per-frame measures of the tracked face: mouth ratio, head pose, size, position, sharpness,
+exposure, eye opening, and how far the face moved other than rigidly (for the still-photo check).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from kiosk.liveness import landmarks as L
+from kiosk.liveness.landmarks import Mesh
+
+PITCH_OFFSET_DEG = 8.0  # forehead-to-chin axis of a frontal face leans back about this much
+# Landmarks that move only with the head (eye corners, nose bridge, forehead, cheeks) ...
+STABLE = np.array([33, 133, 263, 362, 168, 6, 197, 195, 5, 4, 1, 10, 109, 338, 234, 454])
+# ... and those that move with expression (eyelids, lips).
+MOBILE = np.array([159, 145, 386, 374, 160, 144, 385, 380, 13, 14, 78, 308, 82, 87, 312, 317, 17])
+
+
+@dataclass(frozen=True)
+class FaceMeasures:
+    t: float
+    mouth_ratio: float
+    yaw_deg: float
+    pitch_deg: float
+    roll_deg: float
+    face_frac: float  # face width (cheek to cheek) / frame width
+    centre_dx: float  # face centre offset from the frame centre, fraction of the width
+    centre_dy: float  # ... and of the height
+    eye_dist: float  # pixels between the outer eye corners
+    sharpness: float  # variance of the Laplacian of the face crop
+    luma: float  # mean face brightness 0-255
+    eye_ratio: float  # mean eyelid gap / eye width (drops in a blink)
+    box: tuple[float, float, float, float]  # face box in frame pixels, for the screen's overlay
+
+
+def _dist(p: np.ndarray, a: int, b: int) -> float:
+    return float(np.hypot(*(p[a, :2] - p[b, :2])))
+
+
+def measure(mesh: Mesh, frame_shape: tuple[int, ...], t: float) -> FaceMeasures:
+    p = mesh.points
+    h, w = frame_shape[:2]
+    ex = p[L.LEFT_EYE_OUTER] - p[L.RIGHT_EYE_OUTER]
+    ey = p[L.CHIN] - p[L.FOREHEAD]
+    yaw = math.degrees(math.atan2(ex[2], ex[0]))
+    pitch = math.degrees(math.atan2(ey[2], ey[1])) - PITCH_OFFSET_DEG
+    roll = math.degrees(math.atan2(ex[1], ex[0]))
+    x0, y0 = p[:, 0].min(), p[:, 1].min()
+    x1, y1 = p[:, 0].max(), p[:, 1].max()
+    gray = cv2.cvtColor(mesh.crop[40:152, 40:152], cv2.COLOR_RGB2GRAY)
+    eye_r = _dist(p, 159, 145) / max(_dist(p, 33, 133), 1e-6)
+    eye_l = _dist(p, 386, 374) / max(_dist(p, 263, 362), 1e-6)
+    return FaceMeasures(
+        t=t,
+        mouth_ratio=_dist(p, L.UPPER_LIP, L.LOWER_LIP) / max(_dist(p, L.MOUTH_RIGHT, L.MOUTH_LEFT), 1e-6),
+        yaw_deg=yaw, pitch_deg=pitch, roll_deg=roll,
+        face_frac=_dist(p, 234, 454) / w,
+        centre_dx=float((x0 + x1) / 2 / w - 0.5), centre_dy=float((y0 + y1) / 2 / h - 0.5),
+        eye_dist=float(np.hypot(ex[0], ex[1])),
+        sharpness=float(cv2.Laplacian(gray, cv2.CV_32F).var()),
+        luma=float(gray.mean()),
+        eye_ratio=(eye_r + eye_l) / 2,
+        box=(float(x0), float(y0), float(x1), float(y1)))
+
+
+def nonrigid_residual(ref: np.ndarray, cur: np.ndarray, eye_dist: float) -> float:
+    """Largest expression-landmark displacement left after the best affine fit of the stable
+    landmarks, as a fraction of the eye distance. A photo, however it is moved, stays near zero."""
+    src = np.c_[ref[STABLE, :2], np.ones(len(STABLE))]
+    a, *_ = np.linalg.lstsq(src, cur[STABLE, :2], rcond=None)
+    pred = np.c_[ref[MOBILE, :2], np.ones(len(MOBILE))] @ a
+    return float(np.hypot(*(pred - cur[MOBILE, :2]).T).max() / max(eye_dist, 1e-6))
+
+
+def face_descriptor(rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """A 32x24 grey patch of eyes and nose, aligned on the eye corners, zero-mean and unit-norm;
+    the dot product of two descriptors compares two pictures (mouth left out on purpose)."""
+    r, l = points[L.RIGHT_EYE_OUTER, :2], points[L.LEFT_EYE_OUTER, :2]
+    src = np.float32([r, l, l + (l - r)[::-1] * (-1, 1)])  # third point: eye line turned 90 degrees
+    dst = np.float32([[4, 6], [28, 6], [28, 30]])
+    m = cv2.getAffineTransform(src, dst)
+    patch = cv2.warpAffine(rgb, m, (32, 24), flags=cv2.INTER_AREA)
+    g = cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY).astype(np.float32).ravel()
+    g -= g.mean()
+    return g / max(float(np.linalg.norm(g)), 1e-6)

@@ -1,0 +1,282 @@
+"""The maintenance menu's pages as data: rows of facts and the actions a technician can take.
+Device pages ask the device itself for details when it offers `diagnostics()`; nothing here
+reads citizen data (a card read is masked before it is shown)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from kiosk import __version__
+from kiosk.hw.health import DeviceHealth
+from kiosk.runtime.logs import RING
+from kiosk.services.audit import AuditLog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str  # message id
+    value: str  # technical value: numbers, names, states (not translated)
+    state: str = ""  # "", "ok", "warn", "bad": drawn with a word as well as a colour
+    literal: bool = False  # label is a technical name given by a device (ATR, fps), not a message id
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    label: str  # message id
+    confirm: bool = False
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Page:
+    id: str
+    title: str  # message id
+    rows: tuple[Row, ...] = ()
+    actions: tuple[Action, ...] = ()
+    lines: tuple[str, ...] = ()
+    preview: Any = None  # an RGB numpy frame for the camera page
+
+
+PAGES = ("reader", "camera", "printer", "gpio", "network", "system", "queue", "logs", "audit",
+         "settings", "power")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def health_row(h: DeviceHealth | None) -> Row:
+    if h is None:
+        return Row("diag.health", "unknown", "warn")
+    state = {"ok": "ok", "degraded": "warn", "offline": "bad"}[h.state.value]
+    return Row("diag.health", f"{h.state.value} {h.reason} {h.detail}".strip(), state)
+
+
+@dataclass
+class Diagnostics:
+    devices: Callable[[], dict[str, Any]]
+    health: Callable[[], dict[str, DeviceHealth]]
+    cfg: Callable[[], Any]
+    audit: AuditLog
+    sync: Any = None  # an object with status() -> dict, sync_now(), retry_dead(), export_dead(path)
+    power: Any = None  # an object with restart_app(), reboot(), shutdown()
+    printer_test: Callable[[], str] | None = None  # prints a test receipt, returns an outcome text
+    log_level: str = "info"
+    results: dict[str, str] = field(default_factory=dict)  # last action result per page
+
+    def page(self, page_id: str) -> Page:
+        build = getattr(self, f"_page_{page_id}")
+        return build()
+
+    # ---------------------------------------------------------------- devices
+    def _device_rows(self, name: str) -> list[Row]:
+        dev = self.devices().get(name)
+        rows = [health_row(self.health().get(name)), Row("diag.adapter", repr(dev))]
+        details = getattr(dev, "diagnostics", None)
+        if callable(details):
+            try:
+                for key, value in details().items():
+                    rows.append(Row(str(key), str(value), literal=True))
+            except Exception as exc:
+                rows.append(Row("diag.error", repr(exc), "bad"))
+        if name in self.results:
+            rows.append(Row("diag.last_result", self.results[name]))
+        return rows
+
+    def _page_reader(self) -> Page:
+        dev = self.devices().get("reader")
+        can_read = callable(getattr(dev, "read_identity_masked", None))
+        return Page("reader", "diag.page.reader", tuple(self._device_rows("reader")),
+                    (Action("read_card", "diag.action.read_card", enabled=can_read),))
+
+    def _page_camera(self) -> Page:
+        dev = self.devices().get("camera")
+        preview = None
+        latest = getattr(dev, "latest_frame", None)
+        if callable(latest):
+            frame = latest()
+            preview = getattr(frame, "rgb", None)
+        return Page("camera", "diag.page.camera", tuple(self._device_rows("camera")), (), (), preview)
+
+    def _page_printer(self) -> Page:
+        return Page("printer", "diag.page.printer", tuple(self._device_rows("printer")),
+                    (Action("print_test", "diag.action.print_test", enabled=self.printer_test is not None),))
+
+    def _page_gpio(self) -> Page:
+        gpio = self.devices().get("gpio")
+        rows = [health_row(self.health().get("gpio"))]
+        actions = []
+        if hasattr(gpio, "status_led"):
+            for part in ("status_led", "help_beacon", "buzzer"):
+                on = bool(getattr(gpio, part).value)
+                rows.append(Row(f"diag.gpio.{part}", f"{'on' if on else 'off'} (GPIO{gpio.pins[part]})",
+                                "ok" if on else ""))
+                actions.append(Action(f"toggle_{part}", f"diag.action.toggle_{part}"))
+            rows.append(Row("diag.gpio.service_door", f"{'open' if gpio.door_open else 'closed'} "
+                            f"(GPIO{gpio.pins['service_door']})", "warn" if gpio.door_open else "ok"))
+            rows.append(Row("diag.gpio.presence_sensor", f"{'someone' if gpio.someone_present else 'nobody'} "
+                            f"(GPIO{gpio.pins['presence_sensor']})"))
+        return Page("gpio", "diag.page.gpio", tuple(rows), tuple(actions))
+
+    # ---------------------------------------------------------------- network and system
+    def _page_network(self) -> Page:
+        cfg = self.cfg()
+        rows = [health_row(self.health().get("bureau")), Row("diag.net.bureau_url", cfg["sync.bureau_url"])]
+        for key in ("sync.cert_file", "sync.ca_file"):
+            rows.append(cert_row(Path(cfg[key]), f"diag.net.{key.split('.')[1]}"))
+        rows.append(Row("diag.net.clock", clock_state()))
+        status = self._sync_status()
+        rows.append(Row("diag.net.last_heartbeat", str(status.get("last_heartbeat", "unknown"))))
+        return Page("network", "diag.page.network", tuple(rows))
+
+    def _page_system(self) -> Page:
+        cfg = self.cfg()
+        data_dir = Path(cfg["kiosk.data_dir"])
+        rows = [Row("diag.sys.version", __version__), Row("diag.sys.kiosk_id", cfg["kiosk.id"]),
+                Row("diag.sys.host", f"{socket.gethostname()} {platform.machine()} Python {platform.python_version()}"),
+                Row("diag.sys.uptime", uptime())]
+        try:
+            du = shutil.disk_usage(data_dir if data_dir.exists() else "/")
+            free_mb = du.free / 2 ** 20
+            rows.append(Row("diag.sys.disk", f"{free_mb:.0f} MB free of {du.total / 2 ** 20:.0f} MB",
+                            "bad" if free_mb < cfg["sync.min_free_mb"] else "ok"))
+        except OSError as exc:
+            rows.append(Row("diag.sys.disk", repr(exc), "bad"))
+        rows.append(Row("diag.sys.memory", memory()))
+        rows.append(Row("diag.sys.cpu_temp", cpu_temp()))
+        return Page("system", "diag.page.system", tuple(rows))
+
+    # ---------------------------------------------------------------- queue, logs, audit, power
+    def _sync_status(self) -> dict:
+        if self.sync is None:
+            return {}
+        try:
+            return dict(self.sync.status())
+        except Exception as exc:
+            return {"error": repr(exc)}
+
+    def _page_queue(self) -> Page:
+        status = self._sync_status()
+        if not status:
+            return Page("queue", "diag.page.queue", (Row("diag.queue.unavailable", "sync daemon not reachable", "bad"),))
+        rows = [Row(f"diag.queue.{k}", str(status.get(k, "-"))) for k in
+                ("pending", "in_flight", "dead", "oldest_pending_age_s", "last_success", "online")]
+        if "error" in status:
+            rows.append(Row("diag.error", status["error"], "bad"))
+        if "queue" in self.results:
+            rows.append(Row("diag.last_result", self.results["queue"]))
+        dead = tuple(f"{d.get('kind', '?')}  {d.get('reference', '?')}  {d.get('reason', '?')}"
+                     for d in status.get("dead_letters", []))
+        actions = (Action("sync_now", "diag.action.sync_now"),
+                   Action("retry_dead", "diag.action.retry_dead", enabled=bool(status.get("dead"))),
+                   Action("export_dead", "diag.action.export_dead", enabled=bool(status.get("dead"))))
+        return Page("queue", "diag.page.queue", tuple(rows), actions, dead)
+
+    def _page_logs(self) -> Page:
+        level = getattr(logging, self.log_level.upper())
+        actions = tuple(Action(f"level_{name}", f"diag.action.level_{name}") for name in LOG_LEVELS)
+        return Page("logs", "diag.page.logs", (Row("diag.logs.level", self.log_level),), actions,
+                    tuple(RING.tail(level)))
+
+    def _page_audit(self) -> Page:
+        return Page("audit", "diag.page.audit", (), (), tuple(e.line() for e in self.audit.recent(300)))
+
+    def _page_settings(self) -> Page:
+        return Page("settings", "diag.page.settings")  # drawn from the config schema by the screen
+
+    def _page_power(self) -> Page:
+        return Page("power", "diag.page.power", (), (
+            Action("restart_app", "diag.action.restart_app", confirm=True),
+            Action("reboot", "diag.action.reboot", confirm=True),
+            Action("shutdown", "diag.action.shutdown", confirm=True)))
+
+    # ---------------------------------------------------------------- actions
+    def act(self, page_id: str, action_id: str) -> None:
+        """Run one action (may block briefly: the screen calls it from a worker)."""
+        self.audit.append("maintenance_action", page=page_id, action=action_id)
+        gpio = self.devices().get("gpio")
+        try:
+            if action_id.startswith("toggle_"):
+                getattr(gpio, action_id[len("toggle_"):]).toggle()
+            elif action_id.startswith("level_"):
+                self.log_level = action_id[len("level_"):]
+            elif action_id == "print_test" and self.printer_test:
+                self.results["printer"] = self.printer_test()
+            elif action_id == "read_card":
+                self.results["reader"] = str(self.devices()["reader"].read_identity_masked())
+            elif action_id in ("sync_now", "retry_dead") and self.sync is not None:
+                self.results["queue"] = str(getattr(self.sync, action_id)())
+            elif action_id == "export_dead" and self.sync is not None:
+                target = Path(self.cfg()["kiosk.data_dir"]) / "export" / f"dead-{int(time.time())}.jsonl"
+                self.results["queue"] = str(self.sync.export_dead(target))
+            elif action_id in ("restart_app", "reboot", "shutdown") and self.power is not None:
+                getattr(self.power, action_id)()
+        except Exception as exc:
+            self.results[page_id] = f"error: {exc!r}"
+            log.warning("event=maintenance_action_failed page=%s action=%s error=%r", page_id, action_id, exc)
+
+
+def cert_row(path: Path, label: str) -> Row:
+    if not path.exists():
+        return Row(label, f"{path}: missing", "bad")
+    try:
+        from cryptography import x509
+
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+        until = cert.not_valid_after_utc
+        days = (until - dt.datetime.now(dt.timezone.utc)).days
+        return Row(label, f"expires {until:%Y-%m-%d} ({days} days)", "bad" if days < 0 else "warn" if days < 30 else "ok")
+    except Exception as exc:
+        return Row(label, f"{path}: unreadable ({type(exc).__name__})", "bad")
+
+
+def clock_state() -> str:
+    try:
+        out = subprocess.run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"],
+                             capture_output=True, text=True, timeout=2)
+        if out.returncode == 0 and out.stdout.strip():
+            return "synchronised" if out.stdout.strip() == "yes" else "NOT synchronised"
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return "unknown (no timedatectl)"
+
+
+def uptime() -> str:
+    try:
+        seconds = float(Path("/proc/uptime").read_text().split()[0])
+    except OSError:
+        return "unknown"
+    d, rem = divmod(int(seconds), 86400)
+    return f"{d} d {rem // 3600} h {rem % 3600 // 60} min"
+
+
+def memory() -> str:
+    try:
+        info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+        total = int(info["MemTotal"].split()[0]) / 1024
+        avail = int(info["MemAvailable"].split()[0]) / 1024
+        rss = next(int(l.split()[1]) / 1024 for l in Path("/proc/self/status").read_text().splitlines()
+                   if l.startswith("VmRSS:"))
+        return f"{avail:.0f} MB available of {total:.0f} MB; kiosk uses {rss:.0f} MB"
+    except (OSError, KeyError, StopIteration):
+        return "unknown"
+
+
+def cpu_temp() -> str:
+    path = Path("/sys/class/thermal/thermal_zone0/temp")
+    try:
+        return f"{int(path.read_text()) / 1000:.1f} °C"
+    except (OSError, ValueError):
+        return "not available on this machine"
+
+

@@ -1,0 +1,42 @@
+#!/bin/bash
+# Install the appliance's systemd units, users, udev rule and lockdown settings from systemd/
+# into a root file system, and enable the units. Used by the image layer (image/) and by the
+# nspawn boot test (tests/appliance/). Runs on the build host; touches nothing outside ROOT.
+#
+#   scripts/appliance-install.sh ROOT
+set -euo pipefail
+
+usage() { echo "usage: $0 ROOT" >&2; exit 2; }
+[[ $# -eq 1 ]] || usage
+root=$(realpath "$1")
+[[ -d $root/etc && -d $root/usr ]] || { echo "$0: $root is not a root file system" >&2; exit 2; }
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../systemd" && pwd)
+
+put() {  # put MODE SOURCE DEST (DEST relative to ROOT)
+    install -D -m "$1" "$src/$2" "$root/$3"
+}
+
+put 0644 kiosk.service                      usr/lib/systemd/system/kiosk.service
+put 0644 kiosk-sync.service                 usr/lib/systemd/system/kiosk-sync.service
+put 0644 sysusers.d/kiosk.conf              usr/lib/sysusers.d/kiosk.conf
+put 0644 tmpfiles.d/kiosk.conf              usr/lib/tmpfiles.d/kiosk.conf
+put 0644 udev/70-kiosk-printer.rules        usr/lib/udev/rules.d/70-kiosk-printer.rules
+put 0644 system.conf.d/50-kiosk-watchdog.conf etc/systemd/system.conf.d/50-kiosk-watchdog.conf
+put 0644 logind.conf.d/50-kiosk.conf        etc/systemd/logind.conf.d/50-kiosk.conf
+put 0644 journald.conf.d/50-kiosk.conf      etc/systemd/journald.conf.d/50-kiosk.conf
+put 0644 sysctl.d/50-kiosk.conf             etc/sysctl.d/50-kiosk.conf
+put 0644 polkit/50-kiosk-power.rules        etc/polkit-1/rules.d/50-kiosk-power.rules
+put 0644 chrony/kiosk.conf                  etc/chrony/conf.d/kiosk.conf
+put 0644 fake-hwclock/fake-hwclock.default  etc/default/fake-hwclock
+
+# The TLS directory: the key is root-only (the sync unit gets it as a credential).
+install -d -m 0755 "$root/etc/kiosk"
+install -d -m 0755 "$root/etc/kiosk/tls"
+
+# Users and the data directory now, so file ownership in the image is right before first boot.
+systemd-sysusers --root="$root"
+systemd-tmpfiles --root="$root" --create kiosk.conf
+
+systemctl --root="$root" enable kiosk.service kiosk-sync.service
+# No Ctrl+Alt+Del reboot, no login prompt where the UI draws.
+systemctl --root="$root" mask ctrl-alt-del.target getty@tty1.service

@@ -1,0 +1,50 @@
+"""Synthetic camera: a real face photo whose mouth opens when the kiosk cues, plus attack modes.
+
+Spec strings (config key devices.camera): `synthetic`, `synthetic:FACE_OR_PATH`,
+`synthetic:MODE`, or comma-separated items such as `synthetic:astronaut,mode=replay,fps=20,seed=3`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulators.camera.camera import SyntheticCamera
+from simulators.camera.subject import MODES
+
+__all__ = ["SyntheticCamera", "MODES", "parse_spec", "open_camera"]
+
+
+def parse_spec(spec: str) -> dict[str, Any]:
+    """`synthetic[:item,...]` -> SyntheticCamera keyword arguments."""
+    head, _, rest = spec.partition(":")
+    if head != "synthetic":
+        raise ValueError(f"not a synthetic camera spec: {spec!r}")
+    kwargs: dict[str, Any] = {}
+    for item in filter(None, (i.strip() for i in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq:
+            if item in MODES:
+                kwargs["mode"] = item
+            else:
+                kwargs["face"] = item
+            continue
+        if key in ("fps",):
+            kwargs[key] = float(value)
+        elif key in ("seed",):
+            kwargs[key] = int(value)
+        elif key == "realtime":
+            kwargs[key] = value.lower() in ("1", "true", "yes", "on")
+        elif key == "size":
+            w, _, h = value.partition("x")
+            kwargs[key] = (int(w), int(h))
+        elif key in ("mode", "face"):
+            kwargs[key] = value
+        else:
+            raise ValueError(f"unknown synthetic camera option {key!r} in {spec!r}")
+    return kwargs
+
+
+def open_camera(spec: str, cfg: Any = None) -> SyntheticCamera:
+    """Registry entry point. In-process use by the kiosk runs on the real clock unless told not to."""
+    kwargs = {"realtime": True, **parse_spec(spec)}
+    return SyntheticCamera(**kwargs)
