@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +83,8 @@ def status_command(args: argparse.Namespace) -> int:
 
 def test_command(args: argparse.Namespace) -> int:
     """Print the test receipt in both languages through the same service the citizens use."""
-    # Imported here: the receipts are a service-layer idea; `printer status` needs none of it.
-    from kiosk.services.printing import PrintService, StaffAlert
-    from kiosk.services.receipts import ReceiptContext, printer_test
+    # Imported here: receipts are a service-layer idea; `printer status` needs none of it.
+    from kiosk.services.printing import PrintService, StaffAlert, print_test_receipts
 
     cfg = config.load(args.config)
     _logging(cfg)
@@ -99,24 +96,14 @@ def test_command(args: argparse.Namespace) -> int:
     def alert(a: StaffAlert) -> None:
         print(f"alert     {a.device} {a.reason}")
 
-    now = datetime.now()
-    code = re.sub(r"[^A-Z0-9]", "", cfg["kiosk.id"].upper()) or "KIOSK"
-    reference = f"TEST-{code}-{now:%Y%m%d%H%M%S}"
-    ok = True
     with printer:
-        service = PrintService(printer, cfg, alert)
-        for lang in ("zh_CN", "en"):
-            ctx = ReceiptContext.from_config(cfg, lang, now)
-            doc = printer_test(ctx, reference=reference, mode=service.mode,
-                               paper_mm=cfg["printer.paper_mm"])
-            outcome = service.print_receipt(doc)
-            if outcome.printed:
-                print(f"{lang:<9} printed reference={reference}")
-                continue
+        outcomes = print_test_receipts(PrintService(printer, cfg, alert), cfg)
+    for lang, outcome in zip(("zh_CN", "en"), outcomes):
+        if outcome.printed:
+            print(f"{lang:<9} printed reference={outcome.reference}")
+        else:
             print(f"{lang:<9} not printed reason={outcome.device_reason} when={outcome.when}")
-            ok = False
-            break  # the second receipt would fail the same way
-    return 0 if ok else 1
+    return 0 if all(o.printed for o in outcomes) and len(outcomes) == 2 else 1
 
 
 def _logging(cfg: config.Config) -> None:

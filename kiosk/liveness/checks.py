@@ -1,6 +1,7 @@
 """Presentation-attack checks, each a plain function over what one attempt recorded.
 
-- still_photo: no real mouth motion and only rigid (affine) motion of the whole face;
+- still_photo: no real mouth motion and no eyelid motion either: the face only ever moved as a
+  rigid whole (a blink is the non-rigid motion even a citizen who does not respond shows);
 - replay: openings that did not follow a cue (a recording opens its mouth on its own clock);
 - face_changed: the four pictures do not show the same face (eyes-and-nose patches differ);
 - track_broken: the face was lost or replaced between the first and the last picture
@@ -20,7 +21,7 @@ from kiosk.liveness.settings import LivenessSettings
 @dataclass
 class AttemptRecord:
     mouth: list[float] = field(default_factory=list)
-    nonrigid: list[float] = field(default_factory=list)
+    eyes: list[float] = field(default_factory=list)
     frames: int = 0
     blockers: dict[str, int] = field(default_factory=dict)
 
@@ -30,9 +31,10 @@ def still_photo(rec: AttemptRecord, s: LivenessSettings) -> str | None:
     if len(rec.mouth) < 10 or len(rec.mouth) < 0.5 * rec.frames:
         return None  # not enough of a face to judge
     lo, hi = np.percentile(rec.mouth, [2, 98])
-    nonrigid = float(np.percentile(rec.nonrigid, 98)) if rec.nonrigid else 0.0
-    if hi - lo < s.still_mouth_range and nonrigid < s.still_nonrigid:
-        return f"mouth_range={hi - lo:.3f} nonrigid_p98={nonrigid:.3f} frames={len(rec.mouth)}"
+    eyes = np.asarray(rec.eyes)
+    dip = float(1.0 - eyes.min() / max(float(np.median(eyes)), 1e-6))
+    if hi - lo < s.still_mouth_range and dip < s.still_eye_dip:
+        return f"mouth_range={hi - lo:.3f} eye_dip={dip:.3f} frames={len(rec.mouth)}"
     return None
 
 

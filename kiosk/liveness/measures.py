@@ -1,5 +1,5 @@
 """Per-frame measures of the tracked face: mouth ratio, head pose, size, position, sharpness,
-exposure, eye opening, and how far the face moved other than rigidly (for the still-photo check).
+exposure, and eye opening (blinks are the non-rigid motion a held photo lacks).
 """
 
 from __future__ import annotations
@@ -14,10 +14,6 @@ from kiosk.liveness import landmarks as L
 from kiosk.liveness.landmarks import Mesh
 
 PITCH_OFFSET_DEG = 8.0  # forehead-to-chin axis of a frontal face leans back about this much
-# Landmarks that move only with the head (eye corners, nose bridge, forehead, cheeks) ...
-STABLE = np.array([33, 133, 263, 362, 168, 6, 197, 195, 5, 4, 1, 10, 109, 338, 234, 454])
-# ... and those that move with expression (eyelids, lips).
-MOBILE = np.array([159, 145, 386, 374, 160, 144, 385, 380, 13, 14, 78, 308, 82, 87, 312, 317, 17])
 
 
 @dataclass(frozen=True)
@@ -65,15 +61,6 @@ def measure(mesh: Mesh, frame_shape: tuple[int, ...], t: float) -> FaceMeasures:
         luma=float(gray.mean()),
         eye_ratio=(eye_r + eye_l) / 2,
         box=(float(x0), float(y0), float(x1), float(y1)))
-
-
-def nonrigid_residual(ref: np.ndarray, cur: np.ndarray, eye_dist: float) -> float:
-    """Largest expression-landmark displacement left after the best affine fit of the stable
-    landmarks, as a fraction of the eye distance. A photo, however it is moved, stays near zero."""
-    src = np.c_[ref[STABLE, :2], np.ones(len(STABLE))]
-    a, *_ = np.linalg.lstsq(src, cur[STABLE, :2], rcond=None)
-    pred = np.c_[ref[MOBILE, :2], np.ones(len(MOBILE))] @ a
-    return float(np.hypot(*(pred - cur[MOBILE, :2]).T).max() / max(eye_dist, 1e-6))
 
 
 def face_descriptor(rgb: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from kiosk.liveness.challenge import Challenge
 from kiosk.liveness.events import (AttemptFailed, AttemptStarted, Capture, CheckFired, Cue, Event,
                                    Finished, Guidance, Verdict)
 from kiosk.liveness.guidance import frontal, guidance_key
-from kiosk.liveness.measures import FaceMeasures, face_descriptor, measure, nonrigid_residual
+from kiosk.liveness.measures import FaceMeasures, face_descriptor, measure
 from kiosk.liveness.settings import LivenessSettings
 from kiosk.liveness.tracker import FaceEngine, FaceTracker, Observation
 
@@ -47,8 +47,6 @@ class LivenessSession:
         self._pending_key, self._pending_n = "", 0
         self._faces = 0
         self._speed = 0.0
-        self._ref: np.ndarray | None = None
-        self._ref_track = 0
         self._challenge: Challenge
         self._captures: CaptureSet
         self._record: checks.AttemptRecord
@@ -95,6 +93,7 @@ class LivenessSession:
             rec.blockers[key] = rec.blockers.get(key, 0) + 1
         if m is not None:
             rec.mouth.append(m.mouth_ratio)
+            rec.eyes.append(m.eye_ratio)
         ch = self._challenge
         if ch.started and not ch.done and (obs.mesh is None or obs.new_track):
             self._fire(t, "track_broken", f"openings_before={ch.done_openings}", out)
@@ -195,12 +194,6 @@ class LivenessSession:
             step = np.hypot((m.box[0] + m.box[2] - prev.box[0] - prev.box[2]) / 2,
                             (m.box[1] + m.box[3] - prev.box[1] - prev.box[3]) / 2) / width / (m.t - prev.t)
             self._speed = 0.7 * self._speed + 0.3 * float(step)
-        if obs.mesh is None:
-            return
-        if self._ref is None or obs.track_id != self._ref_track:
-            self._ref, self._ref_track = obs.mesh.points.copy(), obs.track_id
-        elif m is not None:
-            self._record.nonrigid.append(nonrigid_residual(self._ref, obs.mesh.points, m.eye_dist))
 
     def _offer_picture(self, frame: Frame, obs: Observation, m: FaceMeasures, out: list[Event]) -> None:
         ch = self._challenge

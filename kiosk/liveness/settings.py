@@ -48,7 +48,7 @@ class LivenessSettings:
     # presentation-attack checks
     replay_unsolicited: int = 2  # openings not following a cue before the replay check fires
     still_mouth_range: float = 0.06  # mouth ratio range (p2-p98) below this is no real mouth motion
-    still_nonrigid: float = 0.020  # p98 non-rigid landmark residual (of eye distance) below this: rigid only
+    still_eye_dip: float = 0.10  # deepest eyelid closing (1 - min/median eye ratio) below this: no blink
     face_change_ncc: float = 0.55  # pictures whose upper-face correlation falls below this differ
     jpeg_quality: int = 90
 

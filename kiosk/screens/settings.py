@@ -40,19 +40,46 @@ class SettingsPanel:
         buttons: list[Button] = []
         keys = technician_keys()
         list_w = rect.width if self.selected is None else int(rect.width * 0.45)
-        top = rect.y + th.px(90)
-        rh = min(th.px(96), (rect.bottom - top) // max(1, len(keys)) - th.px(6))
+        top = rect.y + th.px(170)
+        gap = th.px(8)
+        rh = th.px(100)
+        nav_h = th.px(90)
+        per_page = max(1, (rect.bottom - top - nav_h - gap) // (rh + gap))
+        pages = (len(keys) + per_page - 1) // per_page
+        self.page = min(getattr(self, "page", 0), pages - 1)
         cfg = self.ui.maintenance.cfg()
-        for i, key in enumerate(keys):
-            r = pygame.Rect(rect.x, top + i * (rh + th.px(6)), list_w, rh)
+        shown = keys[self.page * per_page:(self.page + 1) * per_page]
+        for i, key in enumerate(shown):
+            r = pygame.Rect(rect.x, top + i * (rh + gap), list_w, rh)
             style = "primary" if key is self.selected else "secondary"
             buttons.append(Button(r, label_key(key), lambda k=key: self.select(k), style, name=f"set-{key.name}",
-                                  sublabel="", fields={}))
-            buttons[-1].value = f"{cfg[key.name]}  [{cfg.sources[key.name]}]"  # drawn by draw()
+                                  detail=f"{cfg[key.name]}   [{cfg.sources[key.name]}]"))
+        if pages > 1:
+            half = (list_w - gap) // 2
+            y = rect.bottom - nav_h
+            buttons.append(Button(pygame.Rect(rect.x, y, half, nav_h), "diag.scroll_up",
+                                  lambda: self._page(-1), "secondary", enabled=self.page > 0, name="set-prev"))
+            buttons.append(Button(pygame.Rect(rect.x + half + gap, y, half, nav_h), "diag.scroll_down",
+                                  lambda: self._page(1), "secondary", enabled=self.page < pages - 1,
+                                  name="set-next"))
         if self.selected is not None:
             buttons += self._editor(pygame.Rect(rect.x + list_w + th.margin, top,
                                                 rect.width - list_w - th.margin, rect.bottom - top))
         return buttons
+
+    def _page(self, delta: int) -> None:
+        self.page += delta
+        self.screen._load_page()
+
+    def find(self, name: str) -> None:
+        """Turn to the page that holds a key (tests and deep links)."""
+        keys = [k.name for k in technician_keys()]
+        self.page = 0
+        self.screen._load_page()
+        while not any(b.name == f"set-{name}" for b in self.screen.buttons):
+            if not any(b.name == "set-next" and b.enabled for b in self.screen.buttons) or name not in keys:
+                raise KeyError(name)
+            self._page(1)
 
     def select(self, key: config.Key) -> None:
         self.selected = key
@@ -65,7 +92,7 @@ class SettingsPanel:
         self.editor = area
         gap = th.px(8)
         buttons: list[Button] = []
-        body_top = area.y + th.px(170)
+        body_top = area.y + th.px(180)
         bottom_h = th.button_h
         if key.type is bool or key.choices:
             options = ["true", "false"] if key.type is bool else [str(c) for c in key.choices]
@@ -132,20 +159,13 @@ class SettingsPanel:
         ui, th = self.ui, self.ui.theme
         note = "settings.help" if not self.message else self.message
         color = COLORS["danger"] if self.message.startswith("settings.error") else COLORS["muted"]
-        ui.draw_text(surf, note, "small", color, pygame.Rect(self.rect.x, top, self.rect.width, th.px(80)), 2,
+        ui.draw_text(surf, note, "small", color, pygame.Rect(self.rect.x, top, self.rect.width, th.px(76)), 2,
                      align="left", detail=getattr(ui.maintenance, "last_error", ""))
-        for b in self.screen.buttons:
-            value = getattr(b, "value", None)
-            if value is None:
-                continue
-            size = max(16, th.font_px("small") * 3 // 4)
-            img = ui.text.render(value, size, COLORS["on_primary"] if b.style == "primary" else COLORS["muted"])
-            surf.blit(img, img.get_rect(bottomright=(b.rect.right - th.px(14), b.rect.bottom - th.px(6))))
         if self.selected is not None:
             ed = self.editor
             ui.draw_text(surf, label_key(self.selected), "body", COLORS["text"], pygame.Rect(ed.x, ed.y, ed.width,
                          th.px(60)), 1, bold=True, align="left")
-            field = pygame.Rect(ed.x, ed.y + th.px(70), ed.width, th.px(90))
+            field = pygame.Rect(ed.x, ed.y + th.px(70), ed.width, th.px(96))
             pygame.draw.rect(surf, COLORS["surface"], field, border_radius=th.radius)
             pygame.draw.rect(surf, COLORS["primary"], field, width=max(2, th.px(3)), border_radius=th.radius)
             size, lines = ui.text.fit(self.draft or " ", th.font_px("body"), field.width - th.px(30), 1)

@@ -25,6 +25,7 @@ class Button:
     sublabel: str = ""  # message id shown smaller under the label (e.g. why it is disabled)
     literal: bool = False  # label is not a message id (a digit on a keypad)
     name: str = ""  # stable name for tests
+    detail: str = ""  # literal second line (a setting's current value), when there is no sublabel
 
     def hit(self, pos: tuple[int, int]) -> bool:
         return self.enabled and self.rect.collidepoint(pos)
@@ -43,8 +44,8 @@ class Button:
         text = self.label if self.literal else ui.t(self.label, **self.fields)
         size = th.font_px("key" if self.style == "key" else "button")
         inner = self.rect.inflate(-2 * th.px(16), -2 * th.px(10))
-        if self.sublabel:
-            sub = ui.t(self.sublabel)
+        if self.sublabel or self.detail:
+            sub = ui.t(self.sublabel) if self.sublabel else self.detail
             size, lines = ui.text.fit(text, size, inner.width, 1, bold=True)
             sub_size, sub_lines = ui.text.fit(sub, th.font_px("small"), inner.width, 2,
                                               height=inner.height - int(size * 1.3))

@@ -30,7 +30,16 @@ from kiosk.hw.printer_escpos import (
     QrCode,
     TextLine,
 )
-from kiosk.services.receipts import Field, Note, Qr, ReceiptDocument, Separator, Title
+from kiosk.services.receipts import (
+    Field,
+    Note,
+    Qr,
+    ReceiptContext,
+    ReceiptDocument,
+    Separator,
+    Title,
+    printer_test,
+)
 
 log = logging.getLogger(__name__)
 
@@ -356,6 +365,26 @@ class PrintService:
             self._alerts(StaffAlert("printer", reason, detail))
         except Exception as exc:  # the beacon failing must not fail the receipt
             log.error("event=staff_alert_failed reason=%s error=%s", reason, _q(_describe(exc)))
+
+
+def print_test_receipts(
+    service: PrintService, cfg: Any, now: datetime | None = None
+) -> list[PrintOutcome]:
+    """The technician's test: one receipt in Chinese, one in English; stops at a failure.
+
+    For `kiosk printer test` and the maintenance menu's printer page.
+    """
+    now = now or datetime.now()
+    code = re.sub(r"[^A-Z0-9]", "", cfg["kiosk.id"].upper()) or "KIOSK"
+    reference = f"TEST-{code}-{now:%Y%m%d%H%M%S}"
+    outcomes: list[PrintOutcome] = []
+    for lang in ("zh_CN", "en"):
+        doc = printer_test(ReceiptContext.from_config(cfg, lang, now), reference=reference,
+                           mode=service.mode, paper_mm=cfg["printer.paper_mm"])
+        outcomes.append(service.print_receipt(doc))
+        if not outcomes[-1].printed:
+            break  # the second receipt would fail the same way
+    return outcomes
 
 
 def _describe(exc: BaseException) -> str:

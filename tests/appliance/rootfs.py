@@ -22,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -87,7 +87,7 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _build_once(target: Path, build: "callable[[Path], None]") -> bool:  # type: ignore[valid-type]
+def _build_once(target: Path, build: Callable[[Path], None]) -> bool:
     """Build into a temporary sibling and rename: a cache entry is complete or absent."""
     with _locked(target.parent / ".lock"):
         if target.is_dir():
@@ -176,9 +176,13 @@ def overlay(lower: Path, workdir: Path) -> Iterator[Path]:
         subprocess.run(["umount", "--lazy", str(merged)], capture_output=True)
 
 
-def gc(keep: list[Path]) -> None:
-    """Drop cache entries other than KEEP (old package lists, old dependency sets)."""
+def gc(keep: list[Path], max_age_days: float = 7) -> None:
+    """Mark KEEP as used; drop layers no run has used for a week (old package lists, old
+    dependency sets). Never a layer another run may be using right now."""
+    now = time.time()
+    for entry in keep:
+        os.utime(entry)
     for entry in cache_dir().glob("*-*"):
-        if entry.is_dir() and entry not in keep and entry.name.split("-")[0] in ("base", "venv"):
-            if not entry.name.endswith(".tmp"):
-                shutil.rmtree(entry, ignore_errors=True)
+        if (entry.is_dir() and entry not in keep and entry.name.split("-")[0] in ("base", "venv")
+                and not entry.name.endswith(".tmp") and now - entry.stat().st_mtime > max_age_days * 86400):
+            shutil.rmtree(entry, ignore_errors=True)

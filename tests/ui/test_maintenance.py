@@ -191,9 +191,9 @@ def test_a_settings_change_is_saved_and_takes_effect(h):
     enter_pin(h)
     h.tap_button("nav-settings")
     shot(h, "settings")
+    h.ui.screen.settings.find("session.inactivity_s")
     h.tap_button("set-session.inactivity_s")
     h.tap_button("kb-clear")
-    h.type_keys = None
     for ch in "45":
         h.tap_button(f"kb-{ch}")
     shot(h, "settings-edit")
@@ -201,11 +201,13 @@ def test_a_settings_change_is_saved_and_takes_effect(h):
     assert h.ui.sessions.inactivity_s == 45.0
     saved = config.load(None, environ={"KIOSK_DATA_DIR": str(h.cfg.data_dir)})
     assert saved["session.inactivity_s"] == 45.0 and saved.sources["session.inactivity_s"] == "technician"
+    h.ui.screen.settings.find("ui.language")
     h.tap_button("set-ui.language")
     h.tap_button("opt-en")
     h.tap_button("settings-save")
     assert h.ui.sessions.default_language == "en"
     # A bad value is refused with the reason and changes nothing.
+    h.ui.screen.settings.find("session.countdown_s")
     h.tap_button("set-session.countdown_s")
     h.tap_button("kb-clear")
     h.tap_button("kb-1")

@@ -1,0 +1,50 @@
+"""A stand-in UI for the watchdog test, run inside the booted rootfs by the hardened kiosk unit.
+
+Like `kiosk run`, it pings the watchdog from its main loop only (through the same
+kiosk.runtime.sdnotify.Notifier) while a worker thread does its own work; after
+HANG_AFTER_S the main loop blocks forever and the worker goes on. systemd must kill it
+(SIGABRT: faulthandler prints every thread's stack to the journal) and start it again.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+from kiosk.runtime.sdnotify import Notifier
+
+HANG_AFTER_S = float(os.environ.get("HANGPROBE_AFTER_S", "3"))
+
+
+def worker() -> None:
+    n = 0
+    while True:
+        n += 1
+        print(f"event=probe_worker_tick n={n}", flush=True)
+        time.sleep(0.5)
+
+
+def hang_forever() -> None:
+    while True:  # the main loop is stuck here; the worker thread is not
+        time.sleep(3600)
+
+
+def main() -> int:
+    notifier = Notifier()
+    print(f"event=probe_start pid={os.getpid()} watchdog_interval={notifier.interval}", flush=True)
+    threading.Thread(target=worker, name="probe-worker", daemon=True).start()
+    notifier.ready(status="probe running")
+    start = time.monotonic()
+    while True:
+        now = time.monotonic()
+        if now - start > HANG_AFTER_S:
+            print("event=probe_hang", flush=True)
+            hang_forever()
+        notifier.tick(now)
+        time.sleep(0.05)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
