@@ -273,7 +273,7 @@ class EscposPrinter:
     def _remember(self, st: PrinterStatus) -> None:
         if self._last != st:
             log.info("event=printer_status online=%s paper=%s cover_open=%s reason=%s detail=%s",
-                     st.online, st.paper.value, st.cover_open, st.reason or "-", st.detail)
+                     st.online, st.paper.value, st.cover_open, st.reason or "-", _q(st.detail))
         self._last, self._last_at = st, time.monotonic()
 
     def health(self) -> DeviceHealth:
@@ -304,7 +304,7 @@ class EscposPrinter:
                 self._remember(before)
                 if not before.ready:
                     log.warning("event=print_refused reason=%s detail=%s",
-                                before.reason, before.detail)
+                                before.reason, _q(before.detail))
                     raise PrinterError(before, "before")
                 phase = "during"
                 emit(p, ops, cut=cut, cut_mode=self.cut_mode, chinese_mode=self.chinese_mode)
@@ -316,11 +316,11 @@ class EscposPrinter:
             reason = "health.printer.offline" if phase == "before" else "health.printer.failed"
             st = PrinterStatus(False, PaperLevel.OK, False, reason, _describe(exc))
             self._remember(st)
-            log.error("event=print_failed phase=%s error=%s", phase, _describe(exc))
+            log.error("event=print_failed phase=%s error=%s", phase, _q(_describe(exc)))
             raise PrinterError(st, phase) from exc
         self._remember(after)
         if not after.ready:
-            log.warning("event=print_incomplete reason=%s detail=%s", after.reason, after.detail)
+            log.warning("event=print_incomplete reason=%s detail=%s", after.reason, _q(after.detail))
             raise PrinterError(after, "after")
         log.info("event=receipt_printed ops=%d paper=%s", len(ops), after.paper.value)
         return after
@@ -379,3 +379,12 @@ def open_printer(spec: str, cfg: Any) -> EscposPrinter:
 def _describe(exc: BaseException) -> str:
     # python-escpos exceptions have an empty repr(); the message is in str().
     return f"{type(exc).__name__}: {exc}".replace("\n", " ")
+
+
+def _q(value: str) -> str:
+    """A log value: quoted when it has spaces, so the line stays one key=value record."""
+    if not value:
+        return "-"
+    if any(c in value for c in ' ="'):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return value

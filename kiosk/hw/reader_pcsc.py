@@ -35,8 +35,10 @@ REMOVAL_SETTLE_S = 0.6  # pcscd polls card presence every 400 ms
 
 
 def _scard() -> Any:
-    from smartcard import scard  # lazy: needs libpcsclite at run time
-
+    try:
+        from smartcard import scard  # lazy: needs libpcsclite at run time
+    except ImportError as exc:
+        raise PcscUnavailable(f"pyscard unavailable: {exc}") from None
     return scard
 
 
@@ -343,10 +345,10 @@ class PcscReader:
 
     def end_session(self) -> None:
         """Disconnect and reset the card: the next session never inherits a verified PIN."""
-        sc = _scard()
         with self._lock:
             card, self._card, self._atr = self._card, None, None
             if card is not None:
+                sc = _scard()
                 try:
                     self._bounded(lambda: sc.SCardDisconnect(card, sc.SCARD_RESET_CARD), "disconnect")
                 except (ExchangeTimeout, ReaderError):
@@ -369,13 +371,33 @@ class PcscReader:
         return result
 
     def close(self) -> None:
-        sc = _scard()
         self.end_session()
         with self._lock:
             for ctx in (self._ctx, self._mon_ctx):
                 if ctx is not None:
-                    sc.SCardReleaseContext(ctx)
+                    _scard().SCardReleaseContext(ctx)
             self._ctx = self._mon_ctx = None
             if self._worker is not None:
                 self._worker.stop()
                 self._worker = None
+
+
+def _setting(cfg: Any, key: str, default: Any) -> Any:
+    values = getattr(cfg, "values", None) or {}
+    return values.get(key, default)  # keys the schema may not list yet fall back to defaults
+
+
+def open_reader(spec: str, cfg: Any) -> PcscReader:
+    """Registry factory for devices.reader = pcsc | sim (sim: vpcd's first slot, the emulator)."""
+    psam = _setting(cfg, "card.psam_reader_name", "Virtual PCD 00 01" if spec == "sim" else "")
+    default_name = "Virtual PCD 00 00" if spec == "sim" else ""
+    return PcscReader(_setting(cfg, "card.reader_name", default_name) or default_name, exclude=psam,
+                      exchange_timeout_s=float(_setting(cfg, "card.exchange_timeout_s", 5.0)))
+
+
+def open_psam_reader(cfg: Any, sim: bool = False) -> PcscReader | None:
+    """The security module's slot, or None when none is configured."""
+    name = _setting(cfg, "card.psam_reader_name", "Virtual PCD 00 01" if sim else "")
+    if not name:
+        return None
+    return PcscReader(name, exchange_timeout_s=float(_setting(cfg, "card.exchange_timeout_s", 5.0)))

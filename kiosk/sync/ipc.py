@@ -221,6 +221,19 @@ class SyncClient:
         except (BureauError, ValueError):
             return SyncStatus(online=False, daemon_running=False)
 
+    def report(self, devices: list[dict[str, Any]] | None = None,
+               usage: dict[str, int] | None = None, timeout: float = 0.5) -> bool:
+        """Hand device health (DeviceHealth dicts) and completed uses per service to the daemon,
+        which carries them in its next heartbeat. False when the daemon is not there."""
+        fields_: dict[str, Any] = {"usage": usage or {}}
+        if devices is not None:
+            fields_["devices"] = devices
+        try:
+            self.call("report", timeout, **fields_)
+            return True
+        except (BureauError, ValueError):
+            return False
+
     def kick(self, timeout: float = 0.5) -> bool:
         """Tell the daemon a submission was queued, so it sends now rather than at its next poll."""
         try:

@@ -295,6 +295,8 @@ def test_daemon_process_speaks_sd_notify_and_serves_the_socket(sim, tmp_path):
         with pytest.raises(ValueError):
             ui.call("no-such-op")
         assert ui.kick() and ui.status().daemon_running
+        assert ui.report([{"device": "printer", "state": "degraded", "reason": "paper low"}],
+                         {"pension_certification": 2})
         proc.terminate()
         assert proc.wait(15) == 0
         sock.settimeout(2)

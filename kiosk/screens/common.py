@@ -1,0 +1,347 @@
+"""Screens every citizen flow reuses: wait with progress, choose, message with a way forward,
+result with the reference number (large and as a QR code), paged table, timeline."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import pygame
+
+from kiosk.screens.base import Screen
+from kiosk.screens.theme import COLORS
+from kiosk.screens.widgets import Button
+
+if TYPE_CHECKING:
+    from kiosk.screens.ui import UI
+
+
+@dataclass(frozen=True)
+class Choice:
+    key: str  # message id of the option
+    value: Any
+    hint: str = ""  # message id under it
+    enabled: bool = True
+    fields: dict = field(default_factory=dict)
+
+
+class ChoiceScreen(Screen):
+    """A question and a few large options (insurance kind, year, where you live, outlet)."""
+
+    name = "choice"
+
+    def __init__(self, ui: "UI", title: str, prompt: str, choices: Sequence[Choice],
+                 on_choice: Callable[[Any], None], columns: int = 2, name: str = "choice") -> None:
+        super().__init__(ui)
+        self.title_key, self.prompt, self.choices = title, prompt, list(choices)
+        self.on_choice, self.columns, self.name = on_choice, columns, name
+
+    def layout(self, area: pygame.Rect) -> None:
+        super().layout(area)
+        th = self.ui.theme
+        top = area.y + th.px(110)
+        cols = 1 if th.portrait and len(self.choices) <= 4 else self.columns
+        rows = math.ceil(len(self.choices) / cols)
+        gap = th.px(20)
+        bw = (area.width - gap * (cols - 1)) // cols
+        bh = min(th.px(200), (area.bottom - top - gap * (rows - 1)) // max(1, rows))
+        for i, choice in enumerate(self.choices):
+            r, c = divmod(i, cols)
+            rect = pygame.Rect(area.x + c * (bw + gap), top + r * (bh + gap), bw, bh)
+            self.buttons.append(Button(rect, choice.key, lambda v=choice.value: self.on_choice(v), "secondary",
+                                       enabled=choice.enabled, sublabel=choice.hint, fields=choice.fields,
+                                       name=f"choice-{choice.value}"))
+
+    def draw(self, surf: pygame.Surface) -> None:
+        th = self.ui.theme
+        self.ui.draw_text(surf, self.prompt, "body", COLORS["text"],
+                          pygame.Rect(self.area.x, self.area.y, self.area.width, th.px(100)), 2, align="left")
+        super().draw(surf)
+
+
+class WaitScreen(Screen):
+    """A long step: a moving progress mark, what is happening, and how long at most."""
+
+    name = "wait"
+
+    def __init__(self, ui: "UI", title: str, message: str, timeout_s: float,
+                 on_timeout: Callable[[], None], name: str = "wait") -> None:
+        super().__init__(ui)
+        self.title_key, self.message, self.name = title, message, name
+        self.started = ui.clock.monotonic()
+        self.timeout_s, self.on_timeout = timeout_s, on_timeout
+        self.fired = False
+
+    def update(self, now: float) -> None:
+        if not self.fired and now - self.started >= self.timeout_s:
+            self.fired = True
+            self.on_timeout()
+
+    def draw(self, surf: pygame.Surface) -> None:
+        ui, th, a = self.ui, self.ui.theme, self.area
+        now = ui.clock.monotonic()
+        cx, cy, r = a.centerx, a.y + th.px(200), th.px(70)
+        pygame.draw.circle(surf, COLORS["disabled"], (cx, cy), r, th.px(14))
+        angle = (now - self.started) * 4.0
+        for k in range(4):  # a turning arc: motion says "working" without relying on colour
+            a0 = angle + k * 0.25
+            pygame.draw.arc(surf, COLORS["primary"], (cx - r, cy - r, 2 * r, 2 * r), a0, a0 + 0.2, th.px(14))
+        y = ui.draw_text(surf, self.message, "title", COLORS["text"],
+                         pygame.Rect(a.x, cy + r + th.px(40), a.width, th.px(200)), 2, bold=True)
+        left = max(0, math.ceil(self.timeout_s - (now - self.started)))
+        ui.draw_text(surf, "wait.at_most", "body", COLORS["muted"], pygame.Rect(a.x, y + th.px(20), a.width,
+                     th.px(100)), 2, seconds=left)
+
+
+@dataclass(frozen=True)
+class Action:
+    key: str
+    run: Callable[[], None]
+    style: str = "primary"
+    name: str = ""
+
+
+class MessageScreen(Screen):
+    """What happened and what to do next, in plain words, with one or two ways forward."""
+
+    name = "message"
+
+    def __init__(self, ui: "UI", title: str, body: str, actions: Sequence[Action], kind: str = "error",
+                 name: str = "message", **fields: Any) -> None:
+        super().__init__(ui)
+        self.title_key, self.body, self.actions, self.kind = "msg.bar." + kind, body, list(actions), kind
+        self.heading, self.fields, self.name = title, fields, name
+
+    def layout(self, area: pygame.Rect) -> None:
+        super().layout(area)
+        th = self.ui.theme
+        n = len(self.actions)
+        gap = th.px(24)
+        bw = min(th.px(620), (area.width - gap * (n - 1)) // max(1, n))
+        total = n * bw + (n - 1) * gap
+        for i, action in enumerate(self.actions):
+            rect = pygame.Rect(area.centerx - total // 2 + i * (bw + gap), area.bottom - th.button_h, bw, th.button_h)
+            self.buttons.append(Button(rect, action.key, action.run, action.style, name=action.name or action.key))
+
+    def draw(self, surf: pygame.Surface) -> None:
+        ui, th, a = self.ui, self.ui.theme, self.area
+        icon_r = th.px(60)
+        cx, cy = a.centerx, a.y + th.px(90)
+        color = {"error": COLORS["danger"], "ok": COLORS["ok"], "info": COLORS["primary"]}[self.kind]
+        pygame.draw.circle(surf, color, (cx, cy), icon_r)
+        glyph = {"error": "!", "ok": "✓", "info": "i"}[self.kind]
+        img = ui.text.render(glyph, th.font_px("huge"), COLORS["on_primary"], bold=True)
+        surf.blit(img, img.get_rect(center=(cx, cy)))
+        y = ui.draw_text(surf, self.heading, "title", COLORS["text"],
+                         pygame.Rect(a.x, cy + icon_r + th.px(30), a.width, th.px(160)), 2, bold=True, **self.fields)
+        ui.draw_text(surf, self.body, "body", COLORS["text"], pygame.Rect(a.x + th.px(60), y + th.px(20),
+                     a.width - th.px(120), a.bottom - y - th.button_h - th.px(60)), 6, **self.fields)
+        super().draw(surf)
+
+
+def qr_matrix(text: str) -> list[list[bool]]:
+    import qrcode  # pure Python; comes with python-escpos
+
+    qr = qrcode.QRCode(border=0, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    qr.add_data(text)
+    qr.make(fit=True)
+    return qr.get_matrix()
+
+
+def draw_qr(surf: pygame.Surface, text: str, rect: pygame.Rect) -> None:
+    matrix = qr_matrix(text)
+    n = len(matrix) + 8  # quiet zone of four modules each side
+    cell = max(1, min(rect.width, rect.height) // n)
+    size = cell * n
+    x0, y0 = rect.x + (rect.width - size) // 2, rect.y + (rect.height - size) // 2
+    pygame.draw.rect(surf, (255, 255, 255), (x0, y0, size, size))
+    for r, row in enumerate(matrix):
+        for c, dark in enumerate(row):
+            if dark:
+                pygame.draw.rect(surf, (0, 0, 0), (x0 + (c + 4) * cell, y0 + (r + 4) * cell, cell, cell))
+
+
+class ResultScreen(Screen):
+    """The end of a flow: outcome, key facts, the reference number large and as a QR code (so a
+    failed receipt never loses it), the receipt state, and the way out."""
+
+    name = "result"
+
+    def __init__(self, ui: "UI", title: str, body: str, reference: str = "", facts: Sequence[tuple[str, str]] = (),
+                 kind: str = "ok", receipt_note: str = "", on_finish: Callable[[], None] | None = None,
+                 **fields: Any) -> None:
+        super().__init__(ui)
+        self.title_key = "msg.bar." + kind
+        self.heading, self.body, self.reference, self.facts, self.kind = title, body, reference, list(facts), kind
+        self.receipt_note, self.fields = receipt_note, fields
+        self.on_finish = on_finish or (lambda: ui.go_home("finish"))
+
+    def layout(self, area: pygame.Rect) -> None:
+        super().layout(area)
+        th = self.ui.theme
+        w = min(area.width, th.px(640))
+        self.buttons.append(Button(pygame.Rect(area.right - w, area.bottom - th.button_h, w, th.button_h),
+                                   "nav.finish", self.on_finish, "primary", name="finish"))
+
+    def draw(self, surf: pygame.Surface) -> None:
+        ui, th, a = self.ui, self.ui.theme, self.area
+        qr_side = th.px(330) if self.reference else 0
+        text_w = a.width - (qr_side + th.margin if not th.portrait else 0)
+        color = COLORS["ok"] if self.kind == "ok" else COLORS["primary"] if self.kind == "info" else COLORS["danger"]
+        mark = {"ok": "✓", "info": "i", "error": "!"}[self.kind]
+        r = th.px(40)
+        pygame.draw.circle(surf, color, (a.x + r, a.y + r + th.px(6)), r)
+        img = ui.text.render(mark, th.font_px("title"), COLORS["on_primary"], bold=True)
+        surf.blit(img, img.get_rect(center=(a.x + r, a.y + r + th.px(6))))
+        y = ui.draw_text(surf, self.heading, "title", COLORS["text"], pygame.Rect(a.x + 2 * r + th.px(24), a.y,
+                         text_w - 2 * r - th.px(24), th.px(150)), 2, bold=True, align="left", **self.fields)
+        y = ui.draw_text(surf, self.body, "body", COLORS["text"], pygame.Rect(a.x, y + th.px(14), text_w,
+                         th.px(200)), 4, align="left", **self.fields) + th.px(10)
+        if self.reference:
+            y = ui.draw_text(surf, "result.reference", "small", COLORS["muted"], pygame.Rect(a.x, y, text_w,
+                             th.px(50)), 1, align="left")
+            size, lines = ui.text.fit(self.reference, th.font_px("huge"), text_w, 1, bold=True)
+            y = ui.draw_lines(surf, lines, size, COLORS["text"], a.x, y, bold=True, align="left") + th.px(10)
+            qr_rect = (pygame.Rect(a.right - qr_side, a.y, qr_side, qr_side) if not th.portrait else
+                       pygame.Rect(a.centerx - qr_side // 2, a.bottom - th.button_h - qr_side - th.px(90), qr_side,
+                                   qr_side))
+            draw_qr(surf, self.reference, qr_rect)
+            ui.draw_text(surf, "result.photograph_qr", "small", COLORS["muted"],
+                         pygame.Rect(qr_rect.x - th.px(40), qr_rect.bottom + th.px(8), qr_rect.width + th.px(80),
+                                     th.px(80)), 2)
+        for label, value in self.facts:
+            ui.draw_text(surf, label, "small", COLORS["muted"], pygame.Rect(a.x, y, int(text_w * 0.4), th.px(48)), 1,
+                         align="left")
+            size, lines = ui.text.fit(value, th.font_px("body"), int(text_w * 0.58), 1)
+            ui.draw_lines(surf, lines, size, COLORS["text"], a.x + int(text_w * 0.42), y, align="left")
+            y += int(th.font_px("body") * 1.35)
+        if self.receipt_note:
+            note = pygame.Rect(a.x, a.bottom - th.button_h - th.px(10) - th.px(120), text_w, th.px(120))
+            ui.draw_text(surf, self.receipt_note, "body", COLORS["text"], note, 2, align="left", **self.fields)
+        super().draw(surf)
+
+
+class TableScreen(Screen):
+    """Rows of figures a page at a time (page by touch), a totals line under them."""
+
+    name = "table"
+
+    def __init__(self, ui: "UI", title: str, heading: str, columns: Sequence[str], rows: Sequence[Sequence[str]],
+                 totals: Sequence[tuple[str, str]] = (), on_print: Callable[[], None] | None = None,
+                 name: str = "table", **fields: Any) -> None:
+        super().__init__(ui)
+        self.title_key, self.heading, self.columns, self.rows = title, heading, list(columns), list(rows)
+        self.totals, self.on_print, self.name, self.fields = list(totals), on_print, name, fields
+        self.page = 0
+
+    def layout(self, area: pygame.Rect) -> None:
+        super().layout(area)
+        th = self.ui.theme
+        self.row_h = int(th.font_px("body") * 1.6)
+        nav_h = th.button_h
+        self.table = pygame.Rect(area.x, area.y + th.px(90), area.width,
+                                 area.height - th.px(90) - nav_h - th.px(30) - len(self.totals) * self.row_h)
+        self.per_page = max(1, self.table.height // self.row_h - 1)
+        n = 3 if self.on_print else 2
+        gap = th.px(20)
+        bw = (area.width - gap * (n - 1)) // n
+        y = area.bottom - nav_h
+        self.buttons += [Button(pygame.Rect(area.x, y, bw, nav_h), "table.prev", lambda: self._turn(-1), "secondary",
+                                enabled=self.page > 0, name="prev"),
+                         Button(pygame.Rect(area.x + bw + gap, y, bw, nav_h), "table.next", lambda: self._turn(1),
+                                "secondary", enabled=(self.page + 1) * self.per_page < len(self.rows), name="next")]
+        if self.on_print:
+            self.buttons.append(Button(pygame.Rect(area.x + 2 * (bw + gap), y, bw, nav_h), "table.print",
+                                       self.on_print, "primary", name="print"))
+
+    def _turn(self, delta: int) -> None:
+        self.page = max(0, self.page + delta)
+        self.layout(self.area)
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(len(self.rows) / self.per_page))
+
+    def draw(self, surf: pygame.Surface) -> None:
+        ui, th, t = self.ui, self.ui.theme, self.table
+        ui.draw_text(surf, self.heading, "body", COLORS["text"], pygame.Rect(self.area.x, self.area.y,
+                     self.area.width, th.px(80)), 2, bold=True, align="left", page=self.page + 1,
+                     pages=self.pages, **self.fields)
+        cw = t.width // len(self.columns)
+        size = th.font_px("body")
+        pygame.draw.rect(surf, COLORS["surface"], t, border_radius=th.radius)
+        for c, col in enumerate(self.columns):
+            ui.draw_text(surf, col, "small", COLORS["muted"], pygame.Rect(t.x + c * cw + th.px(14), t.y + th.px(8),
+                         cw - th.px(20), self.row_h), 1, align="left")
+        shown = self.rows[self.page * self.per_page:(self.page + 1) * self.per_page]
+        for r, row in enumerate(shown):
+            y = t.y + (r + 1) * self.row_h
+            if r % 2 == 0:
+                pygame.draw.rect(surf, COLORS["bg"], (t.x, y, t.width, self.row_h))
+            for c, cell in enumerate(row):
+                fit, lines = ui.text.fit(str(cell), size, cw - th.px(24), 1)
+                ui.draw_lines(surf, lines, fit, COLORS["text"], t.x + c * cw + th.px(14), y + th.px(8), align="left")
+        y = t.bottom + th.px(10)
+        for label, value in self.totals:
+            ui.draw_text(surf, label, "body", COLORS["text"], pygame.Rect(t.x + th.px(14), y, t.width // 2,
+                         self.row_h), 1, bold=True, align="left")
+            fit, lines = ui.text.fit(value, size, t.width // 2 - th.px(30), 1, bold=True)
+            ui.draw_lines(surf, lines, fit, COLORS["text"], t.centerx, y, bold=True, align="left")
+            y += self.row_h
+        super().draw(surf)
+
+
+@dataclass(frozen=True)
+class Stage:
+    key: str  # message id
+    when: str  # date text, or "" when not reached
+    state: str  # done | current | pending
+
+
+class TimelineScreen(Screen):
+    """Progress through stages: a filled mark and a tick for done, a ring for pending (not colour alone)."""
+
+    name = "timeline"
+
+    def __init__(self, ui: "UI", title: str, heading: str, stages: Sequence[Stage], note: str = "",
+                 name: str = "timeline", **fields: Any) -> None:
+        super().__init__(ui)
+        self.title_key, self.heading, self.stages, self.note, self.name = title, heading, list(stages), note, name
+        self.fields = fields
+
+    def layout(self, area: pygame.Rect) -> None:
+        super().layout(area)
+        th = self.ui.theme
+        w = min(area.width, th.px(640))
+        self.buttons.append(Button(pygame.Rect(area.right - w, area.bottom - th.button_h, w, th.button_h),
+                                   "nav.finish", lambda: self.ui.go_home("finish"), "primary", name="finish"))
+
+    def draw(self, surf: pygame.Surface) -> None:
+        ui, th, a = self.ui, self.ui.theme, self.area
+        y = ui.draw_text(surf, self.heading, "body", COLORS["text"], pygame.Rect(a.x, a.y, a.width, th.px(90)), 2,
+                         bold=True, align="left", **self.fields) + th.px(10)
+        note_h = th.px(170) if self.note else 0
+        step = min(th.px(110), (a.bottom - y - th.button_h - note_h - th.px(30)) // max(1, len(self.stages)))
+        r = th.px(22)
+        for i, stage in enumerate(self.stages):
+            cy = y + i * step + r
+            cx = a.x + th.px(40)
+            if i + 1 < len(self.stages):
+                pygame.draw.line(surf, COLORS["tile_border"], (cx, cy + r), (cx, cy + step - r), th.px(4))
+            if stage.state == "pending":
+                pygame.draw.circle(surf, COLORS["tile_border"], (cx, cy), r, th.px(4))
+            else:
+                pygame.draw.circle(surf, COLORS["ok"] if stage.state == "done" else COLORS["primary"], (cx, cy), r)
+                mark = ui.text.render("✓" if stage.state == "done" else "●", th.font_px("small"), COLORS["on_ok"], True)
+                surf.blit(mark, mark.get_rect(center=(cx, cy)))
+            color = COLORS["text"] if stage.state != "pending" else COLORS["muted"]
+            ui.draw_text(surf, stage.key, "body", color, pygame.Rect(cx + th.px(50), cy - r, a.width // 2, step), 1,
+                         bold=stage.state == "current", align="left")
+            if stage.when:
+                ui.draw_lines(surf, [stage.when], th.font_px("small"), COLORS["muted"], a.x + a.width // 2 + th.px(60),
+                              cy - r, align="left")
+        if self.note:
+            box = pygame.Rect(a.x, a.bottom - th.button_h - note_h - th.px(10), a.width, note_h)
+            ui.draw_text(surf, self.note, "body", COLORS["text"], box, 4, align="left", **self.fields)
+        super().draw(surf)

@@ -1,0 +1,373 @@
+"""The nspawn boot test: boot the appliance's units in a Debian rootfs and watch them work.
+
+`python -m tests.appliance.boot` (or `make test-appliance`) builds or reuses the cached rootfs
+(tests/appliance/rootfs.py), installs the freshly built wheel and the units, starts the bureau
+simulator on the host's loopback (the container shares the host network), boots the rootfs
+with `systemd-nspawn -b`, and checks:
+
+  verify        `systemd-analyze verify --root=ROOTFS` on both units: no stderr at all
+  sync_active   kiosk-sync.service reaches active (Type=notify: READY=1 once its socket listens)
+  heartbeat     the bureau simulator received the kiosk's heartbeat over mutual TLS
+  ui_socket     user kiosk reaches the sync daemon's socket (`kiosk sync status`)
+  ui_active     kiosk.service reaches active under SDL_VIDEODRIVER=dummy (READY=1 from the UI)
+  data_dir      files in /var/lib/kiosk belong to kiosk-data and are group-writable
+  watchdog      a unit built from kiosk.service whose main loop hangs (hangprobe.py) is killed
+                by the watchdog and restarted, and its worker thread ran on during the hang
+  ui_hang       the same with the real UI, through its KIOSK_TEST_HANG_AFTER_S hook
+
+Journals and the console log of the last run are kept in out/appliance/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from tests.appliance import rootfs
+from tests.appliance.rootfs import REPO, VENV, Timings
+
+KIOSK_ID = "KIOSK-0001"
+UNITS = ("kiosk.service", "kiosk-sync.service")
+HANG_HOOK = "KIOSK_TEST_HANG_AFTER_S"
+TEST_WATCHDOG_S = 4
+LOG_DIR = REPO / "out" / "appliance"
+
+# The test's changes to the units: a dummy display and no devices. Everything else (user,
+# groups, sandbox, notify, watchdog) stays as shipped.
+UI_DROPIN = f"""\
+[Unit]
+StartLimitAction=none
+
+[Service]
+Environment=SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy
+Environment=KIOSK_READER=none KIOSK_CAMERA=none KIOSK_PRINTER=none KIOSK_GPIO=mock
+Environment=KIOSK_UI_FULLSCREEN=false KIOSK_UI_RESOLUTION=800x480
+# A container has no /dev/tty1.
+StandardInput=null
+TTYReset=no
+TTYVHangup=no
+TTYVTDisallocate=no
+WatchdogSec={TEST_WATCHDOG_S}s
+"""
+
+KIOSK_TOML = """\
+[kiosk]
+id = "{kiosk_id}"
+
+[sync]
+bureau_url = "https://127.0.0.1:{port}"
+heartbeat_s = 5
+"""
+
+
+def cannot_run() -> str | None:
+    """Why this machine cannot run the boot test, or None."""
+    if os.environ.get("KIOSK_SKIP_APPLIANCE"):
+        return "KIOSK_SKIP_APPLIANCE is set"
+    if os.geteuid() != 0:
+        return "needs root (mmdebstrap, overlay mount, systemd-nspawn)"
+    for tool, pkg in (("mmdebstrap", "mmdebstrap"), ("systemd-nspawn", "systemd-container"),
+                      ("nsenter", "util-linux"), ("systemd-analyze", "systemd")):
+        if not shutil.which(tool):
+            return f"{tool} not installed (apt-get install {pkg})"
+    if "overlay" not in Path("/proc/filesystems").read_text():
+        return "no overlayfs in this kernel"
+    return None
+
+
+@dataclass
+class BootResult:
+    timings: Timings = field(default_factory=Timings)
+    checks: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def check(self, name: str, ok: bool, detail: str = "") -> bool:
+        self.checks[name] = (bool(ok), detail)
+        return bool(ok)
+
+    @property
+    def ok(self) -> bool:
+        return all(ok for ok, _ in self.checks.values())
+
+    def report(self) -> str:
+        lines = [f"{'PASS' if ok else 'FAIL'} {name}: {detail}" for name, (ok, detail) in self.checks.items()]
+        lines += [f"SKIP {name}: {why}" for name, why in self.skipped.items()]
+        lines.append(f"timings: {self.timings}")
+        return "\n".join(lines)
+
+
+class Container:
+    """A booted rootfs. Commands run inside through nsenter into its PID 1's namespaces."""
+
+    def __init__(self, root: Path, console_log: Path) -> None:
+        self.root = root
+        self.console_log = console_log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.leader = 0
+
+    def boot(self, timeout: float = 30) -> None:
+        with open(self.console_log, "wb") as log:
+            self.proc = subprocess.Popen(
+                ["systemd-nspawn", "--boot", "--register=no", "--keep-unit", "--quiet",
+                 "--console=pipe", "-D", str(self.root)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"systemd-nspawn exited {self.proc.returncode}; see {self.console_log}")
+            self.leader = _container_init(self.proc.pid)
+            if self.leader and self.sh("systemctl", "is-system-running").stdout.strip() not in ("", "offline"):
+                return
+            time.sleep(0.2)
+        raise RuntimeError("the container's systemd did not come up")
+
+    def sh(self, *cmd: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["nsenter", "-t", str(self.leader), "-a", "--", *cmd], text=True,
+                              capture_output=True, timeout=timeout,
+                              env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
+
+    def show(self, unit: str, *props: str) -> dict[str, str]:
+        out = self.sh("systemctl", "show", unit, *(f"--property={p}" for p in props)).stdout
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def wait_for(self, unit: str, pred: Callable[[dict[str, str]], bool], timeout: float,
+                 props: tuple[str, ...] = ("ActiveState", "SubState", "NRestarts", "Result")) -> tuple[bool, float, dict[str, str]]:
+        start = time.monotonic()
+        state: dict[str, str] = {}
+        while time.monotonic() - start < timeout:
+            state = self.show(unit, *props)
+            if pred(state):
+                return True, time.monotonic() - start, state
+            time.sleep(0.2)
+        return False, time.monotonic() - start, state
+
+    def journal(self, unit: str) -> str:
+        return self.sh("journalctl", "--no-pager", "-o", "short-monotonic", "-u", unit).stdout
+
+    def poweroff(self, timeout: float = 30) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.sh("systemctl", "poweroff", "--no-block")
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+
+def _container_init(nspawn_pid: int) -> int:
+    """The container's PID 1: a descendant of systemd-nspawn that is PID 1 in its namespace."""
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(ln.split(":", 1) for ln in status.read_text().splitlines() if ":" in ln)
+        except OSError:
+            continue
+        nspid = fields.get("NSpid", "").split()
+        if len(nspid) >= 2 and nspid[-1] == "1" and _descends(int(nspid[0]), nspawn_pid):
+            return int(nspid[0])
+    return 0
+
+
+def _descends(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return False
+
+
+class Bureau:
+    """The bureau simulator on the host's loopback, with a fresh state folder per run."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        ready = state / "ready.json"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "simulators.bureau", "--state", str(state), "--port", "0",
+             "--kiosk-id", KIOSK_ID, "--ready-file", str(ready)],
+            cwd=REPO, stdout=open(state.parent / "bureau.log", "wb"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"bureau simulator did not start; see {state.parent / 'bureau.log'}")
+            time.sleep(0.1)
+        info = json.loads(ready.read_text())
+        self.port, self.admin_port = info["port"], info["admin_port"]
+
+    def heartbeats(self) -> list[dict[str, object]]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/heartbeats", timeout=5) as r:
+            data = json.load(r)
+        return data.get("heartbeats", data) if isinstance(data, dict) else data
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def prepare(root: Path, kiosk_whl: Path, bureau: Bureau) -> None:
+    """The per-run layer: this tree's wheel, the units as shipped, test config and drop-ins."""
+    rootfs.run(rootfs.nspawn_cmd(root, f"{VENV}/bin/python", "-m", "pip", "install", "-q",
+                                 "--no-index", "--no-deps", "--force-reinstall",
+                                 f"/mnt/dist/{kiosk_whl.name}", binds={kiosk_whl.parent: "/mnt/dist"}))
+    rootfs.run(["bash", str(REPO / "scripts" / "appliance-install.sh"), str(root)])
+    tls = root / "etc/kiosk/tls"
+    for src, dst, mode in (("ca.pem", "bureau-ca.pem", 0o644), (f"kiosk-{KIOSK_ID}.pem", "kiosk.pem", 0o644),
+                           (f"kiosk-{KIOSK_ID}.key", "kiosk.key", 0o600),
+                           ("bureau-hpke-public.pem", "bureau-hpke-public.pem", 0o644)):
+        shutil.copyfile(bureau.state / src, tls / dst)
+        os.chmod(tls / dst, mode)
+    (root / "etc/kiosk/kiosk.toml").write_text(KIOSK_TOML.format(kiosk_id=KIOSK_ID, port=bureau.port))
+
+
+def add_test_units(root: Path) -> None:
+    units = root / "etc/systemd/system"
+    (units / "kiosk.service.d").mkdir(parents=True, exist_ok=True)
+    (units / "kiosk.service.d/50-boot-test.conf").write_text(UI_DROPIN)
+    # The watchdog probe runs under kiosk.service exactly as shipped, but for its ExecStart.
+    shipped = (root / "usr/lib/systemd/system/kiosk.service").read_text()
+    probe = re.sub(r"(?m)^ExecStart=.*$",
+                   f"ExecStart={VENV}/bin/python /usr/local/lib/kiosk-boot-test/hangprobe.py", shipped)
+    probe = re.sub(r"(?ms)^\[Install\].*", "", probe).replace("Description=", "Description=Watchdog probe: ", 1)
+    (units / "kiosk-hangprobe.service").write_text(probe)
+    (units / "kiosk-hangprobe.service.d").mkdir(exist_ok=True)
+    (units / "kiosk-hangprobe.service.d/50-boot-test.conf").write_text(UI_DROPIN)
+    lib = root / "usr/local/lib/kiosk-boot-test"
+    lib.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Path(__file__).with_name("hangprobe.py"), lib / "hangprobe.py")
+
+
+def verify_units(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["systemd-analyze", "verify", f"--root={root}", *UNITS],
+                          text=True, capture_output=True)
+
+
+def check_hang(c: Container, res: BootResult, name: str, unit: str,
+               hang_marker: str, timeout: float = 40) -> None:
+    """Wait for the watchdog to kill UNIT once; check the kill, the restart and the threads."""
+    before = int(c.show(unit, "NRestarts").get("NRestarts", "0") or 0)
+    ok, waited, state = c.wait_for(unit, lambda s: int(s.get("NRestarts") or 0) > before, timeout)
+    res.timings.steps[f"{name}_kill_restart"] = round(waited, 1)
+    log = c.journal(unit)
+    watchdog = "Watchdog timeout" in log
+    dump = log.count("Thread 0x") + log.count("Current thread 0x")
+    ticks_after = 0
+    if hang_marker in log:
+        tail = log.split(hang_marker, 1)[1].split("Watchdog timeout", 1)[0]
+        ticks_after = tail.count("event=probe_worker_tick") if name == "watchdog" else dump
+    restarted, _, after = c.wait_for(unit, lambda s: s.get("ActiveState") == "active", 30)
+    res.check(name, ok and watchdog and dump >= 2 and restarted and (ticks_after >= 2 or name != "watchdog"),
+              f"restarts {before}->{after.get('NRestarts')} in {waited:.1f}s, watchdog_msg={watchdog}, "
+              f"threads_in_dump={dump}, worker_ticks_during_hang={ticks_after}, state={after.get('ActiveState')}")
+
+
+def run_boot_test(keep: bool = False) -> BootResult:
+    res = BootResult()
+    t = res.timings
+    start = time.monotonic()
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=rootfs.cache_dir()))
+    base = rootfs.base_rootfs(t)
+    kiosk_whl, deps = rootfs.build_wheels(work / "wheels", t)
+    venv = rootfs.venv_rootfs(base, deps, t)
+    rootfs.gc([base, venv])
+    (work / "bureau").mkdir()
+    bureau = Bureau(work / "bureau")
+    container: Container | None = None
+    try:
+        with rootfs.overlay(venv, work / "ovl") as root:
+            with t.step("prepare"):
+                prepare(root, kiosk_whl, bureau)
+                v = verify_units(root)
+                res.check("verify", v.stderr.strip() == "" and v.returncode == 0,
+                          f"rc={v.returncode} stderr={v.stderr.strip()!r}")
+                add_test_units(root)
+            container = Container(root, LOG_DIR / "console.log")
+            boot_start = time.monotonic()
+            container.boot()
+            ok, _, st = container.wait_for("kiosk-sync.service", lambda s: s.get("ActiveState") in ("active", "failed"), 90)
+            t.steps["boot_to_sync_active"] = round(time.monotonic() - boot_start, 1)
+            res.check("sync_active", st.get("ActiveState") == "active", str(st))
+            ok, _, st = container.wait_for("kiosk.service", lambda s: s.get("ActiveState") in ("active", "failed"), 90)
+            t.steps["boot_to_ui_active"] = round(time.monotonic() - boot_start, 1)
+            res.check("ui_active", st.get("ActiveState") == "active" and st.get("NRestarts") == "0", str(st))
+
+            beats: list[dict[str, object]] = []
+            deadline = time.monotonic() + 20
+            while not beats and time.monotonic() < deadline:
+                beats = [b for b in bureau.heartbeats() if KIOSK_ID in json.dumps(b)]
+                time.sleep(0.5)
+            res.check("heartbeat", bool(beats), f"{len(beats)} heartbeat(s) from {KIOSK_ID}")
+
+            st = container.sh("runuser", "-u", "kiosk", "--", f"{VENV}/bin/kiosk", "sync", "status", "--json")
+            try:
+                status = json.loads(st.stdout)
+            except ValueError:
+                status = {}
+            res.check("ui_socket", status.get("daemon_running") is True and status.get("online") is True,
+                      f"as user kiosk: {st.stdout.strip() or st.stderr.strip()}")
+
+            ls = container.sh("find", "/var/lib/kiosk", "-printf", "%p %u %g %m\\n").stdout.split("\n")
+            rows = [r.split() for r in ls if r.strip()]
+            bad = [r for r in rows if r[2] != "kiosk-data" or not int(r[3][-2], 8) & 0o6 == 0o6]
+            res.check("data_dir", bool(rows) and not bad, f"{len(rows)} entries; not group rw: {bad}")
+
+            container.sh("systemctl", "start", "--no-block", "kiosk-hangprobe.service")
+            check_hang(container, res, "watchdog", "kiosk-hangprobe.service", "event=probe_hang")
+            container.sh("systemctl", "stop", "kiosk-hangprobe.service")
+
+            app_py = next(root.glob(f"{VENV.lstrip('/')}/lib/python3*/site-packages/kiosk/app.py"))
+            if HANG_HOOK in app_py.read_text():
+                dropin = root / "etc/systemd/system/kiosk.service.d/60-hang.conf"
+                dropin.write_text(f"[Service]\nEnvironment={HANG_HOOK}=3\n")
+                container.sh("systemctl", "daemon-reload")
+                container.sh("systemctl", "restart", "--no-block", "kiosk.service")
+                time.sleep(1)
+                check_hang(container, res, "ui_hang", "kiosk.service", "Watchdog timeout")
+            else:
+                res.skipped["ui_hang"] = f"kiosk/app.py has no {HANG_HOOK} hook yet"
+
+            for unit in (*UNITS, "kiosk-hangprobe.service"):
+                (LOG_DIR / f"{unit}.log").write_text(container.journal(unit))
+            with t.step("poweroff"):
+                container.poweroff()
+            container = None
+    finally:
+        if container is not None:
+            container.poweroff()
+        bureau.close()
+        t.steps["total"] = round(time.monotonic() - start, 1)
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return res
+
+
+def main() -> int:
+    why = cannot_run()
+    if why:
+        print(f"appliance boot test skipped: {why}")
+        return 0
+    res = run_boot_test(keep="--keep" in sys.argv)
+    print(res.report())
+    return 0 if res.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
