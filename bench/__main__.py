@@ -13,6 +13,8 @@ from pathlib import Path
 SUITES = (
     ("bench.ui", ("frame_times", "startup")),
     ("bench.card", ("apdu_round_trip",)),
+    ("bench.printer", ("run",)),
+    ("bench.liveness", ("run",)),
     ("bench.sync", ("run",)),
 )
 

@@ -41,13 +41,12 @@ class BureauLink:
             from kiosk.sync.ipc import SyncClient  # the daemon owns the network; we only ask it
         except ImportError:
             return DeviceHealth.offline("health.bureau.driver_missing", "kiosk.sync.ipc missing")
-        try:
-            status = SyncClient(self.socket_path).status(timeout=1.0)
-        except Exception as exc:
-            return DeviceHealth.offline("health.bureau.failed", f"sync daemon: {exc!r}")
-        if status.get("online"):
-            return DeviceHealth.ok()
-        return DeviceHealth.offline("health.bureau.unreachable", str(status.get("last_error", "")))
+        status = SyncClient(self.socket_path).status(timeout=1.0)  # never raises
+        if not status.daemon_running:
+            return DeviceHealth.offline("health.bureau.failed", "sync daemon not running")
+        if status.online:
+            return DeviceHealth.ok(f"pending={status.pending}")
+        return DeviceHealth.offline("health.bureau.unreachable", status.last_error or "not reached yet")
 
     def close(self) -> None:
         pass

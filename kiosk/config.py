@@ -133,6 +133,16 @@ SCHEMA: tuple[Key, ...] = (
         "Receipt printer: usb:VID:PID | serial:DEVICE[:BAUD] | tcp:HOST[:PORT] | none.", env="KIOSK_PRINTER"),
     Key("devices.gpio", str, "lgpio", "GPIO backend: lgpio (Pi) or mock (gpiozero MockFactory).",
         choices=("lgpio", "rpigpio", "native", "mock"), env="KIOSK_GPIO"),
+    # --- card reader
+    Key("card.profile", str, "national", "Region card profile (initial PIN, retry limit).",
+        choices=("national", "initial-888888", "initial-000000", "retry-6"), technician=True),
+    Key("card.exchange_timeout_s", float, 5.0, "Longest one card exchange may take before it is abandoned "
+        "and the card reset.", min=0.5, max=60),
+    Key("card.reader_name", str, "", "Part of the citizen-card reader's name; empty = the first reader."),
+    Key("card.psam_reader_name", str, "", "Part of the PSAM slot's reader name; empty = no PSAM."),
+    Key("card.wait_s", float, 30.0, "How long the 'insert your card' step waits.", min=5, max=300),
+    Key("card.forgotten_s", float, 15.0, "A card left in the reader this long after the end of a session "
+        "sounds the buzzer.", min=3, max=120),
     # --- GPIO pins (BCM numbering)
     Key("gpio.status_led", int, 17, "BCM pin of the status LED.", min=0, max=27),
     Key("gpio.help_beacon", int, 27, "BCM pin of the help beacon lamp.", min=0, max=27),
@@ -165,6 +175,9 @@ SCHEMA: tuple[Key, ...] = (
     Key("sync.backoff_base_s", float, 1.0, "First retry delay after a failure.", min=0.01, max=60),
     Key("sync.backoff_max_s", float, 300.0, "Longest retry delay.", min=1, max=3600),
     Key("sync.heartbeat_s", float, 60.0, "Interval between heartbeats.", min=5, max=3600, bureau=True),
+    Key("sync.max_queue_mb", float, 1024.0, "Largest size of the outbox database; new submissions are refused "
+        "when less than 2 MB of room is left.", min=8, max=65536),
+    Key("sync.idle_poll_s", float, 1.0, "How often an idle sync daemon looks for new submissions.", min=0.05, max=30),
     Key("sync.min_free_mb", int, 50, "Refuse new submissions below this much free space in the data dir.",
         min=1, max=10000),
     # --- maintenance menu

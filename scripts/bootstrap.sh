@@ -7,7 +7,6 @@ PYTHON="${PYTHON:-python3}"
 
 APT_PACKAGES=(
     python3-venv        # a clean Debian 12 lacks ensurepip for venv
-    libsdl2-2.0-0       # not needed by pygame-ce wheels, but harmless; keeps dummy driver happy
 )
 
 missing=()
@@ -26,6 +25,8 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
+# Card stack: pcscd, the vpcd virtual reader, pcsc-tools/opensc, and pyscard's build deps.
+bash scripts/setup-pcsc.sh
 .venv/bin/python -m pip install -q -e '.[test,sim]'
 touch .venv/.bootstrapped
 echo "bootstrap: ready"

@@ -20,8 +20,16 @@ class MissingMessage(KeyError):
 def catalog(lang: str) -> dict[str, str]:
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}")
-    raw = resources.files(__package__).joinpath(f"{lang}.toml").read_bytes()
-    return _flatten(tomllib.loads(raw.decode()))
+    # One catalog per language, kept in a few files by subject (receipt_<lang>.toml for receipts).
+    merged: dict[str, str] = {}
+    for name in (f"{lang}.toml", f"receipt_{lang}.toml"):
+        raw = resources.files(__package__).joinpath(name).read_bytes()
+        part = _flatten(tomllib.loads(raw.decode()))
+        clash = set(part) & set(merged)
+        if clash:
+            raise ValueError(f"message ids defined twice: {sorted(clash)[:5]}")
+        merged.update(part)
+    return merged
 
 
 def _flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, str]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass
-from statistics import median
+
+import numpy as np
 
 from kiosk.liveness.events import Cue, CueMissed, Event, OpeningConfirmed
 from kiosk.liveness.settings import LivenessSettings
@@ -31,6 +32,7 @@ class Challenge:
         self.s, self.rng = s, rng
         self.mouth = MouthState()
         self._rest: deque[float] = deque(maxlen=45)
+        self._baseline = 0.0
         self.state = "waiting"  # waiting -> scheduled -> cued -> opening -> scheduled ... -> done
         self._ready_since: float | None = None
         self.cue_due = 0.0
@@ -44,7 +46,9 @@ class Challenge:
     # -- mouth hysteresis ------------------------------------------------------------------------
     @property
     def baseline(self) -> float:
-        return median(self._rest) if len(self._rest) >= 5 else 0.0
+        """The resting mouth ratio: a low percentile of the last 3 s, so an opening in progress
+        does not drag it up."""
+        return self._baseline
 
     @property
     def closed_threshold(self) -> float:
@@ -62,6 +66,8 @@ class Challenge:
             return ""
         if not m.is_open:
             self._rest.append(ratio)
+            if len(self._rest) >= 10:
+                self._baseline = float(np.percentile(self._rest, 30))
             if ratio <= self.closed_threshold:
                 m.onset, m.above = None, 0
                 return ""

@@ -26,15 +26,23 @@ class AttemptRecord:
     blockers: dict[str, int] = field(default_factory=dict)
 
 
-def still_photo(rec: AttemptRecord, s: LivenessSettings) -> str | None:
-    """Detail string when the face never moved other than rigidly; None otherwise."""
+def still_stats(rec: AttemptRecord) -> tuple[float, float] | None:
+    """(mouth ratio range p2-p98, deepest eyelid dip) over the attempt, or None with too little face."""
     if len(rec.mouth) < 10 or len(rec.mouth) < 0.5 * rec.frames:
-        return None  # not enough of a face to judge
+        return None
     lo, hi = np.percentile(rec.mouth, [2, 98])
     eyes = np.asarray(rec.eyes)
-    dip = float(1.0 - eyes.min() / max(float(np.median(eyes)), 1e-6))
-    if hi - lo < s.still_mouth_range and dip < s.still_eye_dip:
-        return f"mouth_range={hi - lo:.3f} eye_dip={dip:.3f} frames={len(rec.mouth)}"
+    return float(hi - lo), float(1.0 - eyes.min() / max(float(np.median(eyes)), 1e-6))
+
+
+def still_photo(rec: AttemptRecord, s: LivenessSettings) -> str | None:
+    """Detail string when the face never moved other than rigidly; None otherwise."""
+    stats = still_stats(rec)
+    if stats is None:
+        return None
+    mouth_range, dip = stats
+    if mouth_range < s.still_mouth_range and dip < s.still_eye_dip:
+        return f"mouth_range={mouth_range:.3f} eye_dip={dip:.3f} frames={len(rec.mouth)}"
     return None
 
 
@@ -44,13 +52,19 @@ def replay(unsolicited: int, s: LivenessSettings) -> str | None:
     return None
 
 
-def face_changed(pictures: list[Candidate], s: LivenessSettings) -> str | None:
+def min_ncc(pictures: list[Candidate]) -> tuple[float, tuple[int, int]]:
+    """The least similar pair of pictures (eyes-and-nose patch correlation)."""
     worst, pair = 1.0, (0, 0)
     for i in range(len(pictures)):
         for j in range(i + 1, len(pictures)):
             ncc = float(pictures[i].descriptor @ pictures[j].descriptor)
             if ncc < worst:
                 worst, pair = ncc, (i, j)
+    return worst, pair
+
+
+def face_changed(pictures: list[Candidate], s: LivenessSettings) -> str | None:
+    worst, pair = min_ncc(pictures)
     tracks = {p.track_id for p in pictures}
     if worst < s.face_change_ncc or len(tracks) > 1:
         return f"min_ncc={worst:.2f} pictures={pair[0]}-{pair[1]} tracks={len(tracks)}"

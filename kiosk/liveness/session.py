@@ -70,6 +70,17 @@ class LivenessSession:
         assert self.verdict is not None
         return self.verdict
 
+    def diagnostics(self) -> dict[str, float]:
+        """The current attempt's raw check inputs (for tuning and `kiosk liveness eval`)."""
+        out: dict[str, float] = {"unsolicited": float(self._challenge.unsolicited) if self.attempt else 0.0}
+        stats = checks.still_stats(self._record) if self.attempt else None
+        if stats:
+            out["mouth_range"], out["eye_dip"] = stats
+        pictures = self._captures.candidates() if self.attempt else []
+        if len(pictures) > 1:
+            out["min_ncc"] = checks.min_ncc(pictures)[0]
+        return out
+
     def feed(self, frame: Frame) -> list[Event]:
         if self.verdict is not None:
             return []

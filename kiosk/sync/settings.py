@@ -6,16 +6,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-# Keys this layer needs that the schema may not have yet: (default, description). They are
-# proposed for kiosk/config.py; until then the default applies.
-PROPOSED_KEYS: dict[str, tuple[Any, str]] = {
-    "sync.max_queue_mb": (1024, "Largest size of the outbox database; new submissions are "
-                                "refused (before the citizen starts) when it is nearly reached."),
-    "sync.idle_poll_s": (1.0, "How often an idle sync daemon looks for new submissions "
-                              "(a submission also wakes it at once through the socket)."),
-}
-
-
 @dataclass(frozen=True)
 class SyncSettings:
     kiosk_id: str
@@ -38,12 +28,7 @@ class SyncSettings:
 
     @classmethod
     def from_config(cls, cfg: Any) -> "SyncSettings":
-        def get(name: str, fallback: Any = None) -> Any:
-            try:
-                return cfg[name]
-            except KeyError:
-                return PROPOSED_KEYS[name][0] if fallback is None else fallback
-
+        get = cfg.__getitem__
         return cls(
             kiosk_id=get("kiosk.id"), data_dir=Path(get("kiosk.data_dir")),
             bureau_url=get("sync.bureau_url"), ca_file=get("sync.ca_file"),

@@ -83,7 +83,8 @@ class RegionWarp:
         inverse[0] = [[1, 0, 0], [0, 1, 0]]
         for n, tri in enumerate(self.tris, start=1):
             s, d = self.src[list(tri)], dst[list(tri)]
-            if abs(np.cross(s[1] - s[0], s[2] - s[0])) < 0.5:
+            e1, e2 = s[1] - s[0], s[2] - s[0]
+            if abs(e1[0] * e2[1] - e1[1] * e2[0]) < 0.5:
                 continue  # collapsed in the source: part of the mouth hole
             inverse[n] = cv2.getAffineTransform(d, s)
             cv2.fillConvexPoly(index, np.round((d - (x0, y0)) * 16).astype(np.int32), n,

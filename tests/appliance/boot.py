@@ -13,7 +13,9 @@ with `systemd-nspawn -b`, and checks:
   data_dir      files in /var/lib/kiosk belong to kiosk-data and are group-writable
   watchdog      a unit built from kiosk.service whose main loop hangs (hangprobe.py) is killed
                 by the watchdog and restarted, and its worker thread ran on during the hang
+  ui_sandbox_socket  a process in kiosk.service's sandbox reaches the sync socket
   ui_hang       the same with the real UI, through its KIOSK_TEST_HANG_AFTER_S hook
+  ui_stop       `systemctl stop kiosk.service` ends cleanly on SIGTERM, not by SIGKILL
 
 Journals and the console log of the last run are kept in out/appliance/.
 """
@@ -259,6 +261,23 @@ def verify_units(root: Path) -> subprocess.CompletedProcess[str]:
                           text=True, capture_output=True)
 
 
+def data_dir_ok(c: Container) -> tuple[bool, str]:
+    """Everything in the data directory belongs to kiosk-data; the databases both services open
+    (every one the sync daemon created or chmod-ed: owner kiosk-sync or mode 66x) are group rw
+    together with their -wal/-shm files, so neither service can lock the other out."""
+    out = c.sh("find", "/var/lib/kiosk", "-printf", "%p %u %g %m\\n").stdout
+    rows = [r.split() for r in out.splitlines() if r.strip()]
+    wrong_group = [r[0] for r in rows if r[2] != "kiosk-data"]
+    modes = {r[0]: int(r[3], 8) for r in rows}
+    shared = {p for p, m in modes.items() if p.endswith(".db") and m & 0o060 == 0o060}
+    shared |= {r[0] for r in rows if r[0].endswith(".db") and r[1] == "kiosk-sync"}
+    not_rw = [f for db in shared for f in (db, db + "-wal", db + "-shm")
+              if f in modes and modes[f] & 0o060 != 0o060]
+    listing = ", ".join(f"{r[0].rsplit('/', 1)[-1]}={r[1]}:{r[2]}:{r[3]}" for r in rows)
+    return (bool(shared) and not wrong_group and not not_rw,
+            f"shared dbs={sorted(shared)} wrong group={wrong_group} shared but not group rw={not_rw}; {listing}")
+
+
 def check_hang(c: Container, res: BootResult, name: str, unit: str,
                hang_marker: str, timeout: float = 40) -> None:
     """Wait for the watchdog to kill UNIT once; check the kill, the restart and the threads."""
@@ -324,13 +343,13 @@ def run_boot_test(keep: bool = False) -> BootResult:
             res.check("ui_socket", status.get("daemon_running") is True and status.get("online") is True,
                       f"as user kiosk: {st.stdout.strip() or st.stderr.strip()}")
 
-            ls = container.sh("find", "/var/lib/kiosk", "-printf", "%p %u %g %m\\n").stdout.split("\n")
-            rows = [r.split() for r in ls if r.strip()]
-            bad = [r for r in rows if r[2] != "kiosk-data" or not int(r[3][-2], 8) & 0o6 == 0o6]
-            res.check("data_dir", bool(rows) and not bad, f"{len(rows)} entries; not group rw: {bad}")
+            res.check("data_dir", *data_dir_ok(container))
 
             container.sh("systemctl", "start", "--no-block", "kiosk-hangprobe.service")
             check_hang(container, res, "watchdog", "kiosk-hangprobe.service", "event=probe_hang")
+            probe_log = container.journal("kiosk-hangprobe.service")
+            res.check("ui_sandbox_socket", "event=probe_sync daemon_running=True online=True" in probe_log,
+                      "a process in kiosk.service's sandbox asked the sync daemon for its status")
             container.sh("systemctl", "stop", "kiosk-hangprobe.service")
 
             app_py = next(root.glob(f"{VENV.lstrip('/')}/lib/python3*/site-packages/kiosk/app.py"))
@@ -343,6 +362,15 @@ def run_boot_test(keep: bool = False) -> BootResult:
                 check_hang(container, res, "ui_hang", "kiosk.service", "Watchdog timeout")
             else:
                 res.skipped["ui_hang"] = f"kiosk/app.py has no {HANG_HOOK} hook yet"
+
+            # A stop (shutdown, update, technician restart) must not wait for SIGKILL.
+            stop_start = time.monotonic()
+            container.sh("systemctl", "stop", "kiosk.service", timeout=60)
+            stop_s = time.monotonic() - stop_start
+            t.steps["ui_stop"] = round(stop_s, 1)
+            st = container.show("kiosk.service", "Result", "ActiveState", "ExecMainStatus")
+            res.check("ui_stop", st.get("Result") == "success" and stop_s < 10,
+                      f"systemctl stop took {stop_s:.1f}s; {st}")
 
             for unit in (*UNITS, "kiosk-hangprobe.service"):
                 (LOG_DIR / f"{unit}.log").write_text(container.journal(unit))

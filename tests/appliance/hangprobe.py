@@ -1,6 +1,6 @@
 """A stand-in UI for the watchdog test, run inside the booted rootfs by the hardened kiosk unit.
 
-Like `kiosk run`, it pings the watchdog from its main loop only (through the same
+Like `kiosk run`, it asks the sync daemon for its status over the UNIX socket, and it pings the watchdog from its main loop only (through the same
 kiosk.runtime.sdnotify.Notifier) while a worker thread does its own work; after
 HANG_AFTER_S the main loop blocks forever and the worker goes on. systemd must kill it
 (SIGABRT: faulthandler prints every thread's stack to the journal) and start it again.
@@ -14,6 +14,7 @@ import threading
 import time
 
 from kiosk.runtime.sdnotify import Notifier
+from kiosk.sync.ipc import SyncClient
 
 HANG_AFTER_S = float(os.environ.get("HANGPROBE_AFTER_S", "3"))
 
@@ -34,6 +35,9 @@ def hang_forever() -> None:
 def main() -> int:
     notifier = Notifier()
     print(f"event=probe_start pid={os.getpid()} watchdog_interval={notifier.interval}", flush=True)
+    # The UI's sandbox (no IP, AF_UNIX only, read-only /run) must still reach the sync socket.
+    st = SyncClient(os.environ.get("KIOSK_SYNC_SOCKET_PATH", "/run/kiosk/sync.sock")).status()
+    print(f"event=probe_sync daemon_running={st.daemon_running} online={st.online}", flush=True)
     threading.Thread(target=worker, name="probe-worker", daemon=True).start()
     notifier.ready(status="probe running")
     start = time.monotonic()

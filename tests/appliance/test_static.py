@@ -1,0 +1,160 @@
+"""What can be checked of the appliance without booting it: unit files, hardening scores,
+shell scripts, the image recipe's YAML and RAUC files. Fast; runs everywhere these tools exist."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SYSTEMD = REPO / "systemd"
+IMAGE = REPO / "image"
+SERVICES = ("kiosk.service", "kiosk-sync.service")
+MAX_EXPOSURE = 2.0  # systemd-analyze security: 0 = locked down, 10 = unprotected
+
+
+def _need(tool: str, package: str) -> str:
+    path = shutil.which(tool)
+    if not path:
+        pytest.skip(f"{tool} not installed (apt-get install {package})")
+    return path
+
+
+def shell_scripts() -> list[Path]:
+    found = [p for d in (SYSTEMD, IMAGE) for p in d.rglob("*") if p.is_file()
+             and (p.suffix == ".sh" or p.read_bytes()[:20].startswith(b"#!/bin/bash")
+                  or p.read_bytes()[:20].startswith(b"#!/bin/sh"))]
+    return sorted(found + list((REPO / "scripts").glob("appliance-*.sh")))
+
+
+def test_shellcheck_clean() -> None:
+    """GIVEN every shell script in systemd/, image/ and scripts/appliance-*.sh THEN shellcheck
+    has nothing to say."""
+    shellcheck = _need("shellcheck", "shellcheck")
+    scripts = shell_scripts()
+    assert scripts
+    proc = subprocess.run([shellcheck, "--external-sources", *map(str, scripts)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_units_verify_against_a_root(tmp_path: Path) -> None:
+    """GIVEN the units in a root with the host's systemd units and a stand-in ExecStart
+    WHEN systemd-analyze verify --root runs THEN stderr is empty (the boot test repeats this
+    against the real rootfs with the package installed)."""
+    analyze = _need("systemd-analyze", "systemd")
+    units = tmp_path / "usr/lib/systemd/system"
+    shutil.copytree("/usr/lib/systemd/system", units, symlinks=True)
+    for name in SERVICES:
+        shutil.copy(SYSTEMD / name, units / name)
+    shutil.copy(IMAGE / "files/kiosk-data-layout.service", units)
+    exe = tmp_path / "opt/kiosk/venv/bin/kiosk"
+    exe.parent.mkdir(parents=True)
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    proc = subprocess.run([analyze, "verify", f"--root={tmp_path}", *SERVICES, "kiosk-data-layout.service"],
+                          capture_output=True, text=True)
+    assert proc.stderr == "" and proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("unit", SERVICES)
+def test_security_exposure_is_low(unit: str) -> None:
+    analyze = _need("systemd-analyze", "systemd")
+    proc = subprocess.run([analyze, "security", "--offline=yes", "--no-pager", str(SYSTEMD / unit)],
+                          capture_output=True, text=True)
+    m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", proc.stdout)
+    assert m, proc.stdout + proc.stderr
+    assert float(m.group(1)) <= MAX_EXPOSURE, proc.stdout
+
+
+def test_ui_unit_has_no_network_and_sync_unit_no_devices() -> None:
+    """The design's one door out: the UI has no IP and only local socket families; the sync
+    daemon sees no devices and gets its key as a credential."""
+    ui = (SYSTEMD / "kiosk.service").read_text()
+    sync = (SYSTEMD / "kiosk-sync.service").read_text()
+    assert re.search(r"(?m)^IPAddressDeny=any$", ui)
+    families = re.search(r"(?m)^RestrictAddressFamilies=(.*)$", ui).group(1).split()
+    assert not {"AF_INET", "AF_INET6", "AF_PACKET"} & set(families)
+    assert re.search(r"(?m)^DevicePolicy=closed$", ui)
+    assert re.search(r"(?m)^PrivateDevices=yes$", sync)
+    assert re.search(r"(?m)^LoadCredential=kiosk.key:", sync)
+    for text in (ui, sync):
+        assert re.search(r"(?m)^Type=notify$", text) and re.search(r"(?m)^WatchdogSec=", text)
+        assert re.search(r"(?m)^Group=kiosk-data$", text) and re.search(r"(?m)^UMask=0007$", text)
+
+
+def test_udev_rule_parses() -> None:
+    """Every rule line is KEY{ATTR}OP"VALUE" pairs; printers get group lp, mode 0660."""
+    rules = (SYSTEMD / "udev/70-kiosk-printer.rules").read_text()
+    pair = r'[A-Z_]+(\{[^}]+\})?(==|!=|=|\+=|:=)"[^"]*"'
+    for line in rules.splitlines():
+        if line.strip() and not line.startswith("#"):
+            assert re.fullmatch(rf"{pair}(, {pair})*", line.strip()), line
+    assert 'GROUP="lp"' in rules and 'MODE="0660"' in rules
+    vid_pid = re.findall(r'ATTR\{idVendor\}=="([0-9a-f]{4})", ATTR\{idProduct\}=="([0-9a-f]{4})"', rules)
+    assert len(vid_pid) >= 5
+
+
+def test_image_layer_is_valid_yaml_with_its_packages() -> None:
+    layer_file = IMAGE / "layer/kiosk.yaml"
+    text = layer_file.read_text()
+    assert "# METABEGIN" in text and "# METAEND" in text
+    layer = yaml.safe_load(text.split("# METAEND", 1)[1])
+    pkgs = set(layer["mmdebstrap"]["packages"])
+    for needed in ("pcscd", "libccid", "python3-picamera2", "fonts-noto-cjk", "espeak-ng", "libgbm1",
+                   "python3-venv", "python3-numpy", "chrony", "fake-hwclock", "rauc", "overlayroot"):
+        assert needed in pkgs, needed
+    boot_test = (REPO / "tests/appliance/rootfs-packages.txt").read_text().split()
+    assert {"python3-numpy", "libpcsclite1", "libgbm1"} <= pkgs | {"libpcsclite1"}
+    assert "python3-numpy" in boot_test
+    for hook in layer["mmdebstrap"]["customize-hooks"]:
+        assert isinstance(hook, str)
+
+
+def test_rauc_files_parse() -> None:
+    system = configparser.ConfigParser()
+    system.read(IMAGE / "rauc/system.conf")
+    assert system["system"]["compatible"] and system["keyring"]["path"]
+    slots = [s for s in system.sections() if s.startswith("slot.")]
+    assert {"slot.rootfs.0", "slot.rootfs.1"} <= set(slots)
+    manifest = configparser.ConfigParser()
+    manifest.read(IMAGE / "rauc/manifest.raucm.example")
+    assert manifest["update"]["compatible"] == system["system"]["compatible"]
+    assert any(s.startswith("image.") for s in manifest.sections())
+
+
+def test_tryboot_backend_update_commit_and_rollback(tmp_path: Path) -> None:
+    """GIVEN slot A committed WHEN B is installed (set-primary B) THEN only the next tryboot
+    starts B; GIVEN the trial boot of B WHEN mark-good THEN B is committed; a trial that never
+    marks good leaves A committed (the firmware drops the tryboot flag on reset)."""
+    backend = IMAGE / "rauc/tryboot-backend.sh"
+    autoboot, cmdline = tmp_path / "autoboot.txt", tmp_path / "cmdline"
+    autoboot.write_text("[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=2\n")
+    env = {"PATH": "/usr/bin:/bin", "KIOSK_AUTOBOOT_TXT": str(autoboot),
+           "KIOSK_TRYBOOT_STATE": str(tmp_path / "state"), "KIOSK_CMDLINE": str(cmdline)}
+
+    def call(*args: str, booted: str) -> str:
+        cmdline.write_text(f"console=tty1 rauc.slot={booted} quiet\n")
+        proc = subprocess.run(["bash", str(backend), *args], env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+
+    assert call("get-primary", booted="A") == "A"
+    call("set-state", "B", "bad", booted="A")          # RAUC marks the slot it writes bad first
+    call("set-primary", "B", booted="A")
+    assert call("get-primary", booted="A") == "B"
+    assert "[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=3" in autoboot.read_text()
+    # The trial boot hangs: the firmware boots [all] again, still A; nothing was committed.
+    assert call("get-current", booted="A") == "A"
+    # The trial boot works: mark-good on B commits it.
+    assert call("get-current", booted="B") == "B"
+    call("set-state", "B", "good", booted="B")
+    assert "[all]\ntryboot_a_b=1\nboot_partition=3\n" in autoboot.read_text()
+    assert call("get-state", "B", booted="B") == "good"
+    assert call("get-primary", booted="B") == "B"

@@ -1,0 +1,83 @@
+"""The challenge's timing rules and the guidance order, on scripted values."""
+
+from __future__ import annotations
+
+import random
+
+from kiosk.liveness.challenge import Challenge
+from kiosk.liveness.guidance import guidance_key
+from kiosk.liveness.measures import FaceMeasures
+from kiosk.liveness.settings import LivenessSettings
+
+FPS = 15.0
+
+
+def _play(ch: Challenge, ratios: list[float], t0: float = 0.0):
+    events = []
+    for n, r in enumerate(ratios):
+        events += ch.step(t0 + n / FPS, r, True)
+    return events
+
+
+def _cue_time(ch: Challenge) -> float:
+    events, n = [], 0
+    while not events:
+        events = ch.step(n / FPS, 0.02, True)
+        n += 1
+    return events[0].t
+
+
+def test_opening_after_the_cue_counts():
+    ch = Challenge(LivenessSettings(), random.Random(1))
+    tc = _cue_time(ch)
+    events = _play(ch, [0.02] * 8 + [0.2, 0.4, 0.45, 0.45, 0.4] + [0.03] * 3, tc + 1 / FPS)
+    assert [e.kind for e in events] == ["opening"] and ch.done_openings == 1 and ch.unsolicited == 0
+
+
+def test_opening_before_any_cue_is_unsolicited():
+    ch = Challenge(LivenessSettings(), random.Random(1))
+    events = _play(ch, [0.02] * 3 + [0.4] * 5 + [0.02] * 3)
+    assert all(e.kind != "opening" for e in events) and ch.unsolicited == 1
+
+
+def test_single_frame_spike_is_not_an_opening():
+    ch = Challenge(LivenessSettings(), random.Random(1))
+    tc = _cue_time(ch)
+    events = _play(ch, [0.02] * 6 + [0.45, 0.45] + [0.02] * 3, tc + 1 / FPS)
+    assert [e.kind for e in events if e.kind == "opening"] == [] and ch.unsolicited == 0
+
+
+def test_too_late_is_a_missed_cue_then_unsolicited():
+    ch = Challenge(LivenessSettings(), random.Random(1))
+    tc = _cue_time(ch)
+    events = _play(ch, [0.02] * 40 + [0.4] * 5 + [0.02] * 3, tc + 1 / FPS)
+    kinds = [e.kind for e in events]
+    assert "cue_missed" in kinds and "opening" not in kinds
+
+
+def test_smiling_baseline_raises_the_thresholds():
+    ch = Challenge(LivenessSettings(), random.Random(1))
+    _play(ch, [0.18] * 20)
+    assert abs(ch.closed_threshold - 0.25) < 0.01 and abs(ch.open_threshold - 0.38) < 0.01
+
+
+def _m(**kw) -> FaceMeasures:
+    base = dict(t=0.0, mouth_ratio=0.02, yaw_deg=0.0, pitch_deg=0.0, roll_deg=0.0, face_frac=0.35,
+                centre_dx=0.0, centre_dy=0.0, eye_dist=100.0, sharpness=100.0, luma=120.0,
+                eye_ratio=0.3, box=(0.0, 0.0, 1.0, 1.0))
+    base.update(kw)
+    return FaceMeasures(**base)
+
+
+def test_guidance_order():
+    s = LivenessSettings()
+    assert guidance_key(None, 0, 0, 120, s) == "no_face"
+    assert guidance_key(None, 0, 0, 10, s) == "too_dark"
+    assert guidance_key(_m(), 2, 0, 120, s) == "several_faces"
+    assert guidance_key(_m(luma=20), 1, 0, 20, s) == "too_dark"
+    assert guidance_key(_m(face_frac=0.1), 1, 0, 120, s) == "move_closer"
+    assert guidance_key(_m(face_frac=0.8), 1, 0, 120, s) == "move_back"
+    assert guidance_key(_m(centre_dx=0.3), 1, 0, 120, s) == "centre_face"
+    assert guidance_key(_m(yaw_deg=35), 1, 0, 120, s) == "face_camera"
+    assert guidance_key(_m(), 1, 2.0, 120, s) == "hold_still"
+    assert guidance_key(_m(), 1, 0.1, 120, s) == "ok"
