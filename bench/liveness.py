@@ -16,8 +16,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -53,8 +54,8 @@ def _timed(target: Any, store: list[float]) -> Callable[[], None]:
 def _frames() -> list[Any]:
     """A genuine challenge recorded from the synthetic camera (cues answered), so rendering is
     not part of the timing."""
-    from simulators.camera import SyntheticCamera
     from kiosk.liveness import FaceEngine, LivenessSession, LivenessSettings
+    from simulators.camera import SyntheticCamera
 
     engine = FaceEngine.load()
     session = LivenessSession(engine, LivenessSettings(attempts=1), random.Random(7))

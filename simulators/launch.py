@@ -61,7 +61,89 @@ def start_printer(out: Path) -> Launched | None:
     return Launched("printer", proc, {"KIOSK_PRINTER": f"tcp:127.0.0.1:{port}"})
 
 
-STARTERS = (start_printer,)
+def start_bureau(out: Path) -> Launched | None:
+    """The bureau simulator over mutual TLS, and the kiosk's sync daemon pointed at it."""
+    import json
+
+    state = out / "bureau"
+    ready = out / "bureau.ready.json"
+    ready.unlink(missing_ok=True)
+    log = open(out / "bureau.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "simulators.bureau", "--state", str(state), "--port", "0",
+                             "--ready-file", str(ready)], stdout=log, stderr=log)
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            print(f"launch: bureau simulator did not start (see {out / 'bureau.log'})", file=sys.stderr)
+            return None
+        time.sleep(0.1)
+    info = json.loads(ready.read_text())
+    env = {"KIOSK_SYNC_BUREAU_URL": f"https://localhost:{info['port']}",
+           "KIOSK_SYNC_CA_FILE": str(state / "ca.pem"),
+           "KIOSK_SYNC_CERT_FILE": str(state / "kiosk-KIOSK-0001.pem"),
+           "KIOSK_SYNC_KEY_FILE": str(state / "kiosk-KIOSK-0001.key"),
+           "KIOSK_SYNC_BUREAU_PUBLIC_KEY_FILE": str(state / "bureau-hpke-public.pem"),
+           "KIOSK_SYNC_SOCKET_PATH": str(out / "sync.sock"),
+           "KIOSK_ID": "KIOSK-0001",
+           "KIOSK_SIM_BUREAU_ADMIN": f"http://127.0.0.1:{info['admin_port']}"}
+    return Launched("bureau", proc, env)
+
+
+def start_sync_daemon(out: Path, env: dict[str, str]) -> Launched | None:
+    if "KIOSK_SYNC_BUREAU_URL" not in env:
+        return None
+    log = open(out / "sync.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "sync", "run"], env=env, stdout=log, stderr=log)
+    sock = Path(env["KIOSK_SYNC_SOCKET_PATH"])
+    deadline = time.monotonic() + 20
+    while not sock.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            print(f"launch: sync daemon did not start (see {out / 'sync.log'})", file=sys.stderr)
+            return None
+        time.sleep(0.1)
+    return Launched("sync daemon", proc, {})
+
+
+def start_card(out: Path) -> Launched | None:
+    """pcscd with the vpcd virtual reader and the card emulator (needs root and the Debian packages)."""
+    try:
+        from simulators.card.stack import CardStack, StackUnavailable, missing_parts
+    except ImportError:
+        return None
+    why = missing_parts()
+    if why:
+        print(f"launch: card stack not started: {why}", file=sys.stderr)
+        return None
+    stack = CardStack(workdir=out / "card", persona="activated")
+    try:
+        stack.start()
+    except (StackUnavailable, OSError) as exc:
+        print(f"launch: card stack not started: {exc}", file=sys.stderr)
+        return None
+    return Launched("card", _StackProcess(stack), {"KIOSK_READER": "sim", "KIOSK_CARD_READER_NAME": "Virtual PCD 00 00",
+                                                    "KIOSK_CARD_PSAM_READER_NAME": "Virtual PCD 00 01",
+                                                    "KIOSK_SIM_CARD_CONTROL": str(stack.control_port)})
+
+
+class _StackProcess:
+    """Lets the card stack be stopped like the other simulators."""
+
+    def __init__(self, stack) -> None:  # noqa: ANN001
+        self.stack = stack
+
+    def send_signal(self, sig: int) -> None:
+        self.stack.stop()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return 0
+
+    def kill(self) -> None:
+        self.stack.stop()
+
+
+STARTERS = (start_printer, start_bureau, start_card)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,14 +157,17 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     launched: list[Launched] = []
     env = dict(os.environ)
+    env.setdefault("KIOSK_DATA_DIR", str((args.out / "sim-data").resolve()))
     try:
         for starter in STARTERS:
             item = starter(args.out)
             if item is not None:
                 launched.append(item)
                 env.update(item.env)
-                print(f"launch: {item.name} simulator running ({' '.join(f'{k}={v}' for k, v in item.env.items())})",
-                      file=sys.stderr)
+                print(f"launch: {item.name} simulator running", file=sys.stderr)
+        daemon = start_sync_daemon(args.out, env)
+        if daemon is not None:
+            launched.append(daemon)
         return subprocess.call(command, env=env)
     finally:
         for item in reversed(launched):

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -139,7 +140,7 @@ class OpenCvCamera:
         if self._cap is not None:
             self._cap.release()
 
-    def __enter__(self) -> "OpenCvCamera":
+    def __enter__(self) -> OpenCvCamera:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from kiosk.hw.health import DeviceHealth
 from kiosk.hw.ports import Frame
@@ -66,7 +67,7 @@ class PiCamera:
             except Exception as exc:
                 log.warning("event=camera_close_failed error=%r", exc)
 
-    def __enter__(self) -> "PiCamera":
+    def __enter__(self) -> PiCamera:
         return self
 
     def __exit__(self, *exc: object) -> None:

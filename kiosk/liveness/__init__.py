@@ -8,14 +8,45 @@
     session.verdict                                 # Verdict(result, checks_fired, captures, ...)
 """
 
-from kiosk.liveness.events import (CHECKS, GUIDANCE_KEYS, RESULTS, AttemptFailed, AttemptStarted,
-                                   Capture, CheckFired, Cue, CueMissed, Event, Finished, Guidance,
-                                   OpeningConfirmed, Verdict)
+from kiosk.liveness.events import (
+                                   CHECKS,
+                                   GUIDANCE_KEYS,
+                                   RESULTS,
+                                   AttemptFailed,
+                                   AttemptStarted,
+                                   Capture,
+                                   CheckFired,
+                                   Cue,
+                                   CueMissed,
+                                   Event,
+                                   Finished,
+                                   Guidance,
+                                   OpeningConfirmed,
+                                   Verdict,
+)
 from kiosk.liveness.models import ModelError, locate
 from kiosk.liveness.session import LivenessSession
 from kiosk.liveness.settings import LivenessSettings
 from kiosk.liveness.tracker import FaceEngine
 
-__all__ = ["AttemptFailed", "AttemptStarted", "CHECKS", "Capture", "CheckFired", "Cue", "CueMissed",
-           "Event", "FaceEngine", "Finished", "GUIDANCE_KEYS", "Guidance", "LivenessSession",
-           "LivenessSettings", "ModelError", "OpeningConfirmed", "RESULTS", "Verdict", "locate"]
+__all__ = [
+                                   "CHECKS",
+                                   "GUIDANCE_KEYS",
+                                   "RESULTS",
+                                   "AttemptFailed",
+                                   "AttemptStarted",
+                                   "Capture",
+                                   "CheckFired",
+                                   "Cue",
+                                   "CueMissed",
+                                   "Event",
+                                   "FaceEngine",
+                                   "Finished",
+                                   "Guidance",
+                                   "LivenessSession",
+                                   "LivenessSettings",
+                                   "ModelError",
+                                   "OpeningConfirmed",
+                                   "Verdict",
+                                   "locate",
+]

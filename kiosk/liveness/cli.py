@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,7 @@ def eval_command(args: argparse.Namespace) -> int:
     except ModelError as exc:
         print(f"kiosk liveness: {exc}", file=sys.stderr)
         return 2
+    logging.getLogger("kiosk.liveness").setLevel(logging.ERROR)  # hundreds of trials: no per-check lines
     log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
     log(SYNTHETIC_BANNER)
     tuned, tuning = tune(engine, settings, args.trials, log, cfg)

@@ -37,14 +37,14 @@ class Roi:
                          [s, c, self.cy - half * s - half * c]], np.float32)
 
     @classmethod
-    def from_detection(cls, det: Detection) -> "Roi":
+    def from_detection(cls, det: Detection) -> Roi:
         (rx, ry), (lx, ly) = det.keypoints[0], det.keypoints[1]
         x0, y0, x1, y1 = det.box
         return cls((x0 + x1) / 2, (y0 + y1) / 2, ROI_SCALE * max(x1 - x0, y1 - y0),
                    math.atan2(ly - ry, lx - rx))
 
     @classmethod
-    def from_landmarks(cls, pts: np.ndarray) -> "Roi":
+    def from_landmarks(cls, pts: np.ndarray) -> Roi:
         """The region for the next frame: landmarks' box in the eye-levelled frame, scaled 1.5x."""
         (rx, ry), (lx, ly) = pts[RIGHT_EYE_OUTER, :2], pts[LEFT_EYE_OUTER, :2]
         angle = math.atan2(ly - ry, lx - rx)

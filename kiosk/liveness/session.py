@@ -17,8 +17,17 @@ from kiosk.hw.ports import Frame
 from kiosk.liveness import checks
 from kiosk.liveness.captures import SLOTS, Candidate, CaptureSet, slot_for
 from kiosk.liveness.challenge import Challenge
-from kiosk.liveness.events import (AttemptFailed, AttemptStarted, Capture, CheckFired, Cue, Event,
-                                   Finished, Guidance, Verdict)
+from kiosk.liveness.events import (
+    AttemptFailed,
+    AttemptStarted,
+    Capture,
+    CheckFired,
+    Cue,
+    Event,
+    Finished,
+    Guidance,
+    Verdict,
+)
 from kiosk.liveness.guidance import frontal, guidance_key
 from kiosk.liveness.measures import FaceMeasures, face_descriptor, measure
 from kiosk.liveness.settings import LivenessSettings
@@ -58,7 +67,9 @@ class LivenessSession:
 
     def remaining_s(self, t: float) -> float:
         """Seconds left in the current attempt at frame time t (for the on-screen countdown)."""
-        return max(0.0, self.s.attempt_timeout_s - (t - self._attempt_t0)) if self.attempt else self.s.attempt_timeout_s
+        if not self.attempt:
+            return self.s.attempt_timeout_s
+        return max(0.0, self.s.attempt_timeout_s - (t - self._attempt_t0))
 
     @property
     def openings(self) -> int:
@@ -108,7 +119,7 @@ class LivenessSession:
         ch = self._challenge
         if ch.started and not ch.done and (obs.mesh is None or obs.new_track):
             self._fire(t, "track_broken", f"openings_before={ch.done_openings}", out)
-            self._reset_challenge()
+            self._reset_challenge(keep_evidence=True)
             ch = self._challenge
         out += ch.step(t, m.mouth_ratio if m else None, self.guidance == "ok")
         if m is not None and obs.mesh is not None:
@@ -140,8 +151,12 @@ class LivenessSession:
         out.append(AttemptStarted(t, self.attempt, self.s.attempts, self.s.attempt_timeout_s))
         log.info("event=liveness_attempt attempt=%d of=%d", self.attempt, self.s.attempts)
 
-    def _reset_challenge(self) -> None:
+    def _reset_challenge(self, keep_evidence: bool = False) -> None:
+        """A fresh challenge; after a track break the unsolicited openings still count, so that
+        breaking the track cannot wipe a replay's record."""
+        unsolicited = self._challenge.unsolicited if keep_evidence else 0
         self._challenge = Challenge(self.s, self.rng)
+        self._challenge.unsolicited = unsolicited
         self._captures = CaptureSet()
 
     def _timeout(self, t: float, out: list[Event]) -> None:

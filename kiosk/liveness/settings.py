@@ -53,11 +53,11 @@ class LivenessSettings:
     jpeg_quality: int = 90
 
     @classmethod
-    def from_config(cls, cfg: Any) -> "LivenessSettings":
+    def from_config(cls, cfg: Any) -> LivenessSettings:
         values = getattr(cfg, "values", cfg) or {}
         found = {f.name: values[f"liveness.{f.name}"] for f in fields(cls)
                  if f"liveness.{f.name}" in values}
         return cls(**found)
 
-    def with_(self, **changes: Any) -> "LivenessSettings":
+    def with_(self, **changes: Any) -> LivenessSettings:
         return replace(self, **changes)

@@ -27,7 +27,7 @@ class FaceEngine:
         self.detector, self.landmarker = detector, landmarker
 
     @classmethod
-    def load(cls, settings: LivenessSettings | None = None) -> "FaceEngine":
+    def load(cls, settings: LivenessSettings | None = None) -> FaceEngine:
         s = settings or LivenessSettings()
         files = locate(s.model_dir or None)
         return cls(FaceDetector(TfliteModel(files.detector, s.threads), s.detect_score, s.nms_iou),

@@ -11,7 +11,7 @@ from typing import Any
 from simulators.camera.camera import SyntheticCamera
 from simulators.camera.subject import MODES
 
-__all__ = ["SyntheticCamera", "MODES", "parse_spec", "open_camera"]
+__all__ = ["MODES", "SyntheticCamera", "open_camera", "parse_spec"]
 
 
 def parse_spec(spec: str) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -154,7 +155,7 @@ class SyntheticCamera:
     def close(self) -> None:
         self._closed.set()
 
-    def __enter__(self) -> "SyntheticCamera":
+    def __enter__(self) -> SyntheticCamera:
         return self
 
     def __exit__(self, *exc: object) -> None:

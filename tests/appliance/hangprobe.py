@@ -1,9 +1,10 @@
 """A stand-in UI for the watchdog test, run inside the booted rootfs by the hardened kiosk unit.
 
-Like `kiosk run`, it asks the sync daemon for its status over the UNIX socket, and it pings the watchdog from its main loop only (through the same
-kiosk.runtime.sdnotify.Notifier) while a worker thread does its own work; after
-HANG_AFTER_S the main loop blocks forever and the worker goes on. systemd must kill it
-(SIGABRT: faulthandler prints every thread's stack to the journal) and start it again.
+Like `kiosk run`, it asks the sync daemon for its status over the UNIX socket and pings
+the watchdog from its main loop only (the same kiosk.runtime.sdnotify.Notifier) while a worker
+thread does its own work; after HANG_AFTER_S the main loop blocks forever and the worker goes
+on. systemd must kill it (SIGABRT: faulthandler prints every thread's stack to the journal)
+and start it again.
 """
 
 from __future__ import annotations

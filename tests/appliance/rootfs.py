@@ -20,9 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -69,7 +69,7 @@ def _digest(*parts: str | bytes) -> str:
 
 def run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
     """Run a build command; on failure raise with its output, which pytest then shows."""
-    proc = subprocess.run(cmd, text=True, capture_output=True, **kw)  # type: ignore[call-overload]
+    proc = subprocess.run(cmd, check=False, text=True, capture_output=True, **kw)  # type: ignore[call-overload]
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -109,8 +109,14 @@ def base_rootfs(timings: Timings) -> Path:
     target = cache_dir() / f"base-{key}"
 
     def build(tmp: Path) -> None:
-        cmd = ["mmdebstrap", "--variant=minbase", "--quiet", f"--include={','.join(pkgs)}",
-               SUITE, str(tmp)]
+        cmd = [
+            "mmdebstrap",
+            "--variant=minbase",
+            "--quiet",
+            f"--include={','.join(pkgs)}",
+            SUITE,
+            str(tmp),
+        ]
         if MIRROR:
             cmd.append(MIRROR)
         run(cmd)
@@ -122,15 +128,38 @@ def base_rootfs(timings: Timings) -> Path:
     return target
 
 
-def build_wheels(out: Path, timings: Timings) -> tuple[Path, list[Path]]:
-    """The kiosk wheel from the working tree, and its dependencies as wheels (pip's cache makes
+def debian_constraints(base: Path) -> str:
+    """The rootfs's own pins (numpy==Debian's), from its dpkg, by the image's script (fed on
+    stdin: the cached layer stays read-only)."""
+    script = REPO / "scripts" / "appliance-venv.sh"
+    cmd = nspawn_cmd(base, "bash", "-s", "--", "--print-constraints")
+    return run([*cmd[:1], "--read-only", *cmd[1:]], input=script.read_text()).stdout
+
+
+def build_wheels(out: Path, constraints: str, timings: Timings) -> tuple[Path, list[Path]]:
+    """The kiosk wheel from the working tree, and its dependencies as wheels resolved under the
+    rootfs's Debian pins, so the offline install inside cannot hit a conflict (pip's cache makes
     this a few seconds). Returns (kiosk wheel, dependency wheels)."""
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    (out / "constraints.txt").parent.mkdir(parents=True, exist_ok=True)
+    (out / "constraints.txt").write_text(constraints)
     with timings.step("wheels"):
-        run([*pip, "wheel", "--no-deps", "-w", str(out / "dist"), str(REPO)],
-            cwd=tempfile.gettempdir())
+        run(
+            [*pip, "wheel", "--no-deps", "-w", str(out / "dist"), str(REPO)],
+            cwd=tempfile.gettempdir(),
+        )
         kiosk_whl = next((out / "dist").glob("ssc_kiosk-*.whl"))
-        run([*pip, "wheel", "-w", str(out / "wheels"), str(kiosk_whl)])
+        run(
+            [
+                *pip,
+                "wheel",
+                "-w",
+                str(out / "wheels"),
+                "-c",
+                str(out / "constraints.txt"),
+                str(kiosk_whl),
+            ]
+        )
     deps = sorted(p for p in (out / "wheels").glob("*.whl") if not p.name.startswith("ssc_kiosk-"))
     return kiosk_whl, deps
 
@@ -152,8 +181,16 @@ def venv_rootfs(base: Path, deps: list[Path], timings: Timings) -> Path:
     def build(tmp: Path) -> None:
         run(["cp", "-a", "--reflink=auto", str(base), str(tmp)])
         names = sorted({p.name.split("-")[0].replace("_", "-") for p in deps})
-        run(nspawn_cmd(tmp, "/mnt/scripts/appliance-venv.sh", VENV, "/mnt/wheels", *names,
-                       binds={wheelhouse: "/mnt/wheels", script.parent: "/mnt/scripts"}))
+        run(
+            nspawn_cmd(
+                tmp,
+                "/mnt/scripts/appliance-venv.sh",
+                VENV,
+                "/mnt/wheels",
+                *names,
+                binds={wheelhouse: "/mnt/wheels", script.parent: "/mnt/scripts"},
+            )
+        )
 
     with timings.step("venv"):
         built = _build_once(target, build)
@@ -168,12 +205,21 @@ def overlay(lower: Path, workdir: Path) -> Iterator[Path]:
     upper, work, merged = workdir / "upper", workdir / "work", workdir / "root"
     for d in (upper, work, merged):
         d.mkdir(parents=True, exist_ok=True)
-    run(["mount", "-t", "overlay", "overlay", "-o",
-         f"lowerdir={lower},upperdir={upper},workdir={work}", str(merged)])
+    run(
+        [
+            "mount",
+            "-t",
+            "overlay",
+            "overlay",
+            "-o",
+            f"lowerdir={lower},upperdir={upper},workdir={work}",
+            str(merged),
+        ]
+    )
     try:
         yield merged
     finally:
-        subprocess.run(["umount", "--lazy", str(merged)], capture_output=True)
+        subprocess.run(["umount", "--lazy", str(merged)], check=False, capture_output=True)
 
 
 def gc(keep: list[Path], max_age_days: float = 7) -> None:
@@ -183,6 +229,11 @@ def gc(keep: list[Path], max_age_days: float = 7) -> None:
     for entry in keep:
         os.utime(entry)
     for entry in cache_dir().glob("*-*"):
-        if (entry.is_dir() and entry not in keep and entry.name.split("-")[0] in ("base", "venv")
-                and not entry.name.endswith(".tmp") and now - entry.stat().st_mtime > max_age_days * 86400):
+        if (
+            entry.is_dir()
+            and entry not in keep
+            and entry.name.split("-")[0] in ("base", "venv")
+            and not entry.name.endswith(".tmp")
+            and now - entry.stat().st_mtime > max_age_days * 86400
+        ):
             shutil.rmtree(entry, ignore_errors=True)

@@ -13,8 +13,18 @@ from tests.appliance.boot import BootResult
 
 pytestmark = pytest.mark.slow
 
-CHECKS = ["verify", "sync_active", "heartbeat", "ui_socket", "ui_active", "data_dir",
-          "ui_sandbox_socket", "watchdog", "ui_stop", "ui_hang"]
+CHECKS = [
+    "verify",
+    "sync_active",
+    "heartbeat",
+    "ui_socket",
+    "ui_active",
+    "data_dir",
+    "ui_sandbox_socket",
+    "watchdog",
+    "ui_stop",
+    "ui_hang",
+]
 
 
 @pytest.mark.parametrize("name", CHECKS)

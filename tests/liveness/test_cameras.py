@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
+from kiosk.hw import camera_opencv
 from kiosk.hw.health import HealthState
 from kiosk.hw.registry import Unavailable, open_adapter
-from kiosk.hw import camera_opencv
 from kiosk.liveness import LivenessSession, LivenessSettings
 from simulators.camera import SyntheticCamera, open_camera, parse_spec
 

@@ -93,3 +93,13 @@ def test_three_failed_attempts_refer_to_the_counter(engine):
     assert v.result == "referred" and v.reason == "timeout" and v.attempts == 3
     assert [e.attempt for e in run.kinds("attempt_started")] == [1, 2, 3]
     assert [e.attempts_left for e in run.kinds("attempt_failed")] == [2, 1, 0]
+
+
+def test_any_frontal_photo_file_can_be_the_subject(engine, tmp_path):
+    """synthetic:PATH places the mouth and eyes with OpenCV's own face finder, not ours."""
+    from simulators.camera.faces import load_face
+
+    path = tmp_path / "someone.png"
+    cv2.imwrite(str(path), cv2.cvtColor(load_face("grace_hopper").rgb, cv2.COLOR_RGB2BGR))
+    run = drive(engine, "genuine", seed=5, face=str(path))
+    assert run.verdict.result == "live" and len(run.verdict.captures) == 4

@@ -81,3 +81,9 @@ def test_guidance_order():
     assert guidance_key(_m(yaw_deg=35), 1, 0, 120, s) == "face_camera"
     assert guidance_key(_m(), 1, 2.0, 120, s) == "hold_still"
     assert guidance_key(_m(), 1, 0.1, 120, s) == "ok"
+
+
+def test_settings_from_config_values_and_defaults():
+    s = LivenessSettings.from_config({"liveness.threads": 4, "liveness.attempt_timeout_s": 45.0,
+                                      "devices.camera": "synthetic"})
+    assert s.threads == 4 and s.attempt_timeout_s == 45.0 and s.attempts == 3

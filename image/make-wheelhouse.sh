@@ -1,0 +1,20 @@
+#!/bin/bash
+# Build the wheelhouse the image installs from: ssc-kiosk and every dependency as aarch64 wheels.
+# Run on arm64 Raspberry Pi OS bookworm (or an arm64 Debian 12 runner) with python3-venv,
+# libpcsclite-dev, swig, gcc and python3-dev installed (pyscard has no wheel and compiles).
+#
+#   image/make-wheelhouse.sh OUT_DIR
+set -euo pipefail
+
+out=${1:?usage: $0 OUT_DIR}
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+[[ $(uname -m) == aarch64 ]] || { echo "$0: build on arm64 (this is $(uname -m))" >&2; exit 2; }
+
+build=$(mktemp -d)
+trap 'rm -rf "$build"' EXIT
+python3 -m venv "$build/venv"
+"$build/venv/bin/pip" install --quiet --upgrade pip wheel
+mkdir -p "$out"
+"$build/venv/bin/pip" wheel --quiet --no-deps -w "$out" "$src"
+"$build/venv/bin/pip" wheel --quiet -w "$out" "$out"/ssc_kiosk-*.whl
+ls "$out"
