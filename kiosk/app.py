@@ -93,8 +93,12 @@ def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any =
     from kiosk.services.health import HealthMonitor
     from kiosk.services.maintenance import MaintenanceContext
 
+    from kiosk.services.container import QueueControl, build_services
+
     devices = devices or open_devices(cfg)
     devices.extra.setdefault("bureau", BureauLink(cfg))
+    services = build_services(cfg, devices)
+    devices.extra.setdefault("outbox", services.outbox)
     monitor = HealthMonitor(devices.all, health_interval_s)
     if start_monitor:
         monitor.start()
@@ -109,13 +113,23 @@ def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any =
     diagnostics = Diagnostics(devices=devices.all, health=monitor.snapshot, cfg=lambda: maintenance.cfg(),
                               audit=audit, log_level=cfg["log.level"])
     maintenance = MaintenanceContext(cfg_loader or (lambda: cfg), audit, diagnostics, devices.gpio)
+    diagnostics.sync = QueueControl(services.outbox, services.sync)
+    diagnostics.printer_test = lambda: _print_test(services, cfg)
     ui = UI(surface, clock or SystemClock(), options, health=monitor.snapshot,
             gpio=devices.gpio, notifier=notifier, maintenance=maintenance)
+    ui.services = services
     maintenance.on_config_change.append(ui.apply_config)
     if power is None:
         power = SimPower() if cfg["devices.gpio"] == "mock" else SystemdPower(ui.stop)
     diagnostics.power = power
     return Kiosk(cfg, devices, monitor, ui)
+
+
+def _print_test(services: Any, cfg: Config) -> str:
+    from kiosk.services.printing import print_test_receipts
+
+    outcomes = print_test_receipts(services.printing, cfg)
+    return ", ".join(f"{'printed' if o.printed else o.reason_key}" for o in outcomes)
 
 
 def has_display() -> bool:

@@ -62,6 +62,7 @@ class UI:
         self._pressed: Button | None = None
         self._pending_wipes: list[Callable[[], None]] = []
         self.maintenance = maintenance
+        self.services: Any = None  # kiosk.services.container.CitizenServices, set by the composition root
         self._last_touch_at = clock.monotonic()
         self._door_was_open = False
         self.dimmed = False

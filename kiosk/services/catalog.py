@@ -29,18 +29,18 @@ class ServiceSpec:
 IDENTIFY = ("reader", "camera")  # card + PIN, or ID number + liveness
 
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("pension_auth", (("camera",),), "认"),
-    ServiceSpec("family_auth", (("camera",),), "亲"),
-    ServiceSpec("annual_review", (("camera",),), "审"),
-    ServiceSpec("activate_card", (("reader",),), "启"),
+    ServiceSpec("pension_auth", (("camera",), ("outbox",)), "认"),
+    ServiceSpec("family_auth", (("camera",), ("outbox",)), "亲"),
+    ServiceSpec("annual_review", (("camera",), ("outbox",)), "审"),
+    ServiceSpec("activate_card", (("reader",), ("outbox",)), "启"),
     ServiceSpec("change_pin", (("reader",),), "密"),
-    ServiceSpec("reset_pin", (("reader",), ("camera",), ("bureau",)), "重"),
-    ServiceSpec("report_lost", (("camera",),), "挂"),
+    ServiceSpec("reset_pin", (("reader",), ("camera",), ("bureau",), ("outbox",)), "重"),
+    ServiceSpec("report_lost", (("camera",), ("outbox",)), "挂"),
     ServiceSpec("payment_records", (IDENTIFY, ("bureau",)), "缴"),
     ServiceSpec("pension_received", (IDENTIFY, ("bureau",)), "领"),
     ServiceSpec("balances", (IDENTIFY, ("bureau",)), "余"),
     ServiceSpec("application_progress", (("bureau",),), "进"),
-    ServiceSpec("apply_card", (("camera",),), "申"),
+    ServiceSpec("apply_card", (("camera",), ("outbox",)), "申"),
 )
 
 

@@ -166,13 +166,13 @@ class QueryService:
         return {"id_number": id_number, "assurance": assurance.to_json(), **extra}
 
     def payment_records(self, id_number: str, assurance: Assurance, insurance: str, year: int) -> PaymentRecords:
-        a = self._ask("payment-records", self._body(id_number, assurance, insurance=insurance, year=year))
+        a = self._ask("payment_records", self._body(id_number, assurance, insurance=insurance, year=year))
         try:
             rows = tuple(PaymentRow(_month(r["month"]), money(r["base"]), money(r["employer_amount"]),
                                     money(r["personal_amount"]), r["status"] == "paid") for r in a["rows"])
             period = None
             try:
-                base = self._ask("payment-base", self._body(id_number, assurance))
+                base = self._ask("payment_base", self._body(id_number, assurance))
                 period = next((p["months_paid"] for p in base["periods"] if p["insurance"] == insurance), None)
             except QueryFailed:
                 pass  # the table is still worth showing without the period
@@ -182,7 +182,7 @@ class QueryService:
             raise QueryFailed("query.error.garbage", repr(exc)) from None
 
     def pension_payments(self, id_number: str, assurance: Assurance, year: int) -> PensionPayments:
-        a = self._ask("pension-payments", self._body(id_number, assurance, year=year))
+        a = self._ask("pension_payments", self._body(id_number, assurance, year=year))
         try:
             pays = tuple(PensionPayment(_month(p["month"]), money(p["amount"]), str(p["paid_on"]), str(p["bank"]),
                                         str(p["account_masked"])) for p in a["payments"])
@@ -193,8 +193,8 @@ class QueryService:
             raise QueryFailed("query.error.garbage", repr(exc)) from None
 
     def balances(self, id_number: str, assurance: Assurance) -> Balances:
-        p = self._ask("pension-account", self._body(id_number, assurance))
-        m = self._ask("medical-account", self._body(id_number, assurance))
+        p = self._ask("pension_account", self._body(id_number, assurance))
+        m = self._ask("medical_account", self._body(id_number, assurance))
         try:
             return Balances(money(p["total"]), int(p["months_contributed"]), money(m["balance"]), str(m["as_of"]))
         except (KeyError, TypeError, ValueError) as exc:
@@ -209,7 +209,7 @@ class QueryService:
             raise QueryFailed("query.error.garbage", repr(exc)) from None
 
     def applications(self, id_number: str, assurance: Assurance) -> list[Application]:
-        a = self._ask("card-applications", self._body(id_number, assurance))
+        a = self._ask("card_applications", self._body(id_number, assurance))
         out = []
         try:
             for app in a["applications"]:

@@ -239,7 +239,7 @@ def venv_numpy_ok(c: Container) -> tuple[bool, str]:
     """The venv imports its native modules with Debian's numpy (system site packages), not a
     numpy of its own: what picamera2 needs on the Pi."""
     debian = c.sh("dpkg-query", "-W", "-f", "${Version}", "python3-numpy").stdout
-    out = c.sh(f"{VENV}/bin/python", "-c", VENV_PROBE)
+    out = c.sh("env", "PYGAME_HIDE_SUPPORT_PROMPT=1", f"{VENV}/bin/python", "-c", VENV_PROBE)
     words = out.stdout.split()
     ok = (
         out.returncode == 0

@@ -19,6 +19,7 @@ CHECKS = [
     "heartbeat",
     "ui_socket",
     "ui_active",
+    "venv_numpy",
     "data_dir",
     "ui_sandbox_socket",
     "watchdog",

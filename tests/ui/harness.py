@@ -78,6 +78,7 @@ def make_harness(tmp_path: Path, size: tuple[int, int] = (1920, 1080), lang: str
     devices = Devices(reader=Switchable("reader"), camera=Switchable("camera"),
                       printer=Switchable("printer"), gpio=gpio)
     devices.extra["bureau"] = Switchable("bureau")
+    devices.extra["outbox"] = Switchable("outbox")
     clock = FakeClock()
     loader = lambda: config.load(None, environ={}, overrides=values)  # noqa: E731
     kiosk = build(cfg, pygame.Surface(size), clock=clock, devices=devices, start_monitor=False,

@@ -139,6 +139,6 @@ def test_every_device_health_reason_has_a_message():
     from kiosk.hw.registry import ADAPTERS
 
     zh = catalog("zh_CN")
-    for kind in [*ADAPTERS, "gpio", "bureau"]:
+    for kind in [*ADAPTERS, "gpio", "bureau", "outbox"]:
         for reason in ("not_installed", "unsupported", "driver_missing", "failed", "offline"):
             assert f"health.{kind}.{reason}" in zh

@@ -1,0 +1,151 @@
+"""The citizen services one kiosk offers, built once by the composition root: card, queries,
+submissions (the sealed outbox), receipts. Screens reach devices and the bureau only through it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from kiosk.hw.health import DeviceHealth
+
+log = logging.getLogger(__name__)
+
+
+class OutboxLink:
+    """Whether a new submission can be stored: asked before the citizen gives any data."""
+
+    name = "outbox"
+
+    def __init__(self, outbox: Any, problem: str = "", detail: str = "") -> None:
+        self.outbox, self.problem, self.detail = outbox, problem, detail
+
+    def health(self) -> DeviceHealth:
+        if self.outbox is None:
+            return DeviceHealth.offline(self.problem or "health.outbox.failed", self.detail)
+        capacity = self.outbox.can_accept()
+        if not capacity.ok:
+            return DeviceHealth.offline("health.outbox.full", f"{capacity.reason} free_mb={capacity.free_mb:.0f}")
+        return DeviceHealth.ok(f"free_mb={capacity.free_mb:.0f}")
+
+    def close(self) -> None:
+        if self.outbox is not None:
+            self.outbox.close()
+
+    def __repr__(self) -> str:
+        return f"<OutboxLink {getattr(self.outbox, 'path', None)} problem={self.problem or '-'}>"
+
+
+def open_outbox(cfg: Any) -> OutboxLink:
+    try:
+        from kiosk.sync.outbox import Outbox
+        from kiosk.sync.seal import BureauSealer
+
+        sealer = BureauSealer.from_pem_file(cfg["sync.bureau_public_key_file"])
+        outbox = Outbox(cfg.data_dir, cfg["kiosk.id"], sealer, min_free_mb=cfg["sync.min_free_mb"],
+                        max_db_mb=cfg["sync.max_queue_mb"], recover_in_flight=False)
+        return OutboxLink(outbox)
+    except FileNotFoundError as exc:
+        log.error("event=outbox_unavailable reason=no_bureau_key detail=%s", exc)
+        return OutboxLink(None, "health.outbox.no_key", str(exc))
+    except Exception as exc:  # a broken queue must not stop queries and card services
+        log.error("event=outbox_unavailable error=%r", exc)
+        return OutboxLink(None, "health.outbox.failed", repr(exc))
+
+
+@dataclass
+class Submitted:
+    reference: str
+    queued_offline: bool  # the bureau has not acknowledged it yet (it is safe in the outbox)
+
+
+@dataclass
+class CitizenServices:
+    cfg: Any
+    devices: Any
+    sync: Any
+    queries: Any
+    outbox: OutboxLink
+    printing: Any
+    alerts: list = field(default_factory=list)
+
+    def submit(self, kind: str, citizen: dict, data: dict, pictures: list | None = None) -> Submitted:
+        """Seal and queue one submission (one transaction), then wake the daemon."""
+        if self.outbox.outbox is None:
+            from kiosk.sync.storage import StorageError
+
+            raise StorageError(self.outbox.problem or "health.outbox.failed")
+        payload: dict[str, Any] = {"citizen": citizen, "data": data}
+        if pictures:
+            payload["pictures"] = pictures
+        receipt = self.outbox.outbox.enqueue(kind, payload)
+        woke = self.sync.kick()
+        online = bool(woke and self.sync.status(timeout=0.5).online)
+        return Submitted(receipt.reference, queued_offline=not online)
+
+    def staff_alert(self, alert: Any) -> None:
+        self.alerts.append(alert)
+        log.warning("event=staff_alert device=%s reason=%s", getattr(alert, "device", "?"),
+                    getattr(alert, "reason", "?"))
+
+
+def build_services(cfg: Any, devices: Any, on_alert: Callable[[Any], None] | None = None) -> CitizenServices:
+    from kiosk.services.printing import PrintService
+    from kiosk.services.queries import QueryService
+    from kiosk.sync.ipc import SyncClient
+
+    sync = SyncClient(cfg["sync.socket_path"], cfg["sync.query_timeout_s"])
+    queries = QueryService(lambda kind, body, timeout: sync.query(kind, body, timeout), cfg["sync.query_timeout_s"])
+    outbox = open_outbox(cfg)
+    services = CitizenServices(cfg, devices, sync, queries, outbox, None)
+    services.printing = PrintService(devices.printer, cfg, alerts=on_alert or services.staff_alert)
+    return services
+
+
+class QueueControl:
+    """The maintenance menu's view of the sync queue: counts from the shared database, actions
+    through the database (retry) or the daemon (sync now). Dead letters are exported sealed."""
+
+    def __init__(self, outbox: OutboxLink, sync: Any) -> None:
+        self._link, self._sync = outbox, sync
+
+    def status(self) -> dict[str, Any]:
+        import time as _time
+
+        ob = self._link.outbox
+        if ob is None:
+            return {"error": self._link.problem}
+        st = ob.status()
+        live = self._sync.status(timeout=0.5)
+        last = (_time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(st.last_success_at))
+                if st.last_success_at else "never")
+        return {"pending": st.pending, "in_flight": st.in_flight, "dead": st.dead,
+                "oldest_pending_age_s": "-" if st.oldest_pending_age_s is None else f"{st.oldest_pending_age_s:.0f}",
+                "last_success": last, "online": live.online if live.daemon_running else "daemon not running",
+                "dead_letters": [{"kind": d["kind"], "reference": d["reference"], "reason": d["last_error"]}
+                                 for d in ob.dead_letters()]}
+
+    def sync_now(self) -> str:
+        return "kicked" if self._sync.kick() else "sync daemon not running"
+
+    def retry_dead(self) -> str:
+        n = self._link.outbox.retry_dead() if self._link.outbox is not None else 0
+        self._sync.kick()
+        return f"{n} back in the queue"
+
+    def export_dead(self, target: Any) -> str:
+        """Write the dead letters (metadata and the still-sealed envelope) as JSON lines for the bureau."""
+        import base64
+        import json
+        from pathlib import Path
+
+        ob = self._link.outbox
+        rows = ob._conn().execute("SELECT reference, idempotency_key, kind, created_at, last_error, envelope "
+                                  "FROM outbox WHERE state = 'dead' ORDER BY id").fetchall()
+        path = Path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            for ref, key, kind, created, err, env in rows:
+                fh.write(json.dumps({"reference": ref, "idempotency_key": key, "kind": kind, "created_at": created,
+                                     "reason": err, "envelope": base64.b64encode(env).decode()}) + "\n")
+        return f"{len(rows)} exported to {path}"
