@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.bootstrapped
 
-.PHONY: setup test run bench clean lint
+.PHONY: setup test run bench clean lint test-appliance
 
 setup: $(STAMP)
 
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-appliance: setup
+	$(PY) -m pytest tests/appliance -v -s $(PYTEST_ARGS)
 
 run: setup
 	$(PY) -m simulators.launch -- $(PY) -m kiosk run --sim $(RUN_ARGS)

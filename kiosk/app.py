@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,11 +175,19 @@ def run(cfg: Config, max_frames: int | None = None, on_first_frame: Callable[[],
     if rotate:  # a rotated logical surface; touches are mapped back into it
         ui.surface = pygame.Surface((dh, dw))
         ui._layout()
+    # SDL turns SIGTERM into a QUIT event, which kiosk mode ignores: systemd's stop must still work.
+    signal.signal(signal.SIGTERM, lambda *_: ui.stop(0))
     notifier.ready(status="ui running")
     tick = pygame.time.Clock()
     log.info("event=ui_start size=%dx%d rotate=%s", dw, dh, rotate)
+    hang_after = float(os.environ.get("KIOSK_TEST_HANG_AFTER_S") or 0)  # appliance boot test only
+    started = time.monotonic()
     try:
         while ui.running:
+            if hang_after and time.monotonic() - started > hang_after:
+                log.warning("event=test_hang after_s=%s", hang_after)
+                while True:  # the main loop is stuck; worker threads carry on; the watchdog must act
+                    time.sleep(3600)
             events = pygame.event.get()
             if rotate:
                 events = [_rotate_event(e) for e in events]

@@ -7,6 +7,10 @@ PYTHON="${PYTHON:-python3}"
 
 APT_PACKAGES=(
     python3-venv        # a clean Debian 12 lacks ensurepip for venv
+    mmdebstrap          # the appliance boot test builds a Debian rootfs
+    systemd-container   # ... and boots it with systemd-nspawn
+    shellcheck          # scripts in image/ and systemd/ are linted
+    espeak-ng           # voice prompts are rendered once into a cache
 )
 
 missing=()

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from simulators.card.stack import CardStack, StackUnavailable, missing_parts
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -11,3 +17,41 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "out" / "test-artifacts"
+
+
+# The card stack (one pcscd per machine): shared by tests/card and tests/e2e.
+CARD_READER = "Virtual PCD 00 00"
+PSAM_READER = "Virtual PCD 00 01"
+
+
+class Stack(CardStack):
+    """CardStack plus the waits the tests need."""
+
+    def insert(self, persona: str, reader: object | None = None) -> None:
+        if reader is not None:
+            reader.end_session()  # type: ignore[attr-defined]
+        self.ctl(f"INSERT {persona}")
+        if reader is not None:
+            assert reader.wait_for_card(5), f"{persona} did not show up in the reader"  # type: ignore[attr-defined]
+
+    def remove(self, reader: object | None = None) -> None:
+        self.ctl("REMOVE")
+        if reader is not None:
+            assert reader.wait_for_removal(5)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def card_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    problem = missing_parts()
+    if problem:
+        pytest.skip(problem)
+    workdir: Path = tmp_path_factory.mktemp("card-stack")
+    stack = Stack(workdir)
+    try:
+        stack.start()
+    except StackUnavailable as exc:
+        pytest.skip(str(exc))
+    yield stack
+    stack.stop()
+
+

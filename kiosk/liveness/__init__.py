@@ -9,20 +9,20 @@
 """
 
 from kiosk.liveness.events import (
-                                   CHECKS,
-                                   GUIDANCE_KEYS,
-                                   RESULTS,
-                                   AttemptFailed,
-                                   AttemptStarted,
-                                   Capture,
-                                   CheckFired,
-                                   Cue,
-                                   CueMissed,
-                                   Event,
-                                   Finished,
-                                   Guidance,
-                                   OpeningConfirmed,
-                                   Verdict,
+    CHECKS,
+    GUIDANCE_KEYS,
+    RESULTS,
+    AttemptFailed,
+    AttemptStarted,
+    Capture,
+    CheckFired,
+    Cue,
+    CueMissed,
+    Event,
+    Finished,
+    Guidance,
+    OpeningConfirmed,
+    Verdict,
 )
 from kiosk.liveness.models import ModelError, locate
 from kiosk.liveness.session import LivenessSession
@@ -30,23 +30,7 @@ from kiosk.liveness.settings import LivenessSettings
 from kiosk.liveness.tracker import FaceEngine
 
 __all__ = [
-                                   "CHECKS",
-                                   "GUIDANCE_KEYS",
-                                   "RESULTS",
-                                   "AttemptFailed",
-                                   "AttemptStarted",
-                                   "Capture",
-                                   "CheckFired",
-                                   "Cue",
-                                   "CueMissed",
-                                   "Event",
-                                   "FaceEngine",
-                                   "Finished",
-                                   "Guidance",
-                                   "LivenessSession",
-                                   "LivenessSettings",
-                                   "ModelError",
-                                   "OpeningConfirmed",
-                                   "Verdict",
-                                   "locate",
+    "CHECKS", "GUIDANCE_KEYS", "RESULTS", "AttemptFailed", "AttemptStarted", "Capture", "CheckFired",
+    "Cue", "CueMissed", "Event", "FaceEngine", "Finished", "Guidance", "LivenessSession",
+    "LivenessSettings", "ModelError", "OpeningConfirmed", "Verdict", "locate",
 ]

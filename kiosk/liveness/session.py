@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 BLOCKERS = ("no_face", "several_faces", "too_dark")
 GUIDANCE_FRAMES = 2  # a new instruction must hold this many frames before it is shown
+SETTLE_FRAMES = 2  # a new track's first meshes come from the coarser detector box: not recorded
 
 
 class LivenessSession:
@@ -56,6 +57,7 @@ class LivenessSession:
         self._pending_key, self._pending_n = "", 0
         self._faces = 0
         self._speed = 0.0
+        self._track_age = 0
         self._challenge: Challenge
         self._captures: CaptureSet
         self._record: checks.AttemptRecord
@@ -113,7 +115,8 @@ class LivenessSession:
         rec.frames += 1
         if key in BLOCKERS:
             rec.blockers[key] = rec.blockers.get(key, 0) + 1
-        if m is not None:
+        self._track_age = 0 if obs.new_track or obs.mesh is None else self._track_age + 1
+        if m is not None and self._track_age >= SETTLE_FRAMES:
             rec.mouth.append(m.mouth_ratio)
             rec.eyes.append(m.eye_ratio)
         ch = self._challenge
@@ -160,14 +163,16 @@ class LivenessSession:
         self._captures = CaptureSet()
 
     def _timeout(self, t: float, out: list[Event]) -> None:
-        rec = self._record
-        detail = checks.still_photo(rec, self.s) if self._challenge.done_openings == 0 else None
+        rec, ch = self._record, self._challenge
+        blocker = max(rec.blockers, key=rec.blockers.__getitem__, default="")
+        reason = blocker if blocker and rec.blockers[blocker] > 0.5 * rec.frames else "timeout"
+        # Judge a still photo only when it was asked to move (cued) and never did.
+        detail = checks.still_photo(rec, self.s) \
+            if reason == "timeout" and ch.cues >= 2 and ch.done_openings == 0 else None
         if detail:
             self._fire(t, "still_photo", detail, out)
             self._finish(t, "spoof", "still_photo", out)
             return
-        blocker = max(rec.blockers, key=rec.blockers.__getitem__, default="")
-        reason = blocker if blocker and rec.blockers[blocker] > 0.5 * rec.frames else "timeout"
         left = self.s.attempts - self.attempt
         out.append(AttemptFailed(t, self.attempt, reason, left))
         log.info("event=liveness_attempt_failed attempt=%d reason=%s left=%d", self.attempt, reason, left)

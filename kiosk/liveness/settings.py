@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -37,7 +38,7 @@ class LivenessSettings:
     closed_frames: int = 2  # consecutive frames to confirm the mouth closed again
     # guidance
     min_face_frac: float = 0.22  # face width / frame width below this: move closer
-    max_face_frac: float = 0.65  # above this: move back
+    max_face_frac: float = 0.60  # above this: move back
     max_centre_offset: float = 0.22  # face centre offset (fraction of frame size): centre your face
     max_yaw_deg: float = 20.0
     max_pitch_deg: float = 20.0
@@ -48,13 +49,13 @@ class LivenessSettings:
     # presentation-attack checks
     replay_unsolicited: int = 2  # openings not following a cue before the replay check fires
     still_mouth_range: float = 0.06  # mouth ratio range (p2-p98) below this is no real mouth motion
-    still_eye_dip: float = 0.10  # deepest eyelid closing (1 - min/median eye ratio) below this: no blink
+    still_eye_dip: float = 0.12  # deepest eyelid closing (1 - min/median eye ratio) below this: no blink
     face_change_ncc: float = 0.55  # pictures whose upper-face correlation falls below this differ
     jpeg_quality: int = 90
 
     @classmethod
     def from_config(cls, cfg: Any) -> LivenessSettings:
-        values = getattr(cfg, "values", cfg) or {}
+        values = cfg if isinstance(cfg, Mapping) else getattr(cfg, "values", None) or {}
         found = {f.name: values[f"liveness.{f.name}"] for f in fields(cls)
                  if f"liveness.{f.name}" in values}
         return cls(**found)

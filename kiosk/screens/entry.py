@@ -106,9 +106,9 @@ class PinEntryScreen(Screen):
     title_key = "pin_entry.title"
 
     def __init__(self, ui, on_done: Callable[[bytearray], None], attempts_left: int | None = None,
-                 message: str = "") -> None:
+                 message: str = "", hint: str = "") -> None:
         super().__init__(ui)
-        self.on_done, self.attempts_left, self.message = on_done, attempts_left, message
+        self.on_done, self.attempts_left, self.message, self.hint = on_done, attempts_left, message, hint
         self.keypad: Keypad | None = None
 
     def layout(self, area: pygame.Rect) -> None:
@@ -147,9 +147,15 @@ class PinEntryScreen(Screen):
         y = field.bottom + th.px(20)
         msg = pygame.Rect(info.x, y, info.width, self.next.rect.y - y - th.px(20))
         if self.message:
-            _draw_error(ui, surf, msg, self.message)
-        elif self.attempts_left is not None:
+            box = pygame.Rect(msg.x, msg.y, msg.width, min(msg.height, th.px(170)))
+            _draw_error(ui, surf, box, self.message)
+            msg = pygame.Rect(msg.x, box.bottom + th.px(12), msg.width, msg.bottom - box.bottom - th.px(12))
+        elif self.hint:
+            y = ui.draw_text(surf, self.hint, "body", COLORS["text"], msg, 3, align="left")
+            msg = pygame.Rect(msg.x, y + th.px(12), msg.width, msg.bottom - y - th.px(12))
+        if self.attempts_left is not None and msg.height > 0:
+            # Fewer than 3 left: red *and* the words say how many.
             color = COLORS["danger"] if self.attempts_left < 3 else COLORS["text"]
             ui.draw_text(surf, "pin_entry.attempts_left", "body", color, msg, 2, align="left",
-                         n=self.attempts_left)
+                         bold=self.attempts_left < 3, n=self.attempts_left)
         super().draw(surf)

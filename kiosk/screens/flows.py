@@ -18,18 +18,31 @@ if TYPE_CHECKING:
 
 __all__ = ["HomeScreen", "IdEntryScreen", "PinEntryScreen", "FailsafeScreen", "OutOfServiceScreen",
            "ServicePendingScreen", "build_bars", "draw_bars", "draw_overlays", "overlay_buttons",
-           "entry_screen_for", "check_service_state", "TechPinScreen", "MaintenanceScreen", "draw_dimmed"]
+           "entry_screen_for", "check_service_state", "start", "TechPinScreen", "MaintenanceScreen", "draw_dimmed"]
 
 
 def entry_screen_for(ui: "UI", spec: ServiceSpec) -> "Screen":
-    """The first step of a service. Until a service's own flow exists, identification by ID number
-    leads to a plain notice that the service is offered at the counter."""
+    """For a service whose flow this build does not have: identification by ID number leads to a
+    plain notice that the service is offered at the counter."""
 
     def identified(id_number: str) -> None:
         ui.sessions.session.remember("id_number", id_number)
         ui.show(ServicePendingScreen(ui, spec.title_key), replace=True)
 
     return IdEntryScreen(ui, identified)
+
+
+def start(ui: "UI", spec: ServiceSpec) -> None:
+    """Start a tile's flow: its registered flow, or the counter notice."""
+    from kiosk.screens import card_services, query_flows  # noqa: F401  (they register their flows)
+    from kiosk.screens.registry import FLOWS
+
+    starter = FLOWS.get(spec.id)
+    if starter is not None and getattr(ui, "services", None) is not None:
+        ui.sessions.begin(ui.clock.monotonic())
+        starter(ui)
+    else:
+        ui.show(entry_screen_for(ui, spec))
 
 
 def check_service_state(ui: "UI") -> None:

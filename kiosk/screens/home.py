@@ -45,7 +45,7 @@ class HomeScreen(Screen):
     def open(self, spec: ServiceSpec) -> None:
         from kiosk.screens import flows
 
-        self.ui.show(flows.entry_screen_for(self.ui, spec))
+        flows.start(self.ui, spec)
 
     def update(self, now: float) -> None:
         if self._availability() != self._state:

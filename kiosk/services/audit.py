@@ -3,6 +3,7 @@ containing citizen data (details are scrubbed of anything that looks like an ID 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -54,6 +55,11 @@ class AuditLog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        for suffix in ("", "-wal", "-shm"):  # SQLite ignores the umask; the kiosk-data group shares it
+            try:
+                os.chmod(f"{path}{suffix}", 0o660)
+            except OSError:
+                pass
 
     def append(self, event: str, **fields: object) -> None:
         detail = " ".join(f"{k}={v}" for k, v in fields.items())

@@ -75,9 +75,7 @@ class CitizenServices:
             from kiosk.sync.storage import StorageError
 
             raise StorageError(self.outbox.problem or "health.outbox.failed")
-        payload: dict[str, Any] = {"citizen": citizen, "data": data}
-        if pictures:
-            payload["pictures"] = pictures
+        payload: dict[str, Any] = {"citizen": citizen, "data": data, "pictures": pictures or []}
         receipt = self.outbox.outbox.enqueue(kind, payload)
         woke = self.sync.kick()
         online = bool(woke and self.sync.status(timeout=0.5).online)

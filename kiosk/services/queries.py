@@ -208,6 +208,13 @@ class QueryService:
         except (KeyError, TypeError) as exc:
             raise QueryFailed("query.error.garbage", repr(exc)) from None
 
+    def card_status(self, id_number: str, assurance: Assurance) -> str:
+        a = self._ask("card_status", self._body(id_number, assurance))
+        status = a.get("status")
+        if status not in ("active", "not_activated", "reported_lost", "blocked", "expired", "cancelled", "none"):
+            raise QueryFailed("query.error.garbage", f"card status {status!r}")
+        return status
+
     def applications(self, id_number: str, assurance: Assurance) -> list[Application]:
         a = self._ask("card_applications", self._body(id_number, assurance))
         out = []

@@ -2,6 +2,8 @@
 
 Spec strings (config key devices.camera): `synthetic`, `synthetic:FACE_OR_PATH`,
 `synthetic:MODE`, or comma-separated items such as `synthetic:astronaut,mode=replay,fps=20,seed=3`.
+Placement options drive the guidance states: scale=0.4 (move closer), scale=1.8 (move back),
+dx=0.3 (centre your face), roll=35 (face the camera), shake=40 (hold still), mode=dark, ...
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def parse_spec(spec: str) -> dict[str, Any]:
             else:
                 kwargs["face"] = item
             continue
-        if key in ("fps",):
+        if key in ("fps", "scale", "dx", "dy", "roll", "shake"):
             kwargs[key] = float(value)
         elif key in ("seed",):
             kwargs[key] = int(value)

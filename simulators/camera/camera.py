@@ -48,7 +48,7 @@ class _Actor:
         m = cv2.getRotationMatrix2D((fx, fy), pose.angle_deg, self.scale * pose.scale)
         m[0, 2] += self.centre[0] + pose.dx - fx
         m[1, 2] += self.centre[1] + pose.dy - fy
-        return cv2.warpAffine(self.work, m, self.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+        return cv2.warpAffine(self.work, m, self.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 class SyntheticCamera:
@@ -59,7 +59,10 @@ class SyntheticCamera:
     def __init__(self, mode: str = "genuine", face: str = "grace_hopper", fps: float = 15.0,
                  seed: int = 0, size: tuple[int, int] = (640, 480), realtime: bool = False,
                  start: float = 1000.0, other_face: str | None = None, noise: float = 2.5,
-                 reaction_s: tuple[float, float] = (0.35, 0.9)) -> None:
+                 reaction_s: tuple[float, float] = (0.35, 0.9), scale: float = 1.0,
+                 dx: float = 0.0, dy: float = 0.0, roll: float = 0.0, shake: float = 0.0) -> None:
+        """scale multiplies the face size, dx/dy shift it (fractions of the frame), roll tilts it
+        (degrees) and shake moves it side to side (pixels at 1.5 Hz): the guidance states."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
         self.mode, self.face, self.fps, self.seed = mode, face, fps, seed
@@ -72,8 +75,8 @@ class SyntheticCamera:
         w, h = size
         self.gain = rng.uniform(0.85, 1.1) * (DARK_GAIN if mode == "dark" else 1.0)
         other = other_face or ("astronaut" if face != "astronaut" else "grace_hopper")
-        fh = h * rng.uniform(0.40, 0.50)
-        centre = (w / 2 + rng.uniform(-25, 25), h * 0.48 + rng.uniform(-15, 15))
+        fh = h * rng.uniform(0.40, 0.50) * scale
+        centre = (w / 2 + rng.uniform(-25, 25) + dx * w, h * 0.48 + rng.uniform(-15, 15) + dy * h)
         self.actors: list[_Actor] = []
         if mode == "twofaces":
             self.actors = [_Actor(load_face(face), size, (w * 0.27, h * 0.5), h * 0.36),
@@ -83,7 +86,7 @@ class SyntheticCamera:
             if mode == "swap":
                 self.actors.append(_Actor(load_face(other), size, centre, fh))
         self.background = self._background() if mode == "noface" else None
-        self.subject = Subject(mode, self.start, seed, reaction_s=reaction_s)
+        self.subject = Subject(mode, self.start, seed, reaction_s=reaction_s, roll_deg=roll, shake_px=shake)
         nrng = np.random.default_rng(seed)
         noise_buf = nrng.normal(0, noise, (h * 2, w * 2, 3))
         self._noise_pos = np.clip(noise_buf, 0, 255).astype(np.uint8)

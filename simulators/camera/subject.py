@@ -51,7 +51,7 @@ class Pose:
 class Subject:
     def __init__(self, mode: str, start: float, seed: int = 0,
                  reaction_s: tuple[float, float] = (0.35, 0.9),
-                 replay_period_s: float = 3.1) -> None:
+                 replay_period_s: float = 3.1, roll_deg: float = 0.0, shake_px: float = 0.0) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
         self.mode, self.start = mode, start
@@ -70,6 +70,7 @@ class Subject:
             t += self.rng.uniform(2.0, 5.0)
         self._phase = [self.rng.uniform(0, 2 * math.pi) for _ in range(4)]
         self.swap_at: float | None = None
+        self.roll_deg, self.shake_px = roll_deg, shake_px  # for guidance states: tilted head, shaking
 
     def on_cue(self, now: float) -> None:
         """The subject saw (or heard) 'open your mouth' at time `now`."""
@@ -106,7 +107,8 @@ class Subject:
         """Head sway for a person; larger, quicker, rigid hand tremor for a held photo."""
         p, u = self._phase, t - self.start
         amp, rot, freq = (6.0, 1.6, 0.7) if self.mode == "still" else (3.0, 0.8, 0.25)
-        return Pose(dx=amp * math.sin(2 * math.pi * freq * u + p[0]) + self.rng.gauss(0, 0.3),
+        shake = self.shake_px * math.sin(2 * math.pi * 1.5 * u)
+        return Pose(dx=amp * math.sin(2 * math.pi * freq * u + p[0]) + self.rng.gauss(0, 0.3) + shake,
                     dy=amp * 0.6 * math.sin(2 * math.pi * freq * 1.3 * u + p[1]) + self.rng.gauss(0, 0.3),
-                    angle_deg=rot * math.sin(2 * math.pi * freq * 0.8 * u + p[2]),
+                    angle_deg=self.roll_deg + rot * math.sin(2 * math.pi * freq * 0.8 * u + p[2]),
                     scale=1.0 + 0.01 * math.sin(2 * math.pi * freq * 0.5 * u + p[3]))

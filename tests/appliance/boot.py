@@ -304,8 +304,17 @@ def run_boot_test(keep: bool = False) -> BootResult:
     t = res.timings
     start = time.monotonic()
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="run-", dir=rootfs.cache_dir()))
     base = rootfs.base_rootfs(t)
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=rootfs.cache_dir()))
+    try:
+        return _boot_and_check(res, base, work, start)
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _boot_and_check(res: BootResult, base: Path, work: Path, start: float) -> BootResult:
+    t = res.timings
     kiosk_whl, deps = rootfs.build_wheels(work / "wheels", rootfs.debian_constraints(base), t)
     venv = rootfs.venv_rootfs(base, deps, t)
     rootfs.gc([base, venv])
@@ -411,8 +420,6 @@ def run_boot_test(keep: bool = False) -> BootResult:
             container.poweroff()
         bureau.close()
         t.steps["total"] = round(time.monotonic() - start, 1)
-        if not keep:
-            shutil.rmtree(work, ignore_errors=True)
     return res
 
 

@@ -9,41 +9,8 @@ from typing import Iterator
 
 import pytest
 
-from simulators.card.stack import CardStack, StackUnavailable, missing_parts
 
-CARD_READER = "Virtual PCD 00 00"
-PSAM_READER = "Virtual PCD 00 01"
-
-
-class Stack(CardStack):
-    """CardStack plus the waits the tests need."""
-
-    def insert(self, persona: str, reader: object | None = None) -> None:
-        if reader is not None:
-            reader.end_session()  # type: ignore[attr-defined]
-        self.ctl(f"INSERT {persona}")
-        if reader is not None:
-            assert reader.wait_for_card(5), f"{persona} did not show up in the reader"  # type: ignore[attr-defined]
-
-    def remove(self, reader: object | None = None) -> None:
-        self.ctl("REMOVE")
-        if reader is not None:
-            assert reader.wait_for_removal(5)  # type: ignore[attr-defined]
-
-
-@pytest.fixture(scope="session")
-def card_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    problem = missing_parts()
-    if problem:
-        pytest.skip(problem)
-    workdir: Path = tmp_path_factory.mktemp("card-stack")
-    stack = Stack(workdir)
-    try:
-        stack.start()
-    except StackUnavailable as exc:
-        pytest.skip(str(exc))
-    yield stack
-    stack.stop()
+from tests.conftest import CARD_READER, PSAM_READER, Stack  # noqa: F401  (card_stack lives there too)
 
 
 @pytest.fixture

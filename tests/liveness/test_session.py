@@ -103,3 +103,25 @@ def test_any_frontal_photo_file_can_be_the_subject(engine, tmp_path):
     cv2.imwrite(str(path), cv2.cvtColor(load_face("grace_hopper").rgb, cv2.COLOR_RGB2BGR))
     run = drive(engine, "genuine", seed=5, face=str(path))
     assert run.verdict.result == "live" and len(run.verdict.captures) == 4
+
+
+@pytest.mark.parametrize("spec,key", [
+    ("scale=0.45", "move_closer"), ("scale=2.0", "move_back"), ("dx=0.3", "centre_face"),
+    ("roll=35", "face_camera"), ("shake=40", "hold_still"), ("dark", "too_dark"),
+    ("noface", "no_face"), ("twofaces", "several_faces"), ("", "ok")])
+def test_each_guidance_state_can_be_reached(engine, spec, key):
+    """The synthetic camera's placement options put the pipeline in every guidance state (the
+    screen's screenshots use the same specs)."""
+    import random
+
+    from kiosk.liveness import LivenessSession, LivenessSettings
+    from simulators.camera import open_camera
+
+    cam = open_camera("synthetic:realtime=0," + spec)
+    session = LivenessSession(engine, LivenessSettings(attempts=1), random.Random(1))
+    seen = []
+    for n, frame in enumerate(cam.frames()):
+        seen += [e.key for e in session.feed(frame) if e.kind == "guidance"]
+        if n >= 30:
+            break
+    assert seen[-1] == key and session.guidance == key, seen

@@ -87,3 +87,11 @@ def test_settings_from_config_values_and_defaults():
     s = LivenessSettings.from_config({"liveness.threads": 4, "liveness.attempt_timeout_s": 45.0,
                                       "devices.camera": "synthetic"})
     assert s.threads == 4 and s.attempt_timeout_s == 45.0 and s.attempts == 3
+
+
+def test_tuning_threshold_sits_in_the_gap_or_minimises_errors():
+    from kiosk.liveness.evaluate import _threshold
+
+    assert _threshold([0.02, 0.05], [0.18, 0.2]) == (0.05 + 0.18) / 2
+    t = _threshold([0.02, 0.05, 0.3], [0.18, 0.2, 0.25])
+    assert sum(a >= t for a in [0.02, 0.05, 0.3]) + sum(b < t for b in [0.18, 0.2, 0.25]) == 1

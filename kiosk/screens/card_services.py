@@ -1,0 +1,94 @@
+"""The card services: activate a new card, change the PIN. Each ends with a result, a receipt
+where there is something to keep, and "take your card"."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from kiosk.screens.card_flows import (InsertCardScreen, after_receipt, ask_new_pin, ask_pin, card_service,
+                                      receipt_context)
+from kiosk.screens.registry import flow
+from kiosk.screens.steps import run_step, show_error, show_message
+from kiosk.services.queries import Assurance, QueryFailed
+
+if TYPE_CHECKING:
+    from kiosk.screens.ui import UI
+
+log = logging.getLogger(__name__)
+
+
+@flow("activate_card")
+def activate(ui: "UI") -> None:
+    def read(identity: Any) -> None:
+        ui.sessions.session.remember("card", identity)
+        ask_pin(ui, "card.activate.pin_title", lambda pin: verified(identity, pin), initial_hint=True)
+
+    def verified(identity: Any, initial: str) -> None:
+        assurance = Assurance("card_pin", identity.info.card_number)
+
+        def status() -> str | None:
+            try:
+                return ui.services.queries.card_status(identity.holder.id_number, assurance)
+            except QueryFailed as exc:
+                if exc.reason == "query.error.offline":
+                    return None  # activation is queued; the bureau decides when it receives it
+                raise
+
+        run_step(ui, "card.activate.checking", status, on_ok=lambda st: decide(identity, initial, st),
+                 timeout_s=ui.services.cfg["sync.query_timeout_s"] + 5, name="card_status")
+
+    def decide(identity: Any, initial: str, status: str | None) -> None:
+        if status == "active":
+            show_message(ui, "card.activate.already.title", "card.activate.already.body", retry=None, kind="info")
+        elif status in ("reported_lost", "blocked", "cancelled"):
+            show_message(ui, f"card.status.{status}.title", f"card.status.{status}.body", retry=None)
+        else:
+            ask_new_pin(ui, identity.holder.id_number, lambda new: change(identity, initial, new, status is None))
+
+    def change(identity: Any, initial: str, new: str, offline: bool) -> None:
+        def work() -> Any:
+            card_service(ui).change_pin(initial, new)
+            citizen = {"id_number": identity.holder.id_number, "name": identity.holder.name}
+            return ui.services.submit("card_activation", citizen,
+                                      {"card_number": identity.info.card_number, "pin_action": "set_new_pin"})
+
+        def done(sub: Any) -> None:
+            from kiosk.services import receipts
+
+            h = identity.holder
+            body = "card.activate.done.queued" if sub.queued_offline else "card.activate.done.body"
+            after_receipt(ui, "card.activate.done.title", body, sub.reference,
+                          lambda: receipts.card_activation(receipt_context(ui), id_number=h.id_number, name=h.name,
+                                                           reference=sub.reference))
+
+        run_step(ui, "card.activate.working", work, on_ok=done, timeout_s=30, name="activate")
+
+    if not _can_store(ui):
+        return
+    ui.show(InsertCardScreen(ui, read))
+
+
+@flow("change_pin")
+def change_pin(ui: "UI") -> None:
+    def read(identity: Any) -> None:
+        ui.sessions.session.remember("card", identity)
+        ask_pin(ui, "card.change.old_title", lambda old: ask_new_pin(
+            ui, identity.holder.id_number, lambda new: change(old, new)))
+
+    def change(old: str, new: str) -> None:
+        run_step(ui, "card.change.working", card_service(ui).change_pin, old, new,
+                 on_ok=lambda _r: after_receipt(ui, "card.change.done.title", "card.change.done.body", "", None),
+                 on_error=lambda e: show_error(ui, e), timeout_s=20, name="change_pin")
+
+    ui.show(InsertCardScreen(ui, read))
+
+
+def _can_store(ui: "UI") -> bool:
+    """Say so before taking any data when a submission could not be stored."""
+    link = ui.services.outbox
+    health = link.health()
+    if not health.usable:
+        show_message(ui, "submit.error.storage.title", health.reason, retry=None)
+        return False
+    return True
