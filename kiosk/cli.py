@@ -11,7 +11,8 @@ from pathlib import Path
 from kiosk import __version__, config
 
 # Subsystems that add their own subcommands (module with register(subparsers)); optional.
-SUBCOMMAND_MODULES = ("kiosk.sync.cli", "kiosk.hw.printer_cli", "kiosk.services.maintenance_cli")
+SUBCOMMAND_MODULES = ("kiosk.sync.cli", "kiosk.hw.printer_cli", "kiosk.services.maintenance_cli",
+                      "kiosk.liveness.cli")
 
 
 def _parser() -> argparse.ArgumentParser:

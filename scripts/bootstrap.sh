@@ -32,5 +32,7 @@ fi
 # Card stack: pcscd, the vpcd virtual reader, pcsc-tools/opensc, and pyscard's build deps.
 bash scripts/setup-pcsc.sh
 .venv/bin/python -m pip install -q -e '.[test,sim]'
+# Face models from the pinned mediapipe 0.10.14 wheel, SHA-256 checked; idempotent.
+bash scripts/fetch-models.sh
 touch .venv/.bootstrapped
 echo "bootstrap: ready"

@@ -20,10 +20,12 @@ class MissingMessage(KeyError):
 def catalog(lang: str) -> dict[str, str]:
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}")
-    # One catalog per language, kept in a few files by subject (receipt_<lang>.toml for receipts).
+    # One catalog per language, kept in a few files by subject: <lang>.toml and <subject>_<lang>.toml.
     merged: dict[str, str] = {}
-    for name in (f"{lang}.toml", f"receipt_{lang}.toml"):
-        raw = resources.files(__package__).joinpath(name).read_bytes()
+    folder = resources.files(__package__)
+    extra = sorted(p.name for p in folder.iterdir() if p.name.endswith(f"_{lang}.toml"))
+    for name in (f"{lang}.toml", *extra):
+        raw = folder.joinpath(name).read_bytes()
         part = _flatten(tomllib.loads(raw.decode()))
         clash = set(part) & set(merged)
         if clash:

@@ -207,9 +207,10 @@ class ResultScreen(Screen):
                        pygame.Rect(a.centerx - qr_side // 2, a.bottom - th.button_h - qr_side - th.px(90), qr_side,
                                    qr_side))
             draw_qr(surf, self.reference, qr_rect)
+            cap_w = qr_rect.width + th.px(200)
             ui.draw_text(surf, "result.photograph_qr", "small", COLORS["muted"],
-                         pygame.Rect(qr_rect.x - th.px(40), qr_rect.bottom + th.px(8), qr_rect.width + th.px(80),
-                                     th.px(80)), 2)
+                         pygame.Rect(min(qr_rect.centerx - cap_w // 2, a.right - cap_w), qr_rect.bottom + th.px(8),
+                                     cap_w, th.px(80)), 2)
         for label, value in self.facts:
             ui.draw_text(surf, label, "small", COLORS["muted"], pygame.Rect(a.x, y, int(text_w * 0.4), th.px(48)), 1,
                          align="left")

@@ -16,7 +16,8 @@ def main(argv: list[str] | None = None) -> int:
                                             "when cued, and presentation-attack modes.")
     p.add_argument("--mode", choices=MODES, default="genuine",
                    help="genuine (opens the mouth when cued), unresponsive, still (photo held up), "
-                        "replay (opens on its own clock), noface, twofaces, dark, swap (face changes)")
+                        "replay (opens on its own clock), noface, twofaces, dark, swap (face changes), "
+                        "leave (steps out of view for a moment after the first opening)")
     p.add_argument("--face", default="grace_hopper",
                    help="grace_hopper (matplotlib), astronaut (scikit-image) or a frontal photo file")
     p.add_argument("--seconds", type=float, default=10.0)

@@ -85,7 +85,7 @@ class SyntheticCamera:
             self.actors = [_Actor(load_face(face), size, centre, fh)]
             if mode == "swap":
                 self.actors.append(_Actor(load_face(other), size, centre, fh))
-        self.background = self._background() if mode == "noface" else None
+        self.background = self._background() if mode in ("noface", "leave") else None
         self.subject = Subject(mode, self.start, seed, reaction_s=reaction_s, roll_deg=roll, shake_px=shake)
         nrng = np.random.default_rng(seed)
         noise_buf = nrng.normal(0, noise, (h * 2, w * 2, 3))
@@ -113,7 +113,7 @@ class SyntheticCamera:
     # -- frames -----------------------------------------------------------------------------------
     def render(self, t: float) -> np.ndarray:
         s = self.subject
-        if self.background is not None:
+        if self.background is not None and (self.mode == "noface" or s.away(t)):
             frame = self.background.copy()
         else:
             pose = s.pose(t)

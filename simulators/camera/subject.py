@@ -11,9 +11,10 @@ import random
 import threading
 from dataclasses import dataclass
 
-MODES = ("genuine", "unresponsive", "still", "replay", "noface", "twofaces", "dark", "swap")
-RESPONDS = {"genuine", "dark", "swap"}
-BLINKS = {"genuine", "unresponsive", "replay", "twofaces", "dark", "swap"}
+MODES = ("genuine", "unresponsive", "still", "replay", "noface", "twofaces", "dark", "swap", "leave")
+RESPONDS = {"genuine", "dark", "swap", "leave"}
+BLINKS = {"genuine", "unresponsive", "replay", "twofaces", "dark", "swap", "leave"}
+LEAVE_S = 1.0  # 'leave': after the first opening the person steps out of view this long
 RAMP_UP_S, RAMP_DOWN_S = 0.15, 0.2
 
 
@@ -82,7 +83,7 @@ class Subject:
                 return  # still busy with the previous opening
             delay = self.rng.uniform(*self.reaction_s)
             self.openings.append(Opening(now + delay, self.rng.uniform(0.8, 1.0), self.rng.uniform(0.45, 0.9)))
-            if self.mode == "swap" and self.swap_at is None:
+            if self.mode in ("swap", "leave") and self.swap_at is None:
                 self.swap_at = self.openings[-1].end + 0.3
 
     def mouth(self, t: float) -> float:
@@ -101,7 +102,11 @@ class Subject:
 
     def face_index(self, t: float) -> int:
         """Which photo is in front of the camera (the swap attack changes it mid-challenge)."""
-        return 1 if self.swap_at is not None and t >= self.swap_at else 0
+        return 1 if self.mode == "swap" and self.swap_at is not None and t >= self.swap_at else 0
+
+    def away(self, t: float) -> bool:
+        """'leave' mode: out of view for a moment after the first opening."""
+        return self.mode == "leave" and self.swap_at is not None and self.swap_at <= t < self.swap_at + LEAVE_S
 
     def pose(self, t: float) -> Pose:
         """Head sway for a person; larger, quicker, rigid hand tremor for a held photo."""

@@ -164,3 +164,4 @@ def make_kiosk(sims: Sims, tmp_path: Path) -> Iterator[Callable[..., Kiosk]]:
         k.kiosk.close()
     sims.card.ctl("REMOVE")
     sims.card.ctl("RESET-STATE")
+    time.sleep(1.0)  # pcscd polls every 400 ms: let it see the card leave before the next test

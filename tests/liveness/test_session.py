@@ -125,3 +125,16 @@ def test_each_guidance_state_can_be_reached(engine, spec, key):
         if n >= 30:
             break
     assert seen[-1] == key and session.guidance == key, seen
+
+
+def test_track_break_restarts_the_challenge(engine):
+    """GIVEN a person who steps out of view after the first opening WHEN they come back THEN the
+    track_broken check reports it, the challenge starts again, and all four pictures come from
+    the new, unbroken track."""
+    run = drive(engine, "leave", seed=1)
+    v = run.verdict
+    assert "track_broken" in v.checks_fired
+    assert v.result == "live" and v.openings == 3 and len(v.captures) == 4
+    broke = next(e for e in run.events if e.kind == "check")
+    assert [c.slot for c in run.kinds("capture") if c.t > broke.t] == [0, 1, 2, 3]
+    assert [o.index for o in run.kinds("opening") if o.t > broke.t] == [1, 2, 3]
