@@ -4,6 +4,7 @@ submissions (the sealed outbox), receipts. Screens reach devices and the bureau 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -69,17 +70,24 @@ class CitizenServices:
     printing: Any
     alerts: list = field(default_factory=list)
 
-    def submit(self, kind: str, citizen: dict, data: dict, pictures: list | None = None) -> Submitted:
-        """Seal and queue one submission (one transaction), then wake the daemon."""
+    def submit(self, kind: str, citizen: dict, data: dict, pictures: list | None = None,
+               wait_ack_s: float = 4.0) -> Submitted:
+        """Seal and queue one submission (one transaction), wake the daemon, and wait a moment for
+        the bureau's acknowledgement so the citizen is told the truth: sent, or safely queued."""
         if self.outbox.outbox is None:
             from kiosk.sync.storage import StorageError
 
             raise StorageError(self.outbox.problem or "health.outbox.failed")
         payload: dict[str, Any] = {"citizen": citizen, "data": data, "pictures": pictures or []}
         receipt = self.outbox.outbox.enqueue(kind, payload)
-        woke = self.sync.kick()
-        online = bool(woke and self.sync.status(timeout=0.5).online)
-        return Submitted(receipt.reference, queued_offline=not online)
+        if self.sync.kick():
+            deadline = time.monotonic() + wait_ack_s
+            while time.monotonic() < deadline:
+                if not self.outbox.outbox.holds(receipt.reference):
+                    return Submitted(receipt.reference, queued_offline=False)
+                time.sleep(0.1)
+        log.info("event=submission_queued kind=%s reference=%s", kind, receipt.reference)
+        return Submitted(receipt.reference, queued_offline=True)
 
     def staff_alert(self, alert: Any) -> None:
         self.alerts.append(alert)

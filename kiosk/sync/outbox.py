@@ -355,6 +355,10 @@ class Outbox:
         self._write(lambda conn: _set_meta(conn, "last_success_at", repr(self._wall())))
 
     # --- reading ---------------------------------------------------------------------------
+    def holds(self, reference: str) -> bool:
+        """Whether a submission is still waiting (acknowledged rows are deleted)."""
+        return self._conn().execute("SELECT 1 FROM outbox WHERE reference = ?", (reference,)).fetchone() is not None
+
     def pending_count(self) -> int:
         return self._conn().execute(
             "SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
