@@ -185,6 +185,8 @@ class ResultScreen(Screen):
                                    "nav.finish", self.on_finish, "primary", name="finish"))
 
     def draw(self, surf: pygame.Surface) -> None:
+        from kiosk.screens.entry import _draw_error
+
         ui, th, a = self.ui, self.ui.theme, self.area
         qr_side = th.px(330) if self.reference else 0
         text_w = a.width - (qr_side + th.margin if not th.portrait else 0)
@@ -203,23 +205,31 @@ class ResultScreen(Screen):
                              th.px(50)), 1, align="left")
             size, lines = ui.text.fit(self.reference, th.font_px("huge"), text_w, 1, bold=True)
             y = ui.draw_lines(surf, lines, size, COLORS["text"], a.x, y, bold=True, align="left") + th.px(10)
-            qr_rect = (pygame.Rect(a.right - qr_side, a.y, qr_side, qr_side) if not th.portrait else
-                       pygame.Rect(a.centerx - qr_side // 2, a.bottom - th.button_h - qr_side - th.px(90), qr_side,
-                                   qr_side))
-            draw_qr(surf, self.reference, qr_rect)
-            cap_w = qr_rect.width + th.px(200)
-            ui.draw_text(surf, "result.photograph_qr", "small", COLORS["muted"],
-                         pygame.Rect(min(qr_rect.centerx - cap_w // 2, a.right - cap_w), qr_rect.bottom + th.px(8),
-                                     cap_w, th.px(80)), 2)
         for label, value in self.facts:
             ui.draw_text(surf, label, "small", COLORS["muted"], pygame.Rect(a.x, y, int(text_w * 0.4), th.px(48)), 1,
                          align="left")
             size, lines = ui.text.fit(value, th.font_px("body"), int(text_w * 0.58), 1)
             ui.draw_lines(surf, lines, size, COLORS["text"], a.x + int(text_w * 0.42), y, align="left")
             y += int(th.font_px("body") * 1.35)
+        if self.reference:
+            # Landscape: beside the text. Portrait: below it. The QR survives a failed receipt.
+            qr_rect = (pygame.Rect(a.right - qr_side, a.y, qr_side, qr_side) if not th.portrait else
+                       pygame.Rect(a.centerx - qr_side // 2, y + th.px(20), qr_side, qr_side))
+            draw_qr(surf, self.reference, qr_rect)
+            cap_w = qr_rect.width + th.px(200)
+            cap_y = ui.draw_text(surf, "result.photograph_qr", "small", COLORS["muted"],
+                                 pygame.Rect(min(qr_rect.centerx - cap_w // 2, a.right - cap_w),
+                                             qr_rect.bottom + th.px(8), cap_w, th.px(80)), 2)
+            if th.portrait:
+                y = cap_y + th.px(10)
         if self.receipt_note:
-            note = pygame.Rect(a.x, a.bottom - th.button_h - th.px(10) - th.px(120), text_w, th.px(120))
-            ui.draw_text(surf, self.receipt_note, "body", COLORS["text"], note, 2, align="left", **self.fields)
+            bottom = a.bottom - th.button_h - th.px(20)
+            top = max(y, bottom - th.px(170))
+            note = pygame.Rect(a.x, top, text_w, bottom - top)
+            if self.receipt_note == "result.receipt_printed":
+                ui.draw_text(surf, self.receipt_note, "body", COLORS["text"], note, 2, align="left")
+            else:  # the receipt failed: say so plainly, the reference and QR above are the way forward
+                _draw_error(ui, surf, note, self.receipt_note)
         super().draw(surf)
 
 
