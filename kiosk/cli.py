@@ -12,7 +12,7 @@ from kiosk import __version__, config
 
 # Subsystems that add their own subcommands (module with register(subparsers)); optional.
 SUBCOMMAND_MODULES = ("kiosk.sync.cli", "kiosk.hw.printer_cli", "kiosk.services.maintenance_cli",
-                      "kiosk.liveness.cli")
+                      "kiosk.liveness.cli", "kiosk.card.cli")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -180,6 +180,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("sync.idle_poll_s", float, 1.0, "How often an idle sync daemon looks for new submissions.", min=0.05, max=30),
     Key("sync.min_free_mb", int, 50, "Refuse new submissions below this much free space in the data dir.",
         min=1, max=10000),
+    Key("sync.reference_s", float, 3600.0, "How often the sync daemon asks the bureau for changed reference "
+        "data (bank outlets, this kiosk's pushed settings); also at start.", min=60, max=86400),
     # --- face liveness
     Key("liveness.model_dir", str, "", "Model folder; empty searches models/, /usr/share/kiosk/models, "
         "~/.cache/kiosk-models."),
@@ -208,6 +210,33 @@ SCHEMA: tuple[Key, ...] = (
     Key("liveness.face_change_ncc", float, 0.55, "Picture similarity below which the face changed.",
         min=0.2, max=0.9),
     Key("liveness.jpeg_quality", int, 90, "JPEG quality of the four pictures.", min=50, max=100),
+    # --- ID-style photo for a card application
+    Key("photo.min_face_frac", float, 0.20, "Face width share of the frame below which: move closer.",
+        min=0.05, max=0.5),
+    Key("photo.max_centre_offset", float, 0.10, "Face centre offset (share of the frame) above which: "
+        "centre your face.", min=0.02, max=0.3),
+    Key("photo.max_yaw_deg", float, 10.0, "Head turned left or right more than this: look straight ahead.",
+        min=2, max=30),
+    Key("photo.max_pitch_deg", float, 12.0, "Head raised or lowered more than this: look straight ahead.",
+        min=2, max=30),
+    Key("photo.max_roll_deg", float, 8.0, "Head tilted more than this: hold your head level.", min=2, max=30),
+    Key("photo.min_eye_ratio", float, 0.15, "Eyelid gap / eye width below which the eyes count as closed.",
+        min=0.05, max=0.4),
+    Key("photo.min_eye_dark", float, 0.18, "Share of the eye box darker than 55 % of the nose (iris, pupil) "
+        "below which the eyes count as closed.", min=0.02, max=0.6),
+    Key("photo.min_luma", float, 70.0, "Mean face brightness (0-255) below which the photo is too dark.",
+        min=20, max=150),
+    Key("photo.max_luma", float, 210.0, "Mean face brightness above which the photo is too bright.",
+        min=120, max=250),
+    Key("photo.max_side_shadow", float, 0.25, "Brightness difference between the face's halves (share of "
+        "the brighter half) above which one side is in shadow.", min=0.05, max=0.8),
+    Key("photo.min_sharpness", float, 60.0, "Laplacian variance of the face below which the photo is blurred.",
+        min=5, max=1000),
+    Key("photo.max_background_texture", float, 2.5, "Mean edge strength (0-255 scale) of the background "
+        "around the head above which it is not plain.", min=1, max=50),
+    Key("photo.max_background_std", float, 25.0, "Colour spread (standard deviation, 0-255) of the "
+        "background above which it is not plain.", min=3, max=100),
+    Key("photo.jpeg_quality", int, 92, "JPEG quality of the accepted ID photo.", min=50, max=100),
     # --- maintenance menu
     Key("maintenance.pin_hash", str, "", "Technician PIN as a scrypt hash (written by `kiosk maintenance set-pin`).",
         technician=True, secret=True),

@@ -65,8 +65,16 @@ class InsertCardScreen(Screen):
         self.wait_s = ui.services.cfg["card.wait_s"]
         self.reading = False
         session = ui.sessions.session.token if ui.sessions.session else 0
-        ui.workers.submit("insert_card", card_service(ui).insert_and_read, self.wait_s, session=session,
-                          on_done=self._done)
+        ui.workers.submit("insert_card", self._insert_and_read, session=session, on_done=self._done)
+
+    def _insert_and_read(self) -> Any:
+        service, services = card_service(self.ui), self.ui.services
+        if getattr(services, "card_left", False):
+            if service.card_present():
+                # Someone else's card is still in the slot: never read it into this session.
+                raise CardLeftBehind("a previous citizen's card is still in the reader")
+            services.card_left = False
+        return service.insert_and_read(self.wait_s)
 
     def _done(self, job: Any) -> None:
         if self.ui.screen is not self:
@@ -88,6 +96,10 @@ class InsertCardScreen(Screen):
         left = max(0, int(self.wait_s - (now - self.started) + 0.999))
         ui.draw_text(surf, "card.insert.countdown", "body", COLORS["muted"],
                      pygame.Rect(a.x, a.bottom - th.px(60), a.width, th.px(60)), 1, seconds=left)
+
+
+class CardLeftBehind(Exception):
+    """The previous session's card was never taken; the new session must not inherit it."""
 
 
 class TakeCardScreen(Screen):
@@ -121,6 +133,16 @@ class TakeCardScreen(Screen):
             gpio = self.ui.gpio
             if hasattr(gpio, "call_staff"):
                 gpio.buzzer.beep(on_time=0.2, off_time=0.2, n=3)
+            voice = getattr(self.ui, "voice", None)
+            if voice is not None:
+                voice.say("card.take.forgotten", self.ui.lang)
+        if now - self.started >= 4 * self.forgotten_s:
+            # Nobody came back for it: staff take it out; the next session must not read it.
+            log.warning("event=card_left_behind")
+            self.ui.services.card_left = True
+            if hasattr(self.ui.gpio, "call_staff"):
+                self.ui.gpio.call_staff(now)
+            self.ui.go_home("card_left")
 
     def draw(self, surf: pygame.Surface) -> None:
         ui, th, a = self.ui, self.ui.theme, self.area

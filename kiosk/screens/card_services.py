@@ -21,8 +21,19 @@ log = logging.getLogger(__name__)
 @flow("activate_card")
 def activate(ui: "UI") -> None:
     def read(identity: Any) -> None:
+        from kiosk.domain.masking import mask_name
+        from kiosk.screens.common import Action, MessageScreen
+
         ui.sessions.session.remember("card", identity)
-        ask_pin(ui, "card.activate.pin_title", lambda pin: verified(identity, pin), initial_hint=True)
+        number = identity.info.card_number
+        # The holder checks it is their card before anything is changed on it (masked, not in full).
+        ui.show(MessageScreen(ui, "card.activate.confirm.title", "card.activate.confirm.body", [
+            Action("card.activate.confirm.yes", lambda: ask_pin(ui, "card.activate.pin_title",
+                                                                 lambda pin: verified(identity, pin),
+                                                                 initial_hint=True), "primary", "confirm-card"),
+            Action("nav.home", lambda: ui.go_home("cancel"), "secondary", "home")], kind="info",
+            name="confirm_card", name_masked=mask_name(identity.holder.name),
+            card=number[:2] + "*****" + number[-2:]), replace=True)
 
     def verified(identity: Any, initial: str) -> None:
         assurance = Assurance("card_pin", identity.info.card_number)

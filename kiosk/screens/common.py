@@ -285,6 +285,10 @@ class TableScreen(Screen):
         for c, col in enumerate(self.columns):
             ui.draw_text(surf, col, "small", COLORS["muted"], pygame.Rect(t.x + c * cw + th.px(14), t.y + th.px(8),
                          cw - th.px(20), self.row_h), 1, align="left")
+        if not self.rows:  # say so in words, not with an empty box
+            ui.draw_text(surf, "table.empty", "body", COLORS["muted"],
+                         pygame.Rect(t.x + th.px(20), t.y + self.row_h + th.px(20), t.width - th.px(40), th.px(120)),
+                         2)
         shown = self.rows[self.page * self.per_page:(self.page + 1) * self.per_page]
         for r, row in enumerate(shown):
             y = t.y + (r + 1) * self.row_h

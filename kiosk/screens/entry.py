@@ -110,13 +110,15 @@ class PinEntryScreen(Screen):
         super().__init__(ui)
         self.on_done, self.attempts_left, self.message, self.hint = on_done, attempts_left, message, hint
         self.keypad: Keypad | None = None
+        self.order: list[str] | None = None  # shuffled once per screen, kept across re-layouts
 
     def layout(self, area: pygame.Rect) -> None:
         old = bytes(self.keypad.buffer) if self.keypad else b""
         super().layout(area)
         th = self.ui.theme
         self.info, pad = _split(area, th.portrait, th.margin)
-        self.keypad = Keypad(self.ui, pad, 6)
+        self.keypad = Keypad(self.ui, pad, 6, scrambled=True, order=self.order)
+        self.order = self.keypad.order
         self.keypad.buffer += old
         self.buttons += self.keypad.buttons
         nh = th.button_h

@@ -34,7 +34,7 @@ def entry_screen_for(ui: "UI", spec: ServiceSpec) -> "Screen":
 
 def start(ui: "UI", spec: ServiceSpec) -> None:
     """Start a tile's flow: its registered flow, or the counter notice."""
-    from kiosk.screens import card_services, query_flows  # noqa: F401  (they register their flows)
+    from kiosk.screens import card_services, face_flows, query_flows  # noqa: F401  (they register their flows)
     from kiosk.screens.registry import FLOWS
 
     starter = FLOWS.get(spec.id)

@@ -76,9 +76,10 @@ class Voice:
         for lang, text in prompts:
             self._put("render", "", lang, text)
 
-    def say(self, key: str, lang: str, text: str) -> None:
-        """Speak `text` (the prompt `key`) soon; a later say() supersedes one not yet played."""
-        self._put("say", key, lang, text)
+    def say(self, key: str, lang: str, text: str | None = None, **fields: Any) -> None:
+        """Speak the prompt `key` (its catalog text, or `text`) soon; a later say() supersedes one
+        not yet played. Never personal data: prompts only."""
+        self._put("say", key, lang, text if text is not None else _catalog_text(lang, key, fields))
 
     def _put(self, op: str, key: str, lang: str, text: str) -> None:
         if not self.enabled or not text:
@@ -136,11 +137,19 @@ class Voice:
         return f"<Voice enabled={self.enabled} cache={self.cache_dir} spoken={len(self.spoken)}>"
 
 
+def _catalog_text(lang: str, key: str, fields: dict[str, Any]) -> str:
+    from kiosk.i18n import Translator
+
+    translate = Translator(lang)
+    return translate(key, **fields) if translate.has(key) else ""
+
+
 _shared: dict[str, Voice] = {}
 
 
 def voice_for(cfg: Any) -> Voice:
-    """One Voice per data directory (per process, in practice); `ui.voice` false turns it off."""
+    """One Voice per data directory (per process, in practice); config `ui.voice` false turns it
+    off. The composition root may also hand it to the UI as `ui.voice`."""
     values = getattr(cfg, "values", {}) or {}
     key = str(cfg.data_dir)
     if key not in _shared:

@@ -63,14 +63,24 @@ class Keypad:
     """A digit pad (optionally with X) that types into a bytearray registered for wiping."""
 
     def __init__(self, ui: "UI", rect: pygame.Rect, max_len: int, with_x: bool = False,
-                 on_change: Callable[[], None] | None = None) -> None:
+                 on_change: Callable[[], None] | None = None, scrambled: bool = False,
+                 order: list[str] | None = None) -> None:
         self.ui, self.rect, self.max_len, self.with_x = ui, rect, max_len, with_x
         self.buffer = bytearray()
         self.on_change = on_change
         ui.register_wipe(self.wipe)
         gap = ui.theme.px(14)
-        rows = [["1", "2", "3"], ["4", "5", "6"], ["7", "8", "9"],
-                ["X" if with_x else "clear", "0", "back"]]
+        digits = order or list("1234567890")
+        if scrambled and order is None:
+            # A PIN pad shuffles its digits each time, so shoulder-surfing the finger gives nothing.
+            import secrets
+
+            digits = list("1234567890")
+            for i in range(len(digits) - 1, 0, -1):
+                j = secrets.randbelow(i + 1)
+                digits[i], digits[j] = digits[j], digits[i]
+        self.order = digits
+        rows = [digits[0:3], digits[3:6], digits[6:9], ["X" if with_x else "clear", digits[9], "back"]]
         cols = 3
         kw = (rect.width - gap * (cols - 1)) // cols
         kh = (rect.height - gap * (len(rows) - 1)) // len(rows)

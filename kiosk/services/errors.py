@@ -39,6 +39,8 @@ def explain(exc: BaseException) -> Explained:
         if cls in table:
             key, retry = table[cls]
             return Explained(f"{key}.title", f"{key}.body", retry, {})
+    if name == "CardLeftBehind":
+        return Explained("card.error.left_behind.title", "card.error.left_behind.body", False, {})
     reason = getattr(exc, "reason", "")
     if name == "QueryFailed":
         return Explained(f"{reason}.title", f"{reason}.body", reason in ("query.error.offline", "query.error.garbage"), {})

@@ -53,6 +53,7 @@ def _stream(camera: Any) -> Iterator[Frame]:
         if not hasattr(camera, "frames"):
             raise CameraUnavailable(repr(camera))
         held = (camera, iter(camera.frames()))
+        _streams.clear()  # one camera per kiosk: a replaced camera's stream is not needed again
         _streams[id(camera)] = held
     return held[1]
 

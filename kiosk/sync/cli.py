@@ -36,16 +36,19 @@ def _settings(args: argparse.Namespace) -> SyncSettings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from kiosk.runtime import logs
-    from kiosk.sync.daemon import SyncDaemon, install_signal_handlers
-
     import logging
     import ssl
+
+    from kiosk.runtime import logs
+    from kiosk.sync.daemon import SyncDaemon, install_signal_handlers
 
     cfg = config.load(getattr(args, "config", None))
     logs.setup(cfg["log.level"])
     try:
-        daemon = SyncDaemon.from_settings(SyncSettings.from_config(cfg))
+        path = getattr(args, "config", None)
+        daemon = SyncDaemon.from_settings(
+            SyncSettings.from_config(cfg),
+            reload=lambda: SyncSettings.from_config(config.load(path)))
     except (OSError, ssl.SSLError, ValueError) as exc:
         # Missing or unreadable TLS files, a bad URL: say which, once, and let systemd retry.
         logging.getLogger("kiosk.sync.daemon").error("event=sync_setup_failed reason=%r", str(exc))

@@ -22,10 +22,20 @@ from kiosk import __version__
 from kiosk.runtime.sdnotify import Notifier
 from kiosk.sync import clock
 from kiosk.sync.backoff import Backoff
-from kiosk.sync.client import (MAX_BATCH, MAX_REQUEST_BYTES, BureauClient, BureauError,
-                               BureauGarbage, BureauRejected, BureauUnreachable, Outcome)
+from kiosk.sync.client import (
+    MAX_BATCH,
+    MAX_REQUEST_BYTES,
+    BureauClient,
+    BureauError,
+    BureauGarbage,
+    BureauRejected,
+    BureauUnreachable,
+    Outcome,
+)
+from kiosk.sync.heartbeat_body import clean_devices, clean_usage
 from kiosk.sync.ipc import IpcServer, SyncStatus
 from kiosk.sync.outbox import Item, NoSealer, Outbox
+from kiosk.sync.reference_data import KIOSK_CONFIG, OUTLETS, ReferenceData, RefreshResult
 from kiosk.sync.settings import SyncSettings
 from kiosk.sync.storage import StorageError
 
@@ -39,7 +49,8 @@ _NOT_AUTHORISED = (401, 403, 407)
 class SyncDaemon:
     def __init__(self, settings: SyncSettings, outbox: Outbox,
                  client_factory: Callable[[], BureauClient],
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None,
+                 reload: Callable[[], SyncSettings] | None = None) -> None:
         self.settings = settings
         self.outbox = outbox
         self._client = client_factory()
@@ -58,6 +69,11 @@ class SyncDaemon:
         self._status = SyncStatus(online=None)
         self._status_at = float("-inf")
         self._reported: dict[str, Any] = {"devices": [], "usage": {}}
+        self._reported_lock = threading.Lock()  # IPC threads add, the loop sends and subtracts
+        self._ui_reported = False
+        self.reference = ReferenceData(settings.data_dir, settings.kiosk_id)
+        self._next_reference = 0.0
+        self._reload = reload  # re-reads the config layers after the bureau pushed settings
         self._started = time.monotonic()
         self.sent = 0
 
@@ -65,7 +81,8 @@ class SyncDaemon:
         return f"<SyncDaemon kiosk={self.settings.kiosk_id} online={self._online} sent={self.sent}>"
 
     @classmethod
-    def from_settings(cls, settings: SyncSettings) -> "SyncDaemon":
+    def from_settings(cls, settings: SyncSettings,
+                      reload: Callable[[], SyncSettings] | None = None) -> "SyncDaemon":
         outbox = Outbox(settings.data_dir, settings.kiosk_id, NoSealer(),
                         min_free_mb=settings.min_free_mb, max_db_mb=settings.max_queue_mb,
                         recover_in_flight=True,
@@ -74,7 +91,7 @@ class SyncDaemon:
         def factory() -> BureauClient:
             return BureauClient(settings.bureau_url, settings.kiosk_id, settings.ca_file,
                                 settings.cert_file, settings.key_file, settings.request_timeout_s)
-        return cls(settings, outbox, factory)
+        return cls(settings, outbox, factory, reload=reload)
 
     # --- lifecycle -------------------------------------------------------------------------
     def stop(self) -> None:
@@ -112,6 +129,8 @@ class SyncDaemon:
         self._notifier.tick(now, self._status_line())
         if now >= self._next_heartbeat:
             self.heartbeat()
+        if now >= self._next_reference:
+            self.refresh_reference()
         sent = self.drain_once() if now >= self._hold_until else 0
         self._refresh_status()
         if sent == 0:
@@ -119,7 +138,7 @@ class SyncDaemon:
 
     def _wait(self) -> None:
         now = time.monotonic()
-        waits = [self.settings.idle_poll_s, self._next_heartbeat - now]
+        waits = [self.settings.idle_poll_s, self._next_heartbeat - now, self._next_reference - now]
         if self._hold_until > now:
             waits.append(self._hold_until - now)
         else:
@@ -218,11 +237,46 @@ class SyncDaemon:
     def _hold(self, seconds: float) -> None:
         self._hold_until = time.monotonic() + seconds
 
+    # --- reference data --------------------------------------------------------------------
+    def refresh_reference(self, from_ui: bool = False) -> RefreshResult:
+        """Fetch outlets and this kiosk's settings if changed; at start, every sync.reference_s,
+        when a heartbeat ack names newer versions, and when a technician asks (from_ui)."""
+        if from_ui:  # an IPC thread: the loop's client is not ours to use
+            with self._query_lock:
+                result = self.reference.refresh(self._query_client)
+        else:
+            result = self.reference.refresh(self._client)
+        # Unreachable: try again after the longest backoff, not a whole interval later.
+        wait = self.settings.reference_s if result.reached else min(
+            self.settings.reference_s, self.settings.backoff_max_s)
+        self._next_reference = time.monotonic() + wait
+        if result.settings_changed:
+            self._adopt_pushed_settings()
+        return result
+
+    def _adopt_pushed_settings(self) -> None:
+        """The daemon's own timings follow the new layers now; others need a restart."""
+        if self._reload is None:
+            return
+        try:
+            new = self._reload()
+        except Exception as exc:  # noqa: BLE001 - a bad layer elsewhere must not stop the daemon
+            log.warning("event=settings_reload_failed error=%r", str(exc)[:200])
+            return
+        old = self.settings
+        self.settings = old.with_(heartbeat_s=new.heartbeat_s, reference_s=new.reference_s)
+        if new.heartbeat_s != old.heartbeat_s:
+            self._next_heartbeat = min(self._next_heartbeat, time.monotonic() + new.heartbeat_s)
+        log.info("event=settings_reloaded heartbeat_s=%g reference_s=%g", new.heartbeat_s,
+                 new.reference_s)
+
     # --- heartbeat -------------------------------------------------------------------------
     def heartbeat(self) -> None:
         self._next_heartbeat = time.monotonic() + self.settings.heartbeat_s
         st = self.outbox.status()
-        usage = dict(self._reported.get("usage", {}))
+        with self._reported_lock:
+            usage = dict(self._reported["usage"])
+            devices = list(self._reported["devices"])
         body = {
             "kiosk_id": self.settings.kiosk_id,
             "sent_at": _rfc3339(time.time()),
@@ -230,15 +284,18 @@ class SyncDaemon:
             "boot_counter": self.outbox.boot,
             "uptime_s": _uptime_s(),
             "software_version": __version__,
-            "devices": list(self._reported.get("devices", [])),
+            "devices": devices,
             "queue": {"pending": st.pending, "in_flight": st.in_flight, "dead": st.dead,
                       "oldest_pending_age_s": None if st.oldest_pending_age_s is None
                       else int(st.oldest_pending_age_s)},
             "usage": usage,
             "disk_free_bytes": int(_free_bytes(self.settings.data_dir)),
         }
+        versions = self.reference.versions()
+        if versions[KIOSK_CONFIG]:
+            body["config_version"] = versions[KIOSK_CONFIG][:80]
         try:
-            self._client.heartbeat(body)
+            ack = self._client.heartbeat(body)
         except BureauRejected as exc:
             self._came_online()
             log.warning("event=heartbeat_refused status=%s code=%s", exc.status, exc.code)
@@ -251,8 +308,16 @@ class SyncDaemon:
         self._came_online()
         self.outbox.mark_success()
         # Usage counters are "since the last heartbeat acknowledged".
-        for name, n in usage.items():
-            self._reported["usage"][name] = self._reported["usage"].get(name, 0) - n
+        with self._reported_lock:
+            left = self._reported["usage"]
+            for name, n in usage.items():
+                left[name] = left.get(name, 0) - n
+                if left[name] <= 0:
+                    del left[name]
+        # The ack names the bureau's current versions: fetch at once what we lack.
+        if (str(ack.get("config_version", "")) not in ("", versions[KIOSK_CONFIG])
+                or str(ack.get("outlets_version", "")) not in ("", versions[OUTLETS])):
+            self._next_reference = 0.0
 
     # --- UI requests -----------------------------------------------------------------------
     def dispatch(self, req: dict[str, Any]) -> Any:
@@ -265,13 +330,25 @@ class SyncDaemon:
             self._wake.set()
             return {}
         if op == "report":
-            # Device health and usage counts from the UI, carried by the next heartbeat.
-            if isinstance(req.get("devices"), list):
-                self._reported["devices"] = req["devices"]
-            usage = self._reported["usage"]
-            for name, n in (req.get("usage") or {}).items():
-                usage[str(name)] = usage.get(str(name), 0) + int(n)
-            return {}
+            # Device health and usage counts from the UI, carried by the next heartbeat. Entries
+            # off the Heartbeat schema are dropped here: one would make the bureau refuse it all.
+            devices = clean_devices(req.get("devices"))
+            usage = clean_usage(req.get("usage"))
+            with self._reported_lock:
+                if devices is not None:
+                    self._reported["devices"] = devices
+                total = self._reported["usage"]
+                for name, n in usage.items():
+                    total[name] = total.get(name, 0) + n
+                first = not self._ui_reported and devices is not None
+                self._ui_reported = self._ui_reported or devices is not None
+            if first:
+                # The heartbeat sent at start knew no devices yet: tell the bureau now.
+                self._next_heartbeat = 0.0
+                self._wake.set()
+            return {"devices": len(devices or []), "usage": len(usage)}
+        if op == "refresh_reference":
+            return self.refresh_reference(from_ui=True).to_dict()
         if op == "query":
             kind, body = str(req.get("kind", "")), req.get("body")
             if not isinstance(body, dict):

@@ -1,6 +1,7 @@
 """The UNIX-socket protocol between the UI's services and the sync daemon, both ends.
 
-One JSON object per line. Request: {"id", "op": "ping"|"status"|"query"|"kick", "kind", "body"}.
+One JSON object per line. Request: {"id", "op": "ping"|"status"|"query"|"kick"|"report"|
+"refresh_reference", "kind", "body"}.
 Answer: {"id", "ok": true, "result"} or {"id", "ok": false, "error": {"type", "reason", ...}}.
 The UI process has no network; this socket is how its questions reach the bureau.
 """
@@ -233,6 +234,12 @@ class SyncClient:
             return True
         except (BureauError, ValueError):
             return False
+
+    def refresh_reference(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Ask the daemon to fetch reference data now (maintenance menu); what each fetch did:
+        {"outlets": "updated"|"unchanged"|"kept_old"|"offline", "kiosk-config": ...,
+        "settings_changed": bool}. Raises SyncUnavailable when the daemon is not there."""
+        return self.call("refresh_reference", timeout)
 
     def kick(self, timeout: float = 0.5) -> bool:
         """Tell the daemon a submission was queued, so it sends now rather than at its next poll."""

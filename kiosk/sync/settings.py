@@ -25,6 +25,7 @@ class SyncSettings:
     min_free_mb: float = 50
     max_queue_mb: float = 1024
     idle_poll_s: float = 1.0
+    reference_s: float = 3600.0
 
     @classmethod
     def from_config(cls, cfg: Any) -> "SyncSettings":
@@ -44,6 +45,7 @@ class SyncSettings:
             min_free_mb=float(get("sync.min_free_mb")),
             max_queue_mb=float(get("sync.max_queue_mb")),
             idle_poll_s=float(get("sync.idle_poll_s")),
+            reference_s=float(get("sync.reference_s")),
         )
 
     def with_(self, **changes: Any) -> "SyncSettings":

@@ -24,10 +24,13 @@ from .schemas import Schemas
 from .store import Store
 
 VERIFICATION_MAX_AGE_S = 30 * 60
+# What the bureau pushes to a kiosk until an operator sets something else (admin PUT
+# /kiosk-config/<kiosk_id>); names as in the kiosk's config schema (KioskConfig.settings).
 DEFAULT_SETTINGS = {
-    "sync.heartbeat_interval_s": 300,
-    "session.inactivity_timeout_s": 60,
-    "ui.default_language": "zh_CN",
+    "sync.heartbeat_s": 300,
+    "session.inactivity_s": 60,
+    "ui.language": "zh_CN",
+    "liveness.attempts": 3,
 }
 _REFERENCE_RE = re.compile(r"^[A-Za-z0-9-]{6,64}$")
 

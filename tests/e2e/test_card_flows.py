@@ -19,6 +19,10 @@ def test_activation_sets_a_new_pin_reaches_the_bureau_and_prints_the_reference(m
     insert(k, "new_card")
     k.tap("tile-activate_card")
     k.shot("card-insert")
+    k.screen("confirm_card")
+    assert k.ui.screen.fields == {"name_masked": "刘*", "card": "C0*****04"}
+    k.shot("card-activate-confirm")
+    k.tap("confirm-card")
     k.screen("pin_entry")
     k.shot("card-activate-initial-pin")
     k.type("123456")

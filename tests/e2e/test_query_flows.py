@@ -131,6 +131,8 @@ def test_activation_made_offline_is_queued_and_arrives_later(make_kiosk, faults)
     faults(drop_rate=1.0)  # the kiosk does not know yet: the first thing that needs the bureau finds out
     k.sims.card.ctl("INSERT new_card")
     k.tap("tile-activate_card")
+    k.screen("confirm_card")
+    k.tap("confirm-card")
     k.screen("pin_entry")
     k.type("123456")
     k.tap("confirm")

@@ -59,6 +59,15 @@ class Harness:
         raise AssertionError(f"no tappable button {name!r} on {self.ui.screen.name}: "
                              f"{[b.name for b in self.ui._tap_targets()]}")
 
+    def open_id_entry(self) -> None:
+        """The ID-number step as a citizen session starts it (the fallback a tile without a flow uses)."""
+        from kiosk.screens import flows
+        from kiosk.services.catalog import SERVICES
+
+        self.ui.sessions.begin(self.clock.monotonic())
+        self.ui.show(flows.entry_screen_for(self.ui, SERVICES[0]))
+        self.ui.frame([])
+
     def type(self, text: str) -> None:
         for ch in text:
             self.tap_button(f"key-{ch}")

@@ -25,11 +25,11 @@ def _screens(h):
     ui = h.ui
 
     def id_wrong():
-        h.tap_button("tile-pension_auth")
+        h.open_id_entry()
         h.type(VALID_ID[:17] + "3")
 
     def id_valid():
-        h.tap_button("tile-pension_auth")
+        h.open_id_entry()
         h.type(VALID_ID)
 
     def pending():
@@ -37,7 +37,7 @@ def _screens(h):
         h.tap_button("confirm")
 
     def prompt():
-        h.tap_button("tile-pension_auth")
+        h.open_id_entry()
         h.type("3201")
         h.clock.advance(h.cfg["session.inactivity_s"] + 3)
 
@@ -56,7 +56,7 @@ def _screens(h):
         h.type("123")
 
     def failsafe():
-        h.tap_button("tile-pension_auth")
+        h.open_id_entry()
         h.ui.screen.update = lambda now: 1 / 0
 
     def degraded():

@@ -42,7 +42,7 @@ def test_language_switch_by_one_tap_and_back(h):
 
 
 def test_id_keypad_reports_wrong_check_digit_in_plain_words(h):
-    h.tap_button("tile-pension_auth")
+    h.open_id_entry()
     assert h.ui.screen.name == "id_entry"
     h.type(VALID_ID[:17] + "5")
     assert h.ui.screen.problem is not None and h.ui.screen.problem.value == "id.problem.bad_check"
@@ -57,7 +57,7 @@ def test_id_keypad_reports_wrong_check_digit_in_plain_words(h):
 
 
 def test_id_keypad_flags_x_in_the_middle_at_once(h):
-    h.tap_button("tile-pension_auth")
+    h.open_id_entry()
     h.type("1101X")
     assert h.ui.screen.problem.value == "id.problem.x_not_last"
 
@@ -109,7 +109,7 @@ def _reachable(root, depth=6):
 
 
 def test_inactivity_prompt_then_home_with_the_session_wiped(h):
-    h.tap_button("tile-pension_auth")
+    h.open_id_entry()
     h.type(VALID_ID)
     screen = h.ui.screen
     keypad_buffer = screen.keypad.buffer
@@ -139,7 +139,7 @@ def _leaks(ui):
 
 
 def test_touch_before_the_countdown_ends_keeps_the_session(h):
-    h.tap_button("tile-pension_auth")
+    h.open_id_entry()
     h.type("110105")
     h.clock.advance(h.cfg["session.inactivity_s"] + 1)
     h.frame()
@@ -174,7 +174,7 @@ def test_nothing_to_serve_shows_out_of_service_and_recovers(h):
 
 
 def test_error_inside_a_screen_shows_the_apology_then_home(h, caplog):
-    h.tap_button("tile-pension_auth")
+    h.open_id_entry()
     h.type("1101")
 
     def broken(now):
@@ -192,7 +192,7 @@ def test_error_inside_a_screen_shows_the_apology_then_home(h, caplog):
 
 
 def test_error_while_drawing_is_caught_too(h):
-    h.tap_button("tile-pension_auth")
+    h.open_id_entry()
     h.ui.screen.draw = lambda surf: 1 / 0
     h.frame()
     assert h.ui.screen.name == "failsafe"

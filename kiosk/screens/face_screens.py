@@ -1,0 +1,163 @@
+"""Screens around the face check: the separate consent to face capture (with the counter as the
+alternative), the four pictures shown before they are sent, and the details to confirm."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import pygame
+
+from kiosk.screens.base import Screen
+from kiosk.screens.theme import COLORS
+from kiosk.screens.widgets import Button
+from kiosk.services.face_check import FacePictures
+
+if TYPE_CHECKING:
+    from kiosk.screens.ui import UI
+
+
+def _two_buttons(screen: Screen, area: pygame.Rect, first: Button, second: Button) -> None:
+    """Primary on the right, the way out on the left; stacked on a narrow (portrait) screen."""
+    th = screen.ui.theme
+    gap = th.px(24)
+    if th.portrait:
+        first.rect = pygame.Rect(area.x, area.bottom - th.button_h, area.width, th.button_h)
+        second.rect = pygame.Rect(area.x, first.rect.y - gap - th.button_h, area.width, th.button_h)
+    else:
+        w = min(th.px(720), (area.width - gap) // 2)
+        first.rect = pygame.Rect(area.right - w, area.bottom - th.button_h, w, th.button_h)
+        second.rect = pygame.Rect(first.rect.x - gap - w, first.rect.y, w, th.button_h)
+    screen.buttons += [second, first]
+
+
+def picture_surfaces(pictures: FacePictures, size: tuple[int, int]) -> list[pygame.Surface]:
+    """Decoded and mirrored like the preview, so citizens recognise what they saw."""
+    out = []
+    for jpeg in pictures.jpegs:
+        img = pygame.image.load(io.BytesIO(jpeg), "picture.jpg")
+        out.append(pygame.transform.smoothscale(pygame.transform.flip(img, True, False), size))
+    return out
+
+
+def draw_pictures(ui: "UI", surf: pygame.Surface, images: Sequence[pygame.Surface], rect: pygame.Rect) -> None:
+    th = ui.theme
+    for i, img in enumerate(images):
+        r = img.get_rect(topleft=(rect.x + i * (img.get_width() + th.px(16)), rect.y))
+        if r.right > rect.right + 1:  # a second row when they do not fit side by side
+            per_row = max(1, (rect.width + th.px(16)) // (img.get_width() + th.px(16)))
+            row, col = divmod(i, per_row)
+            r.topleft = (rect.x + col * (img.get_width() + th.px(16)), rect.y + row * (img.get_height() + th.px(16)))
+        surf.blit(img, r)
+        pygame.draw.rect(surf, COLORS["tile_border"], r, max(2, th.px(3)))
+        badge = pygame.Rect(r.x, r.y, th.px(52), th.px(52))
+        pygame.draw.rect(surf, COLORS["bar"], badge)
+        num = ui.text.render(str(i + 1), th.font_px("small"), COLORS["on_bar"], bold=True)
+        surf.blit(num, num.get_rect(center=badge.center))
+
+
+class ConsentScreen(Screen):
+    """PIPL: face pictures are sensitive personal information and need their own consent."""
+
+    name = "consent"
+    title_key = "consent.bar"
+
+    def __init__(self, ui: "UI", body: str, on_agree: Callable[[], None], on_decline: Callable[[], None]) -> None:
+        super().__init__(ui)
+        self.body, self.on_agree, self.on_decline = body, on_agree, on_decline
+
+    def layout(self, area: pygame.Rect) -> None:
+        super().layout(area)
+        _two_buttons(self, area, Button(pygame.Rect(0, 0, 1, 1), "consent.agree", self.on_agree, "primary",
+                                        name="consent_agree"),
+                     Button(pygame.Rect(0, 0, 1, 1), "consent.decline", self.on_decline, "secondary",
+                            name="consent_decline"))
+
+    def draw(self, surf: pygame.Surface) -> None:
+        ui, th, a = self.ui, self.ui.theme, self.area
+        y = ui.draw_text(surf, "consent.title", "title", COLORS["text"], pygame.Rect(a.x, a.y, a.width, th.px(90)),
+                         1, bold=True, align="left")
+        top = min(b.rect.y for b in self.buttons)
+        box = pygame.Rect(a.x, y + th.px(16), a.width, top - y - th.px(40))
+        pygame.draw.rect(surf, COLORS["surface"], box, border_radius=th.radius)
+        pygame.draw.rect(surf, COLORS["tile_border"], box, width=max(2, th.px(3)), border_radius=th.radius)
+        ui.draw_text(surf, self.body, "tile", COLORS["text"], box.inflate(-th.px(60), -th.px(50)), 9, align="left")
+        super().draw(surf)
+
+
+class PicturesScreen(Screen):
+    """The four pictures, before anything is sent: use them, or take them again."""
+
+    name = "pictures"
+    title_key = "liveness.bar"
+
+    def __init__(self, ui: "UI", pictures: FacePictures, on_use: Callable[[], None],
+                 on_retake: Callable[[], None] | None) -> None:
+        super().__init__(ui)
+        self.pictures, self.on_use, self.on_retake = pictures, on_use, on_retake
+        self.images: list[pygame.Surface] = []
+
+    def layout(self, area: pygame.Rect) -> None:
+        super().layout(area)
+        th = self.ui.theme
+        use = Button(pygame.Rect(0, 0, 1, 1), "liveness.pictures.use", self.on_use, "primary", name="use_pictures")
+        retake = Button(pygame.Rect(0, 0, 1, 1), "liveness.pictures.retake", self.on_retake or (lambda: None),
+                        "secondary", enabled=self.on_retake is not None, name="retake")
+        _two_buttons(self, area, use, retake)
+        cols = 2 if th.portrait else 4
+        w = (area.width - th.px(16) * (cols - 1)) // cols
+        self.images = picture_surfaces(self.pictures, (w, w * 3 // 4))
+
+    def draw(self, surf: pygame.Surface) -> None:
+        ui, th, a = self.ui, self.ui.theme, self.area
+        y = ui.draw_text(surf, "liveness.pictures.title", "title", COLORS["text"],
+                         pygame.Rect(a.x, a.y, a.width, th.px(90)), 1, bold=True, align="left")
+        y = ui.draw_text(surf, "liveness.pictures.body", "body", COLORS["text"],
+                         pygame.Rect(a.x, y + th.px(8), a.width, th.px(110)), 2, align="left")
+        draw_pictures(ui, surf, self.images, pygame.Rect(a.x, y + th.px(20), a.width, a.height))
+        super().draw(surf)
+
+
+class ConfirmScreen(Screen):
+    """What will be submitted, in words and (small) pictures; submit or cancel."""
+
+    name = "confirm"
+
+    def __init__(self, ui: "UI", title_key: str, facts: Sequence[tuple[str, str]], on_submit: Callable[[], None],
+                 pictures: FacePictures | None = None) -> None:
+        super().__init__(ui)
+        self.title_key, self.facts, self.on_submit, self.pictures = title_key, list(facts), on_submit, pictures
+        self.images: list[pygame.Surface] = []
+
+    def layout(self, area: pygame.Rect) -> None:
+        super().layout(area)
+        th = self.ui.theme
+        _two_buttons(self, area, Button(pygame.Rect(0, 0, 1, 1), "certify.submit", self.on_submit, "primary",
+                                        name="submit"),
+                     Button(pygame.Rect(0, 0, 1, 1), "certify.cancel", lambda: self.ui.go_home("cancel"),
+                            "secondary", name="cancel"))
+        if self.pictures is not None and len(self.pictures):
+            w = min(th.px(260), (area.width - 3 * th.px(16)) // 4)
+            self.images = picture_surfaces(self.pictures, (w, w * 3 // 4))
+
+    def draw(self, surf: pygame.Surface) -> None:
+        ui, th, a = self.ui, self.ui.theme, self.area
+        y = ui.draw_text(surf, "certify.confirm_title", "title", COLORS["text"],
+                         pygame.Rect(a.x, a.y, a.width, th.px(90)), 1, bold=True, align="left") + th.px(10)
+        row = int(th.font_px("body") * 1.6)
+        label_w = int(a.width * (0.34 if th.portrait else 0.24))
+        for i, (label, value) in enumerate(self.facts):
+            r = pygame.Rect(a.x, y + i * row, a.width, row)
+            if i % 2 == 0:
+                pygame.draw.rect(surf, COLORS["surface"], r)
+            ui.draw_text(surf, label, "body", COLORS["muted"], pygame.Rect(r.x + th.px(16), r.y + th.px(10),
+                         label_w, row), 1, align="left")
+            size, lines = ui.text.fit(value, th.font_px("body"), a.width - label_w - th.px(40), 1, bold=True)
+            ui.draw_lines(surf, lines, size, COLORS["text"], r.x + label_w + th.px(24), r.y + th.px(10), bold=True,
+                          align="left")
+        y += len(self.facts) * row + th.px(24)
+        if self.images:
+            y = ui.draw_text(surf, "certify.confirm_pictures", "small", COLORS["muted"],
+                             pygame.Rect(a.x, y, a.width, th.px(50)), 1, align="left")
+            draw_pictures(ui, surf, self.images, pygame.Rect(a.x, y + th.px(8), a.width, a.height))
+        super().draw(surf)

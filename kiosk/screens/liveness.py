@@ -1,0 +1,233 @@
+"""The liveness screen: the mirrored live preview with a face-oval guide, the current instruction in
+large text and by voice, progress 1/3 2/3 3/3, the attempt and its countdown (frame time), then a
+clear retry with the attempts left, or a referral to the counter after the last attempt."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+import pygame
+
+from kiosk.liveness import GUIDANCE_KEYS, Event, LivenessSettings, Verdict
+from kiosk.screens.base import Screen
+from kiosk.screens.common import Action, MessageScreen
+from kiosk.screens.theme import COLORS
+from kiosk.screens.voice import voice_for
+from kiosk.screens.widgets import Button
+from kiosk.services.face_check import FaceCheck, FacePictures
+
+if TYPE_CHECKING:
+    from kiosk.screens.ui import UI
+
+log = logging.getLogger(__name__)
+
+OnLive = Callable[[Verdict, FacePictures], None]
+FAIL_KEYS = {"no_face": "no_face", "several_faces": "several_faces", "too_dark": "too_dark"}
+SPOKEN = ("liveness.get_ready", "liveness.cue", "liveness.good", *(f"liveness.guidance.{k}" for k in GUIDANCE_KEYS))
+OVAL_W, OVAL_H = 0.40, 0.74  # the guide's share of the preview: where a face at a good distance sits
+
+
+def frame_surface(rgb: np.ndarray, size: tuple[int, int]) -> pygame.Surface:
+    """An RGB camera frame as a mirrored surface of `size` (people expect to see a mirror)."""
+    h, w = rgb.shape[:2]
+    raw = pygame.image.frombuffer(np.ascontiguousarray(rgb).tobytes(), (w, h), "RGB")
+    return pygame.transform.smoothscale(pygame.transform.flip(raw, True, False), size)
+
+
+class LivenessScreen(Screen):
+    name = "liveness"
+    title_key = "liveness.bar"
+
+    def __init__(self, ui: "UI", on_live: OnLive, attempt: int = 1, title_key: str = "liveness.bar") -> None:
+        super().__init__(ui)
+        self.on_live, self.attempt, self.title_key = on_live, attempt, title_key
+        self.settings = LivenessSettings.from_config(ui.services.cfg)
+        self.attempts, self.total = self.settings.attempts, self.settings.openings
+        self.check = FaceCheck(ui.services.devices.camera, self.settings)
+        ui.register_wipe(self.check.cancel)
+        self.guidance = ""
+        self.cue_active = False
+        self.openings = 0
+        self.captures = 0
+        self.running = True
+        self.events: list[str] = []  # kinds seen, for tests and the log
+        self._spoken = ""
+        self._preview: pygame.Surface | None = None
+        self._preview_of: Any = None
+        self.voice = getattr(ui, "voice", None) or voice_for(ui.services.cfg)
+        self.voice.prepare((ui.lang, ui.t(k, total=self.total)) for k in SPOKEN)
+        session = ui.sessions.session.token if ui.sessions.session else 0
+        ui.workers.submit("liveness", self.check.run, session=session, on_done=self._finished)
+        log.info("event=liveness_start attempt=%d of=%d", attempt, self.attempts)
+
+    # -- layout and drawing -------------------------------------------------------------------------
+    def layout(self, area: pygame.Rect) -> None:
+        super().layout(area)
+        th = self.ui.theme
+        if th.portrait:
+            pw = area.width
+            self.preview = pygame.Rect(area.x, area.y, pw, pw * 3 // 4)
+            self.panel = pygame.Rect(area.x, self.preview.bottom + th.margin, area.width,
+                                     area.bottom - self.preview.bottom - th.margin)
+        else:
+            ph = min(area.height, int(area.width * 0.56) * 3 // 4)
+            self.preview = pygame.Rect(area.x, area.y, ph * 4 // 3, ph)
+            self.panel = pygame.Rect(self.preview.right + th.margin, area.y,
+                                     area.right - self.preview.right - th.margin, area.height)
+        p = self.preview
+        self.oval = pygame.Rect(0, 0, int(p.width * OVAL_W), int(p.height * OVAL_H))
+        self.oval.center = (p.centerx, p.centery - p.height // 40)
+        self.scrim = pygame.Surface(p.size, pygame.SRCALPHA)
+        self.scrim.fill((0, 0, 0, 120))  # darken around the oval: the eye goes where the face belongs
+        pygame.draw.ellipse(self.scrim, (0, 0, 0, 0), self.oval.move(-p.x, -p.y))
+        self._preview_of = None
+        w = min(self.panel.width, th.px(520))
+        self.buttons.append(Button(pygame.Rect(self.panel.right - w, self.panel.bottom - th.button_h, w,
+                                               th.button_h), "liveness.cancel", lambda: self.ui.go_home("cancel"),
+                                   "secondary", name="cancel"))
+
+    @property
+    def instruction(self) -> str:
+        if self.check.frame() is None:
+            return "liveness.camera_starting"
+        if self.guidance and self.guidance != "ok":
+            return f"liveness.guidance.{self.guidance}"
+        if self.cue_active:
+            return "liveness.cue"
+        if self.openings >= self.total:
+            return "liveness.done"
+        if self.openings:
+            return "liveness.good"
+        return "liveness.get_ready"
+
+    def draw(self, surf: pygame.Surface) -> None:
+        self._draw_preview(surf)
+        self._draw_panel(surf)
+        super().draw(surf)
+
+    def _draw_preview(self, surf: pygame.Surface) -> None:
+        ui, th, p = self.ui, self.ui.theme, self.preview
+        frame = self.check.frame()
+        if frame is not None and frame is not self._preview_of:
+            self._preview, self._preview_of = frame_surface(frame.rgb, p.size), frame
+        if self._preview is not None and frame is not None:
+            surf.blit(self._preview, p)
+        else:
+            pygame.draw.rect(surf, COLORS["text"], p)
+        surf.blit(self.scrim, p)
+        good = self.guidance == "ok" and frame is not None
+        pygame.draw.ellipse(surf, COLORS["ok"] if good else (255, 255, 255), self.oval,
+                            th.px(10) if good else th.px(6))
+        if self.cue_active:  # the cue is also drawn on the picture, where the citizen is looking
+            label = pygame.Rect(p.x, p.bottom - th.px(130), p.width, th.px(120))
+            pygame.draw.rect(surf, COLORS["primary"], label)
+            ui.draw_text(surf, "liveness.cue", "huge", COLORS["on_primary"], label.inflate(0, -th.px(8)), 1,
+                         bold=True)
+
+    def _draw_panel(self, surf: pygame.Surface) -> None:
+        ui, th, a = self.ui, self.ui.theme, self.panel
+        key = self.instruction
+        box = pygame.Rect(a.x, a.y, a.width, th.px(230))
+        cue = key == "liveness.cue"
+        pygame.draw.rect(surf, COLORS["primary"] if cue else COLORS["surface"], box, border_radius=th.radius)
+        pygame.draw.rect(surf, COLORS["primary"], box, width=max(2, th.px(4)), border_radius=th.radius)
+        inner = box.inflate(-th.px(40), -th.px(30))
+        size, lines = ui.text.fit(ui.t(key), th.font_px("huge" if cue else "title"), inner.width, 3, bold=True,
+                                  height=inner.height)
+        height = len(lines) * int(size * 1.25)
+        ui.draw_lines(surf, lines, size, COLORS["on_primary"] if cue else COLORS["text"], inner.centerx,
+                      inner.centery - height // 2, bold=True)
+        y = ui.draw_text(surf, "liveness.hint", "body", COLORS["text"],
+                         pygame.Rect(a.x, box.bottom + th.px(20), a.width, th.px(150)), 3, align="left",
+                         total=self.total)
+        y = self._draw_progress(surf, y + th.px(16))
+        remaining = max(0, math.ceil(self.check.remaining_s))
+        y = ui.draw_text(surf, "liveness.attempt", "body", COLORS["text"], pygame.Rect(a.x, y + th.px(12), a.width,
+                         th.px(60)), 1, align="left", n=self.attempt, total=self.attempts)
+        ui.draw_text(surf, "liveness.countdown", "body", COLORS["muted"], pygame.Rect(a.x, y + th.px(4), a.width,
+                     th.px(60)), 1, align="left", seconds=remaining)
+
+    def _draw_progress(self, surf: pygame.Surface, top: int) -> int:
+        """Filled marks with a tick for openings done, rings for those to come: not colour alone."""
+        ui, th, a = self.ui, self.ui.theme, self.panel
+        r = th.px(30)
+        for i in range(self.total):
+            c = (a.x + r + i * (2 * r + th.px(20)), top + r)
+            if i < self.openings:
+                pygame.draw.circle(surf, COLORS["ok"], c, r)
+                tick = ui.text.render("✓", th.font_px("body"), COLORS["on_ok"], bold=True)
+                surf.blit(tick, tick.get_rect(center=c))
+            else:
+                pygame.draw.circle(surf, COLORS["tile_border"], c, r, max(2, th.px(4)))
+        x = a.x + self.total * (2 * r + th.px(20)) + th.px(10)
+        ui.draw_text(surf, "liveness.progress", "title", COLORS["text"],
+                     pygame.Rect(x, top + r - th.px(36), a.right - x, th.px(80)), 1, bold=True, align="left",
+                     done=self.openings, total=self.total)
+        return top + 2 * r
+
+    # -- events ---------------------------------------------------------------------------------------
+    def update(self, now: float) -> None:
+        for ev in self.check.poll():
+            self._on_event(ev)
+        if self.running:
+            self.ui.sessions.touch(now)  # someone is in front of the camera, busy with the check
+        key = self.instruction
+        if key != self._spoken and key in SPOKEN:
+            self._spoken = key
+            self.voice.say(key, self.ui.lang, total=self.total)
+
+    def _on_event(self, ev: Event) -> None:
+        self.events.append(ev.kind)
+        if ev.kind == "guidance":
+            self.guidance = ev.key  # type: ignore[attr-defined]
+        elif ev.kind == "cue":
+            self.cue_active = True
+            self.check.shown(ev)  # drawn this very frame: now the subject (and the camera) may react
+        elif ev.kind == "opening":
+            self.openings, self.cue_active = ev.index, False  # type: ignore[attr-defined]
+        elif ev.kind == "cue_missed":
+            self.cue_active = False
+        elif ev.kind == "capture":
+            self.captures += 1
+
+    def _finished(self, job: Any) -> None:
+        self.running = False
+        for ev in self.check.poll():
+            self._on_event(ev)
+        if self.ui.screen is not self:
+            self.check.drop()
+            return
+        if job.error is not None:
+            log.warning("event=liveness_error error=%s", type(job.error).__name__)
+            self._message("liveness.error.camera", [Action("nav.home", lambda: self.ui.go_home("error"))],
+                          "liveness_error")
+            return
+        verdict: Verdict = job.result()
+        self.check.drop()
+        log.info("event=liveness_screen_verdict result=%s attempt=%d", verdict.result, self.attempt)
+        if verdict.live:
+            pictures = FacePictures(verdict.captures)
+            self.ui.register_wipe(pictures.drop)
+            self.on_live(verdict, pictures)
+        elif verdict.result == "cancelled":
+            return
+        elif self.attempt < self.attempts:
+            key = f"liveness.fail.{FAIL_KEYS.get(verdict.result, 'motion')}"
+
+            def again() -> None:
+                self.ui.show(LivenessScreen(self.ui, self.on_live, self.attempt + 1, self.title_key), replace=True)
+
+            self._message(key, [Action("nav.try_again", again, "primary", "retry"),
+                                Action("nav.home", lambda: self.ui.go_home("liveness_failed"), "secondary", "home")],
+                          "liveness_retry", left=self.attempts - self.attempt, total=self.total)
+        else:
+            log.info("event=liveness_referred attempts=%d", self.attempts)
+            self._message("liveness.referred", [Action("nav.home", lambda: self.ui.go_home("referred"), "primary",
+                                                       "home")], "liveness_referred", attempts=self.attempts)
+
+    def _message(self, key: str, actions: list[Action], name: str, **fields: Any) -> None:
+        screen = MessageScreen(self.ui, f"{key}.title", f"{key}.body", actions, kind="error", name=name, **fields)
+        self.ui.show(screen, replace=True)

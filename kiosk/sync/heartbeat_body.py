@@ -1,0 +1,50 @@
+"""What the UI may put in a heartbeat, held to docs/bureau-api.yaml's DeviceHealth and usage
+shapes, so one odd entry cannot make the bureau refuse the whole heartbeat."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("reader", "psam", "camera", "printer", "gpio", "display", "network", "storage")
+STATES = ("ok", "degraded", "offline")
+REASON_MAX = 200
+USAGE_MAX_KEYS = 200  # a runaway caller must not grow the heartbeat without bound
+USAGE_KEY = re.compile(r"^[a-z0-9_]{1,48}(\.[a-z0-9_]{1,24})?$")
+
+
+def clean_devices(devices: Any) -> list[dict[str, str]] | None:
+    """DeviceHealth dicts that fit the schema (one per device, last wins); None when the caller
+    sent no list at all (the previous report stands)."""
+    if not isinstance(devices, list):
+        return None
+    kept: dict[str, dict[str, str]] = {}
+    for item in devices:
+        if (not isinstance(item, dict) or item.get("device") not in DEVICES
+                or item.get("state") not in STATES):
+            log.warning("event=heartbeat_device_dropped device=%s",
+                        str(item.get("device"))[:20] if isinstance(item, dict) else "-")
+            continue
+        entry = {"device": item["device"], "state": item["state"]}
+        reason = item.get("reason")
+        if isinstance(reason, str) and reason:
+            entry["reason"] = reason[:REASON_MAX]
+        kept[entry["device"]] = entry
+    return list(kept.values())
+
+
+def clean_usage(usage: Any) -> dict[str, int]:
+    """Non-negative integer counts under `service` or `service.outcome` names."""
+    if not isinstance(usage, dict):
+        return {}
+    kept: dict[str, int] = {}
+    for name, n in usage.items():
+        if (isinstance(name, str) and USAGE_KEY.match(name) and isinstance(n, int)
+                and not isinstance(n, bool) and n > 0 and len(kept) < USAGE_MAX_KEYS):
+            kept[name] = n
+        elif n != 0:
+            log.warning("event=heartbeat_usage_dropped key=%s", str(name)[:60])
+    return kept
