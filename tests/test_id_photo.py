@@ -141,3 +141,14 @@ def test_thresholds_come_from_the_config_schema():
 def test_only_rgb_frames_are_taken(engine):
     with pytest.raises(ValueError):
         check_photo(np.zeros((48, 64), np.uint8), engine)
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_every_refusal_has_a_message_in_both_languages(lang):
+    from kiosk.i18n import catalog
+
+    messages = catalog(lang)
+    missing = [p for p in PROBLEMS if p not in messages]
+    missing += [k for k in ("reference.outlets.not_yet", "reference.outlets.unreadable",
+                            "reference.outlets.none") if k not in messages]
+    assert missing == []

@@ -12,7 +12,7 @@ from kiosk.domain.masking import mask_id, mask_name
 from kiosk.screens.card_flows import after_receipt, identify_by_card, receipt_context
 from kiosk.screens.common import Choice, ChoiceScreen
 from kiosk.screens.face_identify import Captured, ask_id_and_name, capture, verify
-from kiosk.screens.face_screens import ConfirmScreen
+from kiosk.screens.face_screens import ConfirmScreen, Fact
 from kiosk.screens.registry import flow
 from kiosk.screens.steps import run_step, show_error, show_message
 from kiosk.services import receipts
@@ -28,15 +28,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Service:
+    id: str  # the home tile's service id
     kind: str  # the submission kind
     bar: str  # title bar message id
-    title: str  # the service's name (message id)
     family: bool = False
 
+    @property
+    def title(self) -> str:
+        return f"service.{self.id}.title"
 
-PENSION = Service("pension_certification", "certify.pension_bar", "service.pension_auth.title")
-FAMILY = Service("pension_certification", "certify.family_bar", "service.family_auth.title", family=True)
-ANNUAL = Service("annual_review", "certify.annual_bar", "service.annual_review.title")
+
+PENSION = Service("pension_auth", "pension_certification", "certify.pension_bar")
+FAMILY = Service("family_auth", "pension_certification", "certify.family_bar", family=True)
+ANNUAL = Service("annual_review", "annual_review", "certify.annual_bar")
 
 
 @dataclass(frozen=True)
@@ -103,13 +107,14 @@ def _face(ui: "UI", service: Service, case: Case) -> None:
 
 
 def _confirm(ui: "UI", service: Service, case: Case, cap: Captured, match: FaceMatch | None) -> None:
-    p, t = case.person, ui.t
-    facts = [("certify.fact.service", t(service.title)), ("certify.fact.name", mask_name(p.name)),
-             ("certify.fact.id", mask_id(p.id_number)), ("certify.fact.residence", t(f"residence.{case.residence}")),
-             ("certify.fact.face", t("certify.face_match" if match else "certify.face_pending"))]
+    p = case.person
+    facts = [Fact("certify.fact.service", service.title, True), Fact("certify.fact.name", mask_name(p.name)),
+             Fact("certify.fact.id", mask_id(p.id_number)),
+             Fact("certify.fact.residence", f"residence.{case.residence}", True),
+             Fact("certify.fact.face", "certify.face_match" if match else "certify.face_pending", True)]
     if case.operator is not None:
-        facts += [("certify.fact.relation", t(f"relation.{case.relation}")),
-                  ("certify.fact.operator", mask_name(case.operator.name))]
+        facts += [Fact("certify.fact.relation", f"relation.{case.relation}", True),
+                  Fact("certify.fact.operator", mask_name(case.operator.name))]
     ui.show(ConfirmScreen(ui, service.bar, facts, lambda: _submit(ui, service, case, cap, match), cap.pictures),
             replace=True)
 
@@ -131,10 +136,10 @@ def _submit(ui: "UI", service: Service, case: Case, cap: Captured, match: FaceMa
                  int(service.family), int(match is not None), int(sub.queued_offline))
         verdict = receipts.Verdict.PASSED if match else receipts.Verdict.QUEUED
         if match:
-            title, body = "certify.done.passed_title", ("certify.done.passed_queued_body" if sub.queued_offline
-                                                        else "certify.done.passed_body")
+            title, body = f"certify.done.{service.id}_passed", ("certify.done.passed_queued_body"
+                                                                if sub.queued_offline else "certify.done.passed_body")
         else:
-            title, body = "certify.done.queued_title", "certify.done.queued_body"
+            title, body = f"certify.done.{service.id}_queued", "certify.done.queued_body"
         p = case.person
 
         def receipt() -> Any:
@@ -145,8 +150,7 @@ def _submit(ui: "UI", service: Service, case: Case, cap: Captured, match: FaceMa
             return receipts.pension_auth(ctx, id_number=p.id_number, name=p.name, reference=sub.reference,
                                          verdict=verdict, family=service.family)
 
-        after_receipt(ui, title, body, sub.reference, receipt, kind="ok" if match else "info", card=case.card,
-                      service=ui.t(service.title))
+        after_receipt(ui, title, body, sub.reference, receipt, kind="ok" if match else "info", card=case.card)
 
     run_step(ui, "certify.submitting", work, on_ok=done, timeout_s=30, name="submit")
 
@@ -184,9 +188,8 @@ def family_auth(ui: "UI") -> None:
         if not members:
             show_message(ui, "family.none.title", "family.none.body", retry=None, kind="info")
             return
-        choices = [Choice("family.member", i, "family.due" if m.certification_due else "family.not_due",
-                          fields={"name": mask_name(m.person.name), "relation": ui.t(f"relation.{m.relation}")})
-                   for i, m in enumerate(members)]
+        choices = [Choice(f"family.member.{m.relation}", i, "family.due" if m.certification_due else "family.not_due",
+                          fields={"name": mask_name(m.person.name)}) for i, m in enumerate(members)]
         ui.show(ChoiceScreen(ui, FAMILY.bar, "family.pick_prompt", choices,
                              lambda i: _residence(ui, FAMILY, Case(members[i].person, None, card, operator,
                                                                   members[i].relation)),

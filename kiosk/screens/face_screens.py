@@ -4,6 +4,7 @@ alternative), the four pictures shown before they are sent, and the details to c
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import pygame
@@ -118,16 +119,29 @@ class PicturesScreen(Screen):
         super().draw(surf)
 
 
+@dataclass(frozen=True)
+class Fact:
+    """One line to confirm: a label and its value, both in the language on screen when drawn."""
+
+    label: str  # message id
+    value: str  # literal text (a masked name), or a message id when `translate`
+    translate: bool = False
+
+
 class ConfirmScreen(Screen):
     """What will be submitted, in words and (small) pictures; submit or cancel."""
 
     name = "confirm"
 
-    def __init__(self, ui: "UI", title_key: str, facts: Sequence[tuple[str, str]], on_submit: Callable[[], None],
+    def __init__(self, ui: "UI", title_key: str, facts: Sequence[Fact], on_submit: Callable[[], None],
                  pictures: FacePictures | None = None) -> None:
         super().__init__(ui)
         self.title_key, self.facts, self.on_submit, self.pictures = title_key, list(facts), on_submit, pictures
         self.images: list[pygame.Surface] = []
+
+    def shown(self, label: str) -> str:
+        fact = next(f for f in self.facts if f.label == label)
+        return self.ui.t(fact.value) if fact.translate else fact.value
 
     def layout(self, area: pygame.Rect) -> None:
         super().layout(area)
@@ -136,8 +150,20 @@ class ConfirmScreen(Screen):
                                         name="submit"),
                      Button(pygame.Rect(0, 0, 1, 1), "certify.cancel", lambda: self.ui.go_home("cancel"),
                             "secondary", name="cancel"))
-        if self.pictures is not None and len(self.pictures):
-            w = min(th.px(260), (area.width - 3 * th.px(16)) // 4)
+        facts_top = area.y + th.px(100)
+        bottom = min(b.rect.y for b in self.buttons) - th.px(20)
+        gap = th.px(16)
+        if th.portrait:  # pictures under the facts, four in a row
+            self.facts_w = area.width
+            top = facts_top + len(self.facts) * int(th.font_px("body") * 1.6) + th.px(82)
+            self.pic_rect = pygame.Rect(area.x, top, area.width, bottom - top)
+            w = min((area.width - 3 * gap) // 4, self.pic_rect.height * 4 // 3)
+        else:  # pictures beside the facts, two by two
+            self.facts_w = int(area.width * 0.58)
+            left = area.x + self.facts_w + th.px(40)
+            self.pic_rect = pygame.Rect(left, facts_top + th.px(58), area.right - left, bottom - facts_top - th.px(58))
+            w = min((self.pic_rect.width - gap) // 2, (self.pic_rect.height - gap) // 2 * 4 // 3)
+        if self.pictures is not None and len(self.pictures) and w >= th.px(80):
             self.images = picture_surfaces(self.pictures, (w, w * 3 // 4))
 
     def draw(self, surf: pygame.Surface) -> None:
@@ -145,19 +171,21 @@ class ConfirmScreen(Screen):
         y = ui.draw_text(surf, "certify.confirm_title", "title", COLORS["text"],
                          pygame.Rect(a.x, a.y, a.width, th.px(90)), 1, bold=True, align="left") + th.px(10)
         row = int(th.font_px("body") * 1.6)
-        label_w = int(a.width * (0.34 if th.portrait else 0.24))
-        for i, (label, value) in enumerate(self.facts):
-            r = pygame.Rect(a.x, y + i * row, a.width, row)
+        width = self.facts_w
+        label_w = int(width * (0.34 if th.portrait else 0.36))
+        for i, fact in enumerate(self.facts):
+            r = pygame.Rect(a.x, y + i * row, width, row)
             if i % 2 == 0:
                 pygame.draw.rect(surf, COLORS["surface"], r)
-            ui.draw_text(surf, label, "body", COLORS["muted"], pygame.Rect(r.x + th.px(16), r.y + th.px(10),
+            value = self.shown(fact.label)
+            ui.draw_text(surf, fact.label, "body", COLORS["muted"], pygame.Rect(r.x + th.px(16), r.y + th.px(10),
                          label_w, row), 1, align="left")
-            size, lines = ui.text.fit(value, th.font_px("body"), a.width - label_w - th.px(40), 1, bold=True)
+            size, lines = ui.text.fit(value, th.font_px("body"), width - label_w - th.px(40), 1, bold=True)
             ui.draw_lines(surf, lines, size, COLORS["text"], r.x + label_w + th.px(24), r.y + th.px(10), bold=True,
                           align="left")
-        y += len(self.facts) * row + th.px(24)
         if self.images:
-            y = ui.draw_text(surf, "certify.confirm_pictures", "small", COLORS["muted"],
-                             pygame.Rect(a.x, y, a.width, th.px(50)), 1, align="left")
-            draw_pictures(ui, surf, self.images, pygame.Rect(a.x, y + th.px(8), a.width, a.height))
+            p = self.pic_rect
+            ui.draw_text(surf, "certify.confirm_pictures", "small", COLORS["muted"],
+                         pygame.Rect(p.x, p.y - th.px(58), p.width, th.px(50)), 1, align="left")
+            draw_pictures(ui, surf, self.images, p)
         super().draw(surf)

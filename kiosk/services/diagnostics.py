@@ -73,6 +73,8 @@ class Diagnostics:
     printer_test: Callable[[], str] | None = None  # prints a test receipt, returns an outcome text
     log_level: str = "info"
     results: dict[str, str] = field(default_factory=dict)  # last action result per page
+    previews: dict[str, Any] = field(default_factory=dict)  # camera snapshot with the detection drawn
+    _engine: Any = None
 
     def page(self, page_id: str) -> Page:
         build = getattr(self, f"_page_{page_id}")
@@ -95,18 +97,20 @@ class Diagnostics:
 
     def _page_reader(self) -> Page:
         dev = self.devices().get("reader")
-        can_read = callable(getattr(dev, "read_identity_masked", None))
-        return Page("reader", "diag.page.reader", tuple(self._device_rows("reader")),
-                    (Action("read_card", "diag.action.read_card", enabled=can_read),))
+        rows = self._device_rows("reader")
+        if callable(getattr(dev, "card_present", None)):
+            try:
+                rows.insert(1, Row("diag.reader.card", "present" if dev.card_present() else "none"))
+            except Exception as exc:
+                rows.insert(1, Row("diag.reader.card", repr(exc), "bad"))
+        return Page("reader", "diag.page.reader", tuple(rows),
+                    (Action("read_card", "diag.action.read_card", enabled=hasattr(dev, "wait_for_card")),))
 
     def _page_camera(self) -> Page:
         dev = self.devices().get("camera")
-        preview = None
-        latest = getattr(dev, "latest_frame", None)
-        if callable(latest):
-            frame = latest()
-            preview = getattr(frame, "rgb", None)
-        return Page("camera", "diag.page.camera", tuple(self._device_rows("camera")), (), (), preview)
+        return Page("camera", "diag.page.camera", tuple(self._device_rows("camera")),
+                    (Action("camera_test", "diag.extra.camera_test", enabled=hasattr(dev, "frames")),), (),
+                    self.previews.get("camera"))
 
     def _page_printer(self) -> Page:
         return Page("printer", "diag.page.printer", tuple(self._device_rows("printer")),
@@ -213,7 +217,9 @@ class Diagnostics:
             elif action_id == "print_test" and self.printer_test:
                 self.results["printer"] = self.printer_test()
             elif action_id == "read_card":
-                self.results["reader"] = str(self.devices()["reader"].read_identity_masked())
+                self.results["reader"] = self._read_card()
+            elif action_id == "camera_test":
+                self.results["camera"] = self._camera_test()
             elif action_id in ("sync_now", "retry_dead") and self.sync is not None:
                 self.results["queue"] = str(getattr(self.sync, action_id)())
             elif action_id == "export_dead" and self.sync is not None:
@@ -224,6 +230,55 @@ class Diagnostics:
         except Exception as exc:
             self.results[page_id] = f"error: {exc!r}"
             log.warning("event=maintenance_action_failed page=%s action=%s error=%r", page_id, action_id, exc)
+
+
+    def _read_card(self) -> str:
+        """Read the card in the reader and show who it belongs to, masked (never in full)."""
+        from kiosk.services.card_service import CardService
+
+        reader = self.devices()["reader"]
+        service = CardService(reader, self.cfg()["card.profile"])
+        try:
+            ident = service.insert_and_read(2.0)
+        finally:
+            service.end()
+        return (f"{ident.holder!r} card={ident.info!r} atr={(reader.atr or b'').hex()} "
+                f"apdus={ident.apdus}")
+
+    def _camera_test(self) -> str:
+        """A few frames: frames per second, the face detector's time and what it found, drawn."""
+        import time as _time
+
+        import numpy as np
+
+        cam = self.devices()["camera"]
+        frames, start = [], _time.monotonic()
+        for frame in cam.frames():
+            frames.append(frame)
+            if len(frames) >= 10 or _time.monotonic() - start > 3:
+                break
+        if not frames:
+            return "no frames"
+        span = frames[-1].timestamp - frames[0].timestamp
+        fps = (len(frames) - 1) / span if span > 0 else 0.0
+        if self._engine is None:
+            from kiosk.liveness.settings import LivenessSettings
+            from kiosk.liveness.tracker import FaceEngine
+
+            self._engine = FaceEngine.load(LivenessSettings.from_config(self.cfg()))
+        rgb = frames[-1].rgb
+        t0 = _time.perf_counter()
+        found = self._engine.detector.detect(rgb)
+        ms = (_time.perf_counter() - t0) * 1000
+        preview = np.ascontiguousarray(rgb.copy())
+        for det in found:
+            x0, y0, x1, y1 = (int(v) for v in det.box)
+            h, w = preview.shape[:2]
+            x0, x1, y0, y1 = max(0, x0), min(w - 1, x1), max(0, y0), min(h - 1, y1)
+            preview[y0:y0 + 3, x0:x1] = preview[y1 - 2:y1 + 1, x0:x1] = (0, 255, 0)
+            preview[y0:y1, x0:x0 + 3] = preview[y0:y1, x1 - 2:x1 + 1] = (0, 255, 0)
+        self.previews["camera"] = preview
+        return f"{fps:.1f} fps, {len(found)} face(s), detector {ms:.1f} ms, {rgb.shape[1]}x{rgb.shape[0]}"
 
 
 def cert_row(path: Path, label: str) -> Row:

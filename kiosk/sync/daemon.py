@@ -241,11 +241,15 @@ class SyncDaemon:
     def refresh_reference(self, from_ui: bool = False) -> RefreshResult:
         """Fetch outlets and this kiosk's settings if changed; at start, every sync.reference_s,
         when a heartbeat ack names newer versions, and when a technician asks (from_ui)."""
-        if from_ui:  # an IPC thread: the loop's client is not ours to use
-            with self._query_lock:
-                result = self.reference.refresh(self._query_client)
-        else:
-            result = self.reference.refresh(self._client)
+        try:
+            if from_ui:  # an IPC thread: the loop's client is not ours to use
+                with self._query_lock:
+                    result = self.reference.refresh(self._query_client)
+            else:
+                result = self.reference.refresh(self._client)
+        except Exception as exc:  # noqa: BLE001 - reference data must never stop the queue
+            log.error("event=reference_refresh_failed error=%s", type(exc).__name__, exc_info=True)
+            result = RefreshResult({n: "failed" for n in (OUTLETS, KIOSK_CONFIG)})
         # Unreachable: try again after the longest backoff, not a whole interval later.
         wait = self.settings.reference_s if result.reached else min(
             self.settings.reference_s, self.settings.backoff_max_s)

@@ -139,8 +139,8 @@ def render_bureau_layer(values: Mapping[str, Any], version: str) -> bytes:
 
 @dataclass(frozen=True)
 class RefreshResult:
-    """What one refresh did per name: updated | unchanged | kept_old (garbage or refused) |
-    offline; and whether the bureau layer file changed."""
+    """What one refresh did per name: updated | unchanged | kept_old (garbage, refused, or not
+    writable) | offline | failed (a bug, logged); and whether the bureau layer file changed."""
 
     outcomes: Mapping[str, str]
     settings_changed: bool = False
@@ -190,7 +190,11 @@ class ReferenceData:
             if answer.status == 304:
                 if old is None:  # a 304 to a question without an ETag is off the contract
                     raise BureauGarbage("304 without a cached copy")
-                _write_cached(self.data_dir, Cached(name, old.body, old.etag, old.fetched_at, now))
+                try:
+                    _write_cached(self.data_dir, Cached(name, old.body, old.etag, old.fetched_at,
+                                                        now))
+                except OSError:
+                    pass  # only checked_at is lost
                 log.debug("event=reference_unchanged name=%s version=%s", name, old.version)
                 return "unchanged"
             if name == OUTLETS:
@@ -208,7 +212,11 @@ class ReferenceData:
         except BureauError as exc:
             log.info("event=reference_unreachable name=%s reason=%r", name, exc.reason[:120])
             return "offline"
-        _write_cached(self.data_dir, Cached(name, answer.body, answer.etag, now, now))
+        try:
+            _write_cached(self.data_dir, Cached(name, answer.body, answer.etag, now, now))
+        except OSError as exc:  # a full or read-only disk: the old file is still whole
+            log.error("event=reference_write_failed name=%s error=%s", name, exc.strerror or exc)
+            return "kept_old"
         count = len(answer.body["outlets"]) if name == OUTLETS else len(answer.body["settings"])
         log.info("event=reference_updated name=%s version=%s items=%d", name,
                  answer.body["version"], count)
@@ -229,7 +237,11 @@ class ReferenceData:
         except FileNotFoundError:
             pass
         bureau_layer(pushed)  # now say what was dropped, once per change rather than per check
-        config.atomic_write(self.layer_path, data)
+        try:
+            config.atomic_write(self.layer_path, data)
+        except OSError as exc:
+            log.error("event=bureau_settings_write_failed error=%s", exc.strerror or exc)
+            return False
         log.info("event=bureau_settings_written version=%s keys=%s", cached.version,
                  ",".join(sorted(values)) or "-")
         return True

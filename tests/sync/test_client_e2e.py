@@ -59,6 +59,8 @@ class CheckedClient(BureauClient):
         template = self._path
         if "/kiosks/" in template:
             template = "/v1/kiosks/{kiosk_id}/heartbeat"
+        elif template.startswith("/v1/reference/kiosk-config/"):
+            template = "/v1/reference/kiosk-config/{kiosk_id}"
         try:
             doc = json.loads(data)
         except ValueError:
