@@ -98,7 +98,8 @@ def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any =
 
     devices = devices or open_devices(cfg)
     devices.extra.setdefault("bureau", BureauLink(cfg))
-    services = build_services(cfg, devices)
+    alert_sinks: list[Callable[[Any], None]] = []
+    services = build_services(cfg, devices, on_alert=lambda alert: [sink(alert) for sink in alert_sinks])
     devices.extra.setdefault("outbox", services.outbox)
     monitor = HealthMonitor(devices.all, health_interval_s)
     if start_monitor:
@@ -120,6 +121,11 @@ def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any =
             gpio=devices.gpio, notifier=notifier, maintenance=maintenance)
     ui.services = services
     maintenance.on_config_change.append(ui.apply_config)
+    alert_sinks.append(services.staff_alert)  # kept for the heartbeat
+    alert_sinks.append(lambda alert: audit.append("staff_alert", device=getattr(alert, "device", "?"),
+                                                  reason=getattr(alert, "reason", "?")))
+    if hasattr(devices.gpio, "consumables_alert"):
+        alert_sinks.append(lambda alert: devices.gpio.consumables_alert())
     if power is None:
         power = SimPower() if cfg["devices.gpio"] == "mock" else SystemdPower(ui.stop)
     diagnostics.power = power

@@ -82,6 +82,12 @@ class GpioPanel:
             self._beacon_until = None
             log.error("event=tamper_beacon")
 
+    def consumables_alert(self) -> None:
+        """Paper near its end and similar: a slow beacon blink, distinct from a citizen's call."""
+        if not self.tamper and self._beacon_until is None:
+            self.help_beacon.blink(on_time=1.0, off_time=2.0)
+            log.warning("event=consumables_beacon")
+
     def clear_tamper(self) -> None:
         self.tamper = False
         self.help_beacon.off()

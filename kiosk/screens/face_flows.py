@@ -5,8 +5,9 @@ annual review. Identify (card + PIN, or ID number + name) -> where you live -> c
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from kiosk.domain.masking import mask_id, mask_name
 from kiosk.screens.card_flows import after_receipt, identify_by_card, receipt_context
@@ -16,7 +17,13 @@ from kiosk.screens.face_screens import ConfirmScreen, Fact
 from kiosk.screens.registry import flow
 from kiosk.screens.steps import run_step, show_error, show_message
 from kiosk.services import receipts
-from kiosk.services.certification import RESIDENCES, FamilyMember, Person, certification_data, family_members
+from kiosk.services.certification import (
+    RESIDENCES,
+    FamilyMember,
+    Person,
+    certification_data,
+    family_members,
+)
 from kiosk.services.face_check import FaceMatch
 from kiosk.services.queries import Assurance
 
@@ -58,7 +65,7 @@ class Case:
         return f"<Case person={self.person!r} card={self.card} family={self.operator is not None}>"
 
 
-def can_store(ui: "UI") -> bool:
+def can_store(ui: UI) -> bool:
     """Say so before taking any data (or any picture) when a submission could not be stored."""
     health = ui.services.outbox.health()
     if not health.usable:
@@ -67,7 +74,7 @@ def can_store(ui: "UI") -> bool:
     return True
 
 
-def _identify_self(ui: "UI", service: Service, then: Callable[[Case], None]) -> None:
+def _identify_self(ui: UI, service: Service, then: Callable[[Case], None]) -> None:
     """Card + PIN, or the typed ID number and name (checked by the face match that follows)."""
 
     def by_card() -> None:
@@ -87,7 +94,7 @@ def _identify_self(ui: "UI", service: Service, then: Callable[[Case], None]) -> 
         lambda how: by_card() if how == "card" else by_typing(), name="identify"))
 
 
-def _residence(ui: "UI", service: Service, case: Case) -> None:
+def _residence(ui: UI, service: Service, case: Case) -> None:
     prompt = "certify.residence_prompt_family" if service.family else "certify.residence_prompt"
     ui.show(ChoiceScreen(ui, service.bar, prompt, [Choice(f"residence.{r}", r, f"residence.{r}_hint")
                                                    for r in RESIDENCES],
@@ -95,7 +102,7 @@ def _residence(ui: "UI", service: Service, case: Case) -> None:
             replace=ui.screen.name in ("wait", "choice", "family_members", "pin_entry", "name_entry"))
 
 
-def _face(ui: "UI", service: Service, case: Case) -> None:
+def _face(ui: UI, service: Service, case: Case) -> None:
     body = "consent.body_family" if service.family else "consent.body_self"
 
     def shoot(ask_consent: bool = True) -> None:
@@ -106,7 +113,7 @@ def _face(ui: "UI", service: Service, case: Case) -> None:
     shoot()
 
 
-def _confirm(ui: "UI", service: Service, case: Case, cap: Captured, match: FaceMatch | None) -> None:
+def _confirm(ui: UI, service: Service, case: Case, cap: Captured, match: FaceMatch | None) -> None:
     p = case.person
     facts = [Fact("certify.fact.service", service.title, True), Fact("certify.fact.name", mask_name(p.name)),
              Fact("certify.fact.id", mask_id(p.id_number)),
@@ -119,7 +126,7 @@ def _confirm(ui: "UI", service: Service, case: Case, cap: Captured, match: FaceM
             replace=True)
 
 
-def _submit(ui: "UI", service: Service, case: Case, cap: Captured, match: FaceMatch | None) -> None:
+def _submit(ui: UI, service: Service, case: Case, cap: Captured, match: FaceMatch | None) -> None:
     # The card and its PIN identified the citizen; otherwise the match did, or (offline) nobody
     # yet: the bureau compares the pictures itself when the submission arrives.
     if case.assurance is not None and case.operator is None:
@@ -155,23 +162,23 @@ def _submit(ui: "UI", service: Service, case: Case, cap: Captured, match: FaceMa
     run_step(ui, "certify.submitting", work, on_ok=done, timeout_s=30, name="submit")
 
 
-def _certify_self(ui: "UI", service: Service) -> None:
+def _certify_self(ui: UI, service: Service) -> None:
     if can_store(ui):
         _identify_self(ui, service, lambda case: _residence(ui, service, case))
 
 
 @flow("pension_auth")
-def pension_auth(ui: "UI") -> None:
+def pension_auth(ui: UI) -> None:
     _certify_self(ui, PENSION)
 
 
 @flow("annual_review")
-def annual_review(ui: "UI") -> None:
+def annual_review(ui: UI) -> None:
     _certify_self(ui, ANNUAL)
 
 
 @flow("family_auth")
-def family_auth(ui: "UI") -> None:
+def family_auth(ui: UI) -> None:
     """The citizen identifies (card or face), picks a relative from the family account, and the
     relative does the face check; the submission names the citizen as operator."""
     from kiosk.screens.query_flows import identify

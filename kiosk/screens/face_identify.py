@@ -5,8 +5,9 @@ four pictures, the verdict. With a typed ID nothing personal is shown before a `
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from kiosk.liveness import Verdict
 from kiosk.screens.entry import IdEntryScreen
@@ -33,7 +34,7 @@ class Captured:
     liveness: LivenessSummary
 
 
-def ask_id_and_name(ui: "UI", then: Callable[[Person], None]) -> None:
+def ask_id_and_name(ui: UI, then: Callable[[Person], None]) -> None:
     """The typed identity: ID number (with its check digit), then the name in pinyin."""
 
     def got_id(id_number: str) -> None:
@@ -47,7 +48,7 @@ def ask_id_and_name(ui: "UI", then: Callable[[Person], None]) -> None:
     ui.show(IdEntryScreen(ui, got_id), replace=ui.screen.name in ("choice", "identify"))
 
 
-def capture(ui: "UI", consent_body: str, on_captured: Callable[[Captured], None], title_key: str = "liveness.bar",
+def capture(ui: UI, consent_body: str, on_captured: Callable[[Captured], None], title_key: str = "liveness.bar",
             ask_consent: bool = True) -> None:
     """Consent (or the counter) -> liveness with its attempts -> the four pictures shown."""
 
@@ -72,7 +73,7 @@ def capture(ui: "UI", consent_body: str, on_captured: Callable[[Captured], None]
     ui.show(ConsentScreen(ui, consent_body, agreed, declined), replace=True)
 
 
-def verify(ui: "UI", person: Person, captured: Captured, on_result: Callable[[FaceMatch | None], None],
+def verify(ui: UI, person: Person, captured: Captured, on_result: Callable[[FaceMatch | None], None],
            retake: Callable[[], None], offline_ok: bool) -> None:
     """The bureau's verdict on the pictures. `match` goes on; poor pictures may be taken again;
     any other verdict ends at the counter. Offline gives None when the caller can queue."""
@@ -100,7 +101,7 @@ def verify(ui: "UI", person: Person, captured: Captured, on_result: Callable[[Fa
     run_step(ui, "face.verifying", work, on_ok=done, on_error=failed, timeout_s=timeout + 5, name="verify")
 
 
-def identify_by_face(ui: "UI", then: Callable[[str, str, Assurance, bool], None]) -> None:
+def identify_by_face(ui: UI, then: Callable[[str, str, Assurance, bool], None]) -> None:
     """FLOWS["_identify_by_face"]: what query_flows.identify offers beside the card."""
 
     def typed(person: Person) -> None:

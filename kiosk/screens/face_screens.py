@@ -4,8 +4,9 @@ alternative), the four pictures shown before they are sent, and the details to c
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import pygame
 
@@ -41,7 +42,7 @@ def picture_surfaces(pictures: FacePictures, size: tuple[int, int]) -> list[pyga
     return out
 
 
-def draw_pictures(ui: "UI", surf: pygame.Surface, images: Sequence[pygame.Surface], rect: pygame.Rect) -> None:
+def draw_pictures(ui: UI, surf: pygame.Surface, images: Sequence[pygame.Surface], rect: pygame.Rect) -> None:
     th = ui.theme
     for i, img in enumerate(images):
         r = img.get_rect(topleft=(rect.x + i * (img.get_width() + th.px(16)), rect.y))
@@ -63,7 +64,7 @@ class ConsentScreen(Screen):
     name = "consent"
     title_key = "consent.bar"
 
-    def __init__(self, ui: "UI", body: str, on_agree: Callable[[], None], on_decline: Callable[[], None]) -> None:
+    def __init__(self, ui: UI, body: str, on_agree: Callable[[], None], on_decline: Callable[[], None]) -> None:
         super().__init__(ui)
         self.body, self.on_agree, self.on_decline = body, on_agree, on_decline
 
@@ -92,7 +93,7 @@ class PicturesScreen(Screen):
     name = "pictures"
     title_key = "liveness.bar"
 
-    def __init__(self, ui: "UI", pictures: FacePictures, on_use: Callable[[], None],
+    def __init__(self, ui: UI, pictures: FacePictures, on_use: Callable[[], None],
                  on_retake: Callable[[], None] | None) -> None:
         super().__init__(ui)
         self.pictures, self.on_use, self.on_retake = pictures, on_use, on_retake
@@ -133,7 +134,7 @@ class ConfirmScreen(Screen):
 
     name = "confirm"
 
-    def __init__(self, ui: "UI", title_key: str, facts: Sequence[Fact], on_submit: Callable[[], None],
+    def __init__(self, ui: UI, title_key: str, facts: Sequence[Fact], on_submit: Callable[[], None],
                  pictures: FacePictures | None = None) -> None:
         super().__init__(ui)
         self.title_key, self.facts, self.on_submit, self.pictures = title_key, list(facts), on_submit, pictures
@@ -153,16 +154,17 @@ class ConfirmScreen(Screen):
         facts_top = area.y + th.px(100)
         bottom = min(b.rect.y for b in self.buttons) - th.px(20)
         gap = th.px(16)
-        if th.portrait:  # pictures under the facts, four in a row
+        if th.portrait:  # pictures under the facts
             self.facts_w = area.width
             top = facts_top + len(self.facts) * int(th.font_px("body") * 1.6) + th.px(82)
             self.pic_rect = pygame.Rect(area.x, top, area.width, bottom - top)
-            w = min((area.width - 3 * gap) // 4, self.pic_rect.height * 4 // 3)
-        else:  # pictures beside the facts, two by two
+        else:  # pictures beside the facts
             self.facts_w = int(area.width * 0.58)
             left = area.x + self.facts_w + th.px(40)
             self.pic_rect = pygame.Rect(left, facts_top + th.px(58), area.right - left, bottom - facts_top - th.px(58))
-            w = min((self.pic_rect.width - gap) // 2, (self.pic_rect.height - gap) // 2 * 4 // 3)
+        pw, ph = self.pic_rect.size
+        # Two by two, or four in a row: whichever shows them larger in the room there is.
+        w = max(min((pw - gap) // 2, (ph - gap) // 2 * 4 // 3), min((pw - 3 * gap) // 4, ph * 4 // 3))
         if self.pictures is not None and len(self.pictures) and w >= th.px(80):
             self.images = picture_surfaces(self.pictures, (w, w * 3 // 4))
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pygame
@@ -41,7 +42,7 @@ class LivenessScreen(Screen):
     name = "liveness"
     title_key = "liveness.bar"
 
-    def __init__(self, ui: "UI", on_live: OnLive, attempt: int = 1, title_key: str = "liveness.bar") -> None:
+    def __init__(self, ui: UI, on_live: OnLive, attempt: int = 1, title_key: str = "liveness.bar") -> None:
         super().__init__(ui)
         self.on_live, self.attempt, self.title_key = on_live, attempt, title_key
         self.settings = LivenessSettings.from_config(ui.services.cfg)

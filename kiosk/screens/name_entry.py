@@ -3,7 +3,8 @@ pinyin are offered a row at a time (common surnames first for the first characte
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pygame
 
@@ -26,7 +27,7 @@ class NameEntryScreen(Screen):
     name = "name_entry"
     title_key = "name_entry.title"
 
-    def __init__(self, ui: "UI", on_done: Callable[[str], None]) -> None:
+    def __init__(self, ui: UI, on_done: Callable[[str], None]) -> None:
         super().__init__(ui)
         self.on_done = on_done
         self.chars: list[str] = []

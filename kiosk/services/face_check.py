@@ -9,8 +9,9 @@ import queue
 import random
 import re
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from kiosk.hw.ports import Frame
 from kiosk.liveness import Cue, Event, FaceEngine, LivenessSession, LivenessSettings, Verdict

@@ -32,7 +32,7 @@ from kiosk.sync.client import (
     BureauUnreachable,
     Outcome,
 )
-from kiosk.sync.heartbeat_body import clean_devices, clean_usage
+from kiosk.sync.heartbeat_body import Reported
 from kiosk.sync.ipc import IpcServer, SyncStatus
 from kiosk.sync.outbox import Item, NoSealer, Outbox
 from kiosk.sync.reference_data import KIOSK_CONFIG, OUTLETS, ReferenceData, RefreshResult
@@ -68,9 +68,7 @@ class SyncDaemon:
         self._last_error = ""
         self._status = SyncStatus(online=None)
         self._status_at = float("-inf")
-        self._reported: dict[str, Any] = {"devices": [], "usage": {}}
-        self._reported_lock = threading.Lock()  # IPC threads add, the loop sends and subtracts
-        self._ui_reported = False
+        self.reported = Reported()  # device health and usage from the UI, for the heartbeat
         self.reference = ReferenceData(settings.data_dir, settings.kiosk_id)
         self._next_reference = 0.0
         self._reload = reload  # re-reads the config layers after the bureau pushed settings
@@ -247,8 +245,8 @@ class SyncDaemon:
                     result = self.reference.refresh(self._query_client)
             else:
                 result = self.reference.refresh(self._client)
-        except Exception as exc:  # noqa: BLE001 - reference data must never stop the queue
-            log.error("event=reference_refresh_failed error=%s", type(exc).__name__, exc_info=True)
+        except Exception as exc:  # reference data must never stop the queue
+            log.exception("event=reference_refresh_failed error=%s", type(exc).__name__)
             result = RefreshResult({n: "failed" for n in (OUTLETS, KIOSK_CONFIG)})
         # Unreachable: try again after the longest backoff, not a whole interval later.
         wait = self.settings.reference_s if result.reached else min(
@@ -278,9 +276,7 @@ class SyncDaemon:
     def heartbeat(self) -> None:
         self._next_heartbeat = time.monotonic() + self.settings.heartbeat_s
         st = self.outbox.status()
-        with self._reported_lock:
-            usage = dict(self._reported["usage"])
-            devices = list(self._reported["devices"])
+        devices, usage = self.reported.take()
         body = {
             "kiosk_id": self.settings.kiosk_id,
             "sent_at": _rfc3339(time.time()),
@@ -312,12 +308,7 @@ class SyncDaemon:
         self._came_online()
         self.outbox.mark_success()
         # Usage counters are "since the last heartbeat acknowledged".
-        with self._reported_lock:
-            left = self._reported["usage"]
-            for name, n in usage.items():
-                left[name] = left.get(name, 0) - n
-                if left[name] <= 0:
-                    del left[name]
+        self.reported.acknowledged(usage)
         # The ack names the bureau's current versions: fetch at once what we lack.
         if (str(ack.get("config_version", "")) not in ("", versions[KIOSK_CONFIG])
                 or str(ack.get("outlets_version", "")) not in ("", versions[OUTLETS])):
@@ -336,21 +327,12 @@ class SyncDaemon:
         if op == "report":
             # Device health and usage counts from the UI, carried by the next heartbeat. Entries
             # off the Heartbeat schema are dropped here: one would make the bureau refuse it all.
-            devices = clean_devices(req.get("devices"))
-            usage = clean_usage(req.get("usage"))
-            with self._reported_lock:
-                if devices is not None:
-                    self._reported["devices"] = devices
-                total = self._reported["usage"]
-                for name, n in usage.items():
-                    total[name] = total.get(name, 0) + n
-                first = not self._ui_reported and devices is not None
-                self._ui_reported = self._ui_reported or devices is not None
+            first, taken = self.reported.add(req.get("devices"), req.get("usage"))
             if first:
                 # The heartbeat sent at start knew no devices yet: tell the bureau now.
                 self._next_heartbeat = 0.0
                 self._wake.set()
-            return {"devices": len(devices or []), "usage": len(usage)}
+            return taken
         if op == "refresh_reference":
             return self.refresh_reference(from_ui=True).to_dict()
         if op == "query":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -48,3 +49,44 @@ def clean_usage(usage: Any) -> dict[str, int]:
         elif n != 0:
             log.warning("event=heartbeat_usage_dropped key=%s", str(name)[:60])
     return kept
+
+
+class Reported:
+    """What the UI reported, waiting for the next heartbeat: the latest device list, and usage
+    counts summed until a heartbeat carrying them is acknowledged. IPC threads add; the daemon's
+    loop takes and settles."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._devices: list[dict[str, str]] = []
+        self._usage: dict[str, int] = {}
+        self._heard_devices = False
+
+    def __repr__(self) -> str:
+        return f"<Reported devices={len(self._devices)} usage={sum(self._usage.values())}>"
+
+    def add(self, devices: Any, usage: Any) -> tuple[bool, dict[str, int]]:
+        """Take one report; True first when it is the first device list since start."""
+        clean_dev, clean_use = clean_devices(devices), clean_usage(usage)
+        with self._lock:
+            if clean_dev is not None:
+                self._devices = clean_dev
+            for name, n in clean_use.items():
+                self._usage[name] = self._usage.get(name, 0) + n
+            first = clean_dev is not None and not self._heard_devices
+            self._heard_devices = self._heard_devices or clean_dev is not None
+        return first, {"devices": len(clean_dev or []), "usage": len(clean_use)}
+
+    def take(self) -> tuple[list[dict[str, str]], dict[str, int]]:
+        with self._lock:
+            return list(self._devices), dict(self._usage)
+
+    def acknowledged(self, usage: dict[str, int]) -> None:
+        """The bureau acknowledged a heartbeat with these counts: they are not sent again."""
+        with self._lock:
+            for name, n in usage.items():
+                left = self._usage.get(name, 0) - n
+                if left > 0:
+                    self._usage[name] = left
+                else:
+                    self._usage.pop(name, None)

@@ -303,11 +303,11 @@ def test_liveness_screen_at_each_guidance_state(make_kiosk, lang, size):
         ui.sessions.begin(ui.clock.monotonic())
         screen = LivenessScreen(ui, lambda verdict, pictures: None)
         ui.show(screen)
-        k.until(lambda: screen.guidance == key, 30, f"guidance {key}")
+        k.until(lambda s=screen, want=key: s.guidance == want, 30, f"guidance {key}")
         seen[key] = screen.instruction
         both(k, f"liveness-{key}")
         if key == "ok":
-            k.until(lambda: screen.cue_active, 30, "the cue")
+            k.until(lambda s=screen: s.cue_active, 30, "the cue")
             both(k, "liveness-cue")
             assert screen.instruction == "liveness.cue"
         ui.go_home("cancel")

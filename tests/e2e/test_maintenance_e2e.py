@@ -107,3 +107,20 @@ def test_network_page_shows_certificate_expiry(tech):
     assert rows["diag.net.cert_file"].value.startswith("expires")
     assert rows["diag.health"].state == "ok"
     tech.shot("maint-network")
+
+
+def test_paper_near_end_alerts_staff_before_it_runs_out(make_kiosk, sims):
+    from kiosk.services import receipts
+
+    k = make_kiosk()
+    sims.printer.set_state("paper_near_end")
+    try:
+        doc = receipts.printer_test(receipts.ReceiptContext.from_config(k.cfg, "zh_CN", __import__("datetime").datetime.now()),
+                                    reference="KIOSK0001-T1", mode="gb18030", paper_mm=58)
+        outcome = k.ui.services.printing.print_receipt(doc)
+        assert outcome.printed  # near end still prints
+        events = [(e.event, e.detail) for e in k.ui.maintenance.audit.recent(20)]
+        assert any(ev == "staff_alert" and "paper_near_end" in d for ev, d in events), events
+        assert k.ui.gpio.help_beacon._blink_thread is not None  # the slow consumables blink
+    finally:
+        sims.printer.set_state("ok")
