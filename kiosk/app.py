@@ -117,9 +117,13 @@ def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any =
     maintenance = MaintenanceContext(cfg_loader or (lambda: cfg), audit, diagnostics, devices.gpio)
     diagnostics.sync = QueueControl(services.outbox, services.sync)
     diagnostics.printer_test = lambda: _print_test(services, cfg)
+    diagnostics.printer_failures = lambda: services.printing.recent_failures
     ui = UI(surface, clock or SystemClock(), options, health=monitor.snapshot,
             gpio=devices.gpio, notifier=notifier, maintenance=maintenance)
     ui.services = services
+    from kiosk.services.housekeeping import Housekeeping
+
+    ui.housekeeping = Housekeeping(services, monitor.snapshot, ui.workers, maintenance.reload, ui.apply_config)
     maintenance.on_config_change.append(ui.apply_config)
     alert_sinks.append(services.staff_alert)  # kept for the heartbeat
     alert_sinks.append(lambda alert: audit.append("staff_alert", device=getattr(alert, "device", "?"),

@@ -176,6 +176,8 @@ class ResultScreen(Screen):
         self.heading, self.body, self.reference, self.facts, self.kind = title, body, reference, list(facts), kind
         self.receipt_note, self.fields = receipt_note, fields
         self.on_finish = on_finish or (lambda: ui.go_home("finish"))
+        if getattr(ui, "services", None) is not None:
+            ui.services.count("completed" if kind != "error" else "failed")
 
     def layout(self, area: pygame.Rect) -> None:
         super().layout(area)
@@ -245,6 +247,8 @@ class TableScreen(Screen):
         self.title_key, self.heading, self.columns, self.rows = title, heading, list(columns), list(rows)
         self.totals, self.on_print, self.name, self.fields = list(totals), on_print, name, fields
         self.page = 0
+        if getattr(ui, "services", None) is not None:
+            ui.services.count("completed")
 
     def layout(self, area: pygame.Rect) -> None:
         super().layout(area)
@@ -324,6 +328,8 @@ class TimelineScreen(Screen):
         super().__init__(ui)
         self.title_key, self.heading, self.stages, self.note, self.name = title, heading, list(stages), note, name
         self.fields = fields
+        if getattr(ui, "services", None) is not None:
+            ui.services.count("completed")
 
     def layout(self, area: pygame.Rect) -> None:
         super().layout(area)

@@ -40,6 +40,8 @@ def start(ui: "UI", spec: ServiceSpec) -> None:
     starter = FLOWS.get(spec.id)
     if starter is not None and getattr(ui, "services", None) is not None:
         ui.sessions.begin(ui.clock.monotonic())
+        ui.services.current_service = spec.id
+        ui.services.count("started", spec.id)
         starter(ui)
     else:
         ui.show(entry_screen_for(ui, spec))

@@ -42,6 +42,8 @@ def run_step(ui: "UI", message: str, fn: Callable[..., Any], *args: Any, on_ok: 
 
 def show_message(ui: "UI", title: str, body: str, retry: Callable[[], None] | None, kind: str = "error",
                  **fields: Any) -> None:
+    if kind == "error" and retry is None and getattr(ui, "services", None) is not None:
+        ui.services.count("failed")
     actions = []
     if retry is not None:
         actions.append(Action("nav.try_again", retry, "primary", "retry"))

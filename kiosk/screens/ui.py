@@ -63,6 +63,7 @@ class UI:
         self._pending_wipes: list[Callable[[], None]] = []
         self.maintenance = maintenance
         self.services: Any = None  # kiosk.services.container.CitizenServices, set by the composition root
+        self.housekeeping: Any = None
         self._last_touch_at = clock.monotonic()
         self._door_was_open = False
         self.dimmed = False
@@ -251,6 +252,8 @@ class UI:
             self.go_home("timeout")
         self._guard(lambda: self.screen.update(now))
         self._watch_hardware(now)
+        if self.housekeeping is not None:
+            self.housekeeping.tick(now)
         self.flows.check_service_state(self)
         self.flows.build_bars(self)
         self._guard(self._draw)

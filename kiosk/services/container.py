@@ -69,6 +69,8 @@ class CitizenServices:
     outbox: OutboxLink
     printing: Any
     alerts: list = field(default_factory=list)
+    usage: Any = None  # kiosk.services.heartbeat.UsageCounters
+    current_service: str = ""
 
     def submit(self, kind: str, citizen: dict, data: dict, pictures: list | None = None,
                wait_ack_s: float = 4.0) -> Submitted:
@@ -89,6 +91,18 @@ class CitizenServices:
         log.info("event=submission_queued kind=%s reference=%s", kind, receipt.reference)
         return Submitted(receipt.reference, queued_offline=True)
 
+    def count(self, outcome: str, service: str = "") -> None:
+        """Usage counters per service for the heartbeat (started / completed / failed)."""
+        service = service or self.current_service
+        if self.usage is None or not service:
+            return
+        try:
+            getattr(self.usage, outcome)(service)
+        except Exception as exc:
+            log.warning("event=usage_count_failed service=%s error=%r", service, exc)
+        if outcome != "started":
+            self.current_service = ""
+
     def staff_alert(self, alert: Any) -> None:
         self.alerts.append(alert)
         log.warning("event=staff_alert device=%s reason=%s", getattr(alert, "device", "?"),
@@ -103,7 +117,13 @@ def build_services(cfg: Any, devices: Any, on_alert: Callable[[Any], None] | Non
     sync = SyncClient(cfg["sync.socket_path"], cfg["sync.query_timeout_s"])
     queries = QueryService(lambda kind, body, timeout: sync.query(kind, body, timeout), cfg["sync.query_timeout_s"])
     outbox = open_outbox(cfg)
+    from kiosk.services.heartbeat import UsageCounters
+
     services = CitizenServices(cfg, devices, sync, queries, outbox, None)
+    try:
+        services.usage = UsageCounters(cfg.data_dir)
+    except OSError as exc:  # counting is a nicety: never a reason to stop serving
+        log.warning("event=usage_counters_unavailable error=%r", exc)
     services.printing = PrintService(devices.printer, cfg, alerts=on_alert or services.staff_alert)
     return services
 

@@ -71,6 +71,7 @@ class Diagnostics:
     sync: Any = None  # an object with status() -> dict, sync_now(), retry_dead(), export_dead(path)
     power: Any = None  # an object with restart_app(), reboot(), shutdown()
     printer_test: Callable[[], str] | None = None  # prints a test receipt, returns an outcome text
+    printer_failures: Callable[[], Any] | None = None  # recent receipts that did not print
     log_level: str = "info"
     results: dict[str, str] = field(default_factory=dict)  # last action result per page
     previews: dict[str, Any] = field(default_factory=dict)  # camera snapshot with the detection drawn
@@ -113,8 +114,14 @@ class Diagnostics:
                     self.previews.get("camera"))
 
     def _page_printer(self) -> Page:
+        import time as _time
+
+        failures = tuple(self.printer_failures()) if self.printer_failures else ()
+        lines = tuple(f"{f.at:%m-%d %H:%M:%S}  {f.kind}  {f.reason}  "
+                      f"when={f.when}  {f.detail}" for f in reversed(failures))
         return Page("printer", "diag.page.printer", tuple(self._device_rows("printer")),
-                    (Action("print_test", "diag.action.print_test", enabled=self.printer_test is not None),))
+                    (Action("print_test", "diag.action.print_test", enabled=self.printer_test is not None),),
+                    lines)
 
     def _page_gpio(self) -> Page:
         gpio = self.devices().get("gpio")

@@ -169,6 +169,16 @@ class MaintenanceContext:
     def cfg(self):  # noqa: ANN201 - a kiosk.config.Config
         return self._cfg
 
+    def reload(self):  # noqa: ANN201 - a kiosk.config.Config
+        """Re-read every layer (a pushed bureau file changed); keeps the old one on a bad file."""
+        from kiosk import config
+
+        try:
+            self._cfg = self._loader()
+        except config.ConfigError as exc:
+            log.error("event=config_reload_refused problem=%s", exc)
+        return self._cfg
+
     def idle_s(self) -> float:
         return self._cfg["maintenance.idle_s"]
 

@@ -52,6 +52,8 @@ def test_activation_sets_a_new_pin_reaches_the_bureau_and_prints_the_reference(m
     codes = zxingcpp.read_barcodes(Image.open(receipt.png))
     assert [c.text for c in codes] == [reference]
     assert LIU not in receipt.text and "刘洋" not in receipt.text  # masked on paper
+    usage = k.ui.services.usage.totals()["activate_card"]
+    assert usage.get("started", 0) >= 1 and usage.get("completed", 0) >= 1
     k.tap("finish")
     k.screen("take_card")
     k.shot("card-take")
@@ -130,3 +132,31 @@ def test_a_forgotten_card_sounds_the_buzzer(make_kiosk):
     assert k.ui.screen.reminded
     k.shot("card-forgotten")
     assert k.ui.gpio.buzzer.is_active or k.ui.gpio.buzzer._blink_thread is not None
+
+
+def test_paper_out_during_a_flow_leaves_the_reference_on_screen_and_in_the_log(make_kiosk):
+    k = make_kiosk("en")
+    k.sims.printer.set_state("paper_out")
+    try:
+        insert(k, "new_card")
+        k.tap("tile-activate_card")
+        k.screen("confirm_card")
+        k.tap("confirm-card")
+        k.screen("pin_entry")
+        k.type("123456")
+        k.tap("confirm")
+        k.until(lambda: k.ui.screen.name == "pin_entry" and k.ui.screen.title_key == "card.new_pin.title")
+        for _ in range(2):
+            k.type("246813")
+            k.tap("confirm")
+            k.frame()
+        result = k.screen("result", timeout=30)
+        assert result.receipt_note.startswith("receipt.outcome.paper_out")
+        assert result.reference  # large on screen and as a QR code: the way forward without paper
+        k.shot("receipt-paper-out")
+        failures = k.ui.services.printing.recent_failures
+        assert failures and failures[-1].reason.endswith("paper_out")
+        page = k.ui.maintenance.diagnostics.page("printer")
+        assert any("card_activation" in line and "paper_out" in line for line in page.lines)
+    finally:
+        k.sims.printer.set_state("ok")

@@ -103,6 +103,31 @@ def assert_sealed(k, picture: bytes, *secrets: str) -> None:
             assert secret.encode() not in raw, f"an ID number in plaintext in {path.name}"
 
 
+def _reachable(root, depth: int = 8) -> list:
+    """Objects reachable from root through attributes, containers and closures."""
+    seen, stack, out = set(), [(root, 0)], []
+    while stack:
+        obj, d = stack.pop()
+        if id(obj) in seen or d > depth:
+            continue
+        seen.add(id(obj))
+        out.append(obj)
+        if isinstance(obj, (str, bytes, bytearray, int, float, type(None))):
+            continue
+        if isinstance(obj, dict):
+            children = [*obj.keys(), *obj.values()]
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            children = list(obj)
+        elif callable(obj) and getattr(obj, "__closure__", None):
+            children = [c.cell_contents for c in obj.__closure__ if c.cell_contents is not None]
+        elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+            children = list(vars(obj).values())
+        else:
+            children = []
+        stack.extend((c, d + 1) for c in children)
+    return out
+
+
 def finish(k, card: bool) -> None:
     k.tap("finish")
     if card:
@@ -110,6 +135,9 @@ def finish(k, card: bool) -> None:
         k.sims.card.ctl("REMOVE")
     k.screen("home", timeout=15)
     assert k.ui.sessions.session is None
+    k.frame()
+    jpegs = [o for o in _reachable(k.ui) if isinstance(o, bytes) and o.startswith(JPEG_APP0)]
+    assert jpegs == [], "a face picture outlived the session"
 
 
 def test_pension_certification_by_card_is_matched_submitted_sealed_and_printed(make_kiosk):
@@ -317,3 +345,28 @@ def test_liveness_screen_at_each_guidance_state(make_kiosk, lang, size):
             time.sleep(0.02)
         camera.close()
     assert seen == {key: f"liveness.guidance.{key}" for key, _o in GUIDANCE} | {"ok": "liveness.get_ready"}
+
+
+def test_declined_consent_takes_no_picture_and_another_face_is_not_matched(make_kiosk):
+    k = make_kiosk("zh_CN", (1920, 1080), KIOSK_CAMERA="synthetic:astronaut,realtime=0")
+    camera = k.ui.services.devices.camera
+    before = len(k.sims.submissions())
+    k.tap("tile-balances")
+    k.tap("choice-face")
+    type_id_and_name(k, WANG, WANG_PINYIN)
+    k.screen("consent")
+    k.tap("consent_decline")
+    message = k.screen("message")
+    assert message.heading == "consent.declined.title" and camera.frames_made == 0
+    both(k, "consent-declined")
+    k.tap("home")
+    k.screen("home")
+    k.tap("tile-balances")  # the astronaut's face for 王秀英's number: the bureau says no_match
+    k.tap("choice-face")
+    type_id_and_name(k, WANG, WANG_PINYIN)
+    face_check(k)
+    message = k.until(lambda: k.ui.screen.name == "message", 40, "the verdict") or k.ui.screen
+    assert message.heading == "face.no_match.title"
+    both(k, "face-no-match")
+    assert all(b.name != "retry" for b in message.buttons)  # the counter, not another try
+    assert len(k.sims.submissions()) == before
