@@ -103,3 +103,55 @@ def _can_store(ui: "UI") -> bool:
         show_message(ui, "submit.error.storage.title", health.reason, retry=None)
         return False
     return True
+
+
+@flow("reset_pin")
+def reset_pin(ui: "UI") -> None:
+    """Forgotten PIN: the face check and the bureau's verdict first, then the card, then a new PIN
+    twice, written by a PSAM-authorised reload; the reset is recorded at the bureau."""
+    from kiosk.screens.registry import FLOWS
+
+    face = FLOWS.get("_identify_by_face")
+    if face is None:
+        show_message(ui, "request.no_face.title", "request.no_face.body", retry=None)
+        return
+
+    def identified(id_number: str, name: str, assurance: Assurance, _card: bool) -> None:
+        ui.show(InsertCardScreen(ui, lambda identity: read(identity, id_number, assurance)), replace=True)
+
+    def read(identity: Any, id_number: str, assurance: Assurance) -> None:
+        if identity.holder.id_number != id_number:
+            # The face check was for someone else than the card's holder: change nothing.
+            show_message(ui, "card.reset.not_holder.title", "card.reset.not_holder.body", retry=None)
+            return
+        ui.sessions.session.remember("card", identity)
+        ask_new_pin(ui, id_number, lambda new: reload(identity, assurance, new))
+
+    def reload(identity: Any, assurance: Assurance, new: str) -> None:
+        def work() -> Any:
+            from kiosk.hw.reader_pcsc import open_psam_reader
+
+            psam = open_psam_reader(ui.services.cfg, sim=ui.services.cfg["devices.reader"] == "sim")
+            if psam is None:
+                from kiosk.card.errors import SecurityModuleError
+
+                raise SecurityModuleError("no PSAM slot configured")
+            try:
+                card_service(ui).reload_pin(new, psam)
+            finally:
+                psam.close()
+            citizen = {"id_number": identity.holder.id_number, "name": identity.holder.name}
+            return ui.services.submit("pin_reset", citizen, {"card_number": identity.info.card_number,
+                                                             "assurance": assurance.to_json()})
+
+        def done(sub: Any) -> None:
+            from kiosk.services import receipts
+
+            h = identity.holder
+            after_receipt(ui, "card.reset.done.title", "card.reset.done.body", sub.reference,
+                          lambda: receipts.pin_changed(receipt_context(ui), id_number=h.id_number, name=h.name,
+                                                       reference=sub.reference, reset=True))
+
+        run_step(ui, "card.reset.working", work, on_ok=done, timeout_s=30, name="reset_pin")
+
+    face(ui, identified)

@@ -53,6 +53,18 @@ class CardService:
     def change_pin(self, old: str, new: str) -> None:
         self._require().change_pin(old, new)
 
+    def reload_pin(self, new: str, psam_reader: Any) -> None:
+        """Reset a forgotten PIN, authorised by the security module (PSAM) in its own slot."""
+        from kiosk.card.security import PsamSecurityModule
+
+        card = self._require()
+        info = card.read_card_info()
+        psam_reader.connect()
+        try:
+            card.reload_pin(new, PsamSecurityModule(psam_reader.transmit), self.reader.atr or b"", info)
+        finally:
+            psam_reader.end_session()
+
     def tries_left(self) -> int | None:
         try:
             return self._require().pin_tries_left()
