@@ -121,6 +121,9 @@ def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any =
     ui = UI(surface, clock or SystemClock(), options, health=monitor.snapshot,
             gpio=devices.gpio, notifier=notifier, maintenance=maintenance)
     ui.services = services
+    from kiosk.screens.voice import voice_for
+
+    ui.voice = voice_for(cfg)
     from kiosk.services.housekeeping import Housekeeping
 
     ui.housekeeping = Housekeeping(services, monitor.snapshot, ui.workers, maintenance.reload, ui.apply_config)

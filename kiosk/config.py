@@ -117,6 +117,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("ui.fps", int, 30, "Frames per second of the UI loop.", min=5, max=60),
     Key("ui.font_path", str, "", "A CJK font file; empty uses Noto Sans SC shipped with pygame_gui."),
     Key("ui.care_mode", bool, False, "Start every session in care mode (larger text).", technician=True),
+    Key("ui.voice", bool, True, "Spoken prompts for the key steps (espeak-ng; silent when it is missing).",
+        technician=True),
     Key("ui.failsafe_s", float, 3.0, "How long the apology screen shows before returning home.", min=1, max=30),
     Key("ui.error_s", float, 4.0, "How long an error message stays before it may be dismissed.", min=1, max=30),
     # --- citizen session

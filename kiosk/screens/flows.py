@@ -34,7 +34,8 @@ def entry_screen_for(ui: "UI", spec: ServiceSpec) -> "Screen":
 
 def start(ui: "UI", spec: ServiceSpec) -> None:
     """Start a tile's flow: its registered flow, or the counter notice."""
-    from kiosk.screens import card_services, face_flows, query_flows  # noqa: F401  (they register their flows)
+    from kiosk.screens import (card_requests, card_services, face_flows, face_identify,  # noqa: F401
+                               query_flows)  # importing them registers their flows
     from kiosk.screens.registry import FLOWS
 
     starter = FLOWS.get(spec.id)

@@ -64,6 +64,7 @@ class UI:
         self.maintenance = maintenance
         self.services: Any = None  # kiosk.services.container.CitizenServices, set by the composition root
         self.housekeeping: Any = None
+        self.voice: Any = None  # kiosk.screens.voice.Voice
         self._last_touch_at = clock.monotonic()
         self._door_was_open = False
         self.dimmed = False
