@@ -64,7 +64,7 @@ def report_lost(ui: "UI") -> None:
         body = "lost.confirm.offline" if status is None else "lost.confirm.body"
         ui.show(MessageScreen(ui, "lost.confirm.title", body, [
             Action("lost.confirm.yes", lambda: submit(id_number, name, assurance, until), "danger", "confirm-loss"),
-            Action("nav.home", lambda: ui.go_home("cancel"), "secondary", "home")], kind="info",
+            Action("nav.cancel", lambda: ui.go_home("cancel"), "secondary", "cancel")], kind="info",
             name="confirm_loss", until=until.isoformat(), days=LOSS_REPORT_DAYS), replace=True)
 
     def submit(id_number: str, name: str, assurance: Assurance, until: dt.date) -> None:
@@ -297,7 +297,7 @@ def apply_card(ui: "UI") -> None:
         outlet = state["outlet"]
         ui.show(MessageScreen(ui, "apply.confirm.title", "apply.confirm.body", [
             Action("apply.confirm.yes", submit, "primary", "confirm-apply"),
-            Action("nav.home", lambda: ui.go_home("cancel"), "secondary", "home")], kind="info",
+            Action("nav.cancel", lambda: ui.go_home("cancel"), "secondary", "cancel")], kind="info",
             name="confirm_apply", name_masked=mask_name(state["name"]), outlet=outlet.name,
             address=outlet.address, phone=phone[:3] + "****" + phone[-4:],
             reason=ui.t(f"apply.reason.{state['reason']}")), replace=True)

@@ -31,7 +31,7 @@ def activate(ui: "UI") -> None:
             Action("card.activate.confirm.yes", lambda: ask_pin(ui, "card.activate.pin_title",
                                                                  lambda pin: verified(identity, pin),
                                                                  initial_hint=True), "primary", "confirm-card"),
-            Action("nav.home", lambda: ui.go_home("cancel"), "secondary", "home")], kind="info",
+            Action("nav.cancel", lambda: ui.go_home("cancel"), "secondary", "cancel")], kind="info",
             name="confirm_card", name_masked=mask_name(identity.holder.name),
             card=number[:2] + "*****" + number[-2:]), replace=True)
 

@@ -104,7 +104,8 @@ class Kiosk:
         while not cond():
             now = time.monotonic()
             if now > deadline:
-                raise AssertionError(f"timed out waiting for {what or cond}; screen={self.ui.screen.name}")
+                raise AssertionError(f"timed out waiting for {what or cond}; screen={self.ui.screen.name} "
+                                     f"{getattr(self.ui.screen, 'heading', '')}")
             if now - refreshed > 0.5:  # the health monitor thread is not running in tests
                 self.kiosk.health.refresh()
                 refreshed = now

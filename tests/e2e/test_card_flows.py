@@ -138,7 +138,7 @@ def test_paper_out_during_a_flow_leaves_the_reference_on_screen_and_in_the_log(m
     k = make_kiosk("en")
     k.sims.printer.set_state("paper_out")
     try:
-        insert(k, "new_card")
+        insert(k, "new_card_3")
         k.tap("tile-activate_card")
         k.screen("confirm_card")
         k.tap("confirm-card")

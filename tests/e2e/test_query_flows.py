@@ -18,6 +18,9 @@ SUN = ("expired", "320102196902280057", "E00000006", "802461")  # 孙志强: new
 def identify(k, who):
     persona, _id, _card, pin = who
     k.sims.card.ctl(f"INSERT {persona}")
+    k.until(lambda: k.ui.screen.name in ("identify", "pin_entry"), 20, "identification")
+    if k.ui.screen.name == "identify":  # card or face: this test goes by card
+        k.tap("choice-card")
     k.screen("pin_entry")
     k.type(pin)
     k.tap("confirm")
@@ -114,6 +117,7 @@ def test_bureau_down_queries_fail_plainly_and_can_be_retried(make_kiosk, faults)
     k.tap("tile-balances")
     persona, _id, _card, pin = QIAN
     k.sims.card.ctl(f"INSERT {persona}")
+    k.tap("choice-card")
     k.screen("pin_entry")
     k.type(pin)
     faults(drop_rate=1.0)  # the bureau goes away while the citizen types the PIN
@@ -129,7 +133,7 @@ def test_bureau_down_queries_fail_plainly_and_can_be_retried(make_kiosk, faults)
 def test_activation_made_offline_is_queued_and_arrives_later(make_kiosk, faults):
     k = make_kiosk()
     faults(drop_rate=1.0)  # the kiosk does not know yet: the first thing that needs the bureau finds out
-    k.sims.card.ctl("INSERT new_card")
+    k.sims.card.ctl("INSERT new_card_2")
     k.tap("tile-activate_card")
     k.screen("confirm_card")
     k.tap("confirm-card")

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from kiosk.i18n import KEY_PATTERN
-from kiosk.screens import card_flows, common, entry
+from kiosk.screens import card_flows, card_requests, common, entry
 from kiosk.services.queries import INSURANCES, STAGES, yuan
 from tests.conftest import ARTIFACTS
 from tests.ui.harness import make_harness
@@ -88,6 +88,27 @@ def screens(ui):
                                                     "card.error.pin_blocked.body",
                                                     [common.Action("nav.home", lambda: None)]),
         "take-card": lambda: card_flows.TakeCardScreen(ui),
+        "lost-confirm": lambda: common.MessageScreen(
+            ui, "lost.confirm.title", "lost.confirm.offline",
+            [common.Action("lost.confirm.yes", lambda: None, "danger"), common.Action("nav.home", lambda: None,
+                                                                                    "secondary")],
+            kind="info", until="2026-12-22", days=30),
+        "apply-outlet": lambda: common.ChoiceScreen(
+            ui, "apply.bar", "apply.pick_outlet",
+            [common.Choice("apply.outlet", f"O{i}", "apply.outlet_hint",
+                           fields={"name": n, "address": a}) for i, (n, a) in enumerate(
+                [("中国工商银行北京朝阳支行", "北京市朝阳区建国路 1 号"),
+                 ("中国建设银行北京西城支行", "北京市西城区金融街 25 号")])], lambda v: None, columns=1),
+        "apply-reason": lambda: common.ChoiceScreen(
+            ui, "apply.bar", "apply.pick_reason",
+            [common.Choice(f"apply.reason.{r}", r) for r in ("first_issue", "replacement", "renewal")],
+            lambda v: None, columns=1),
+        "apply-phone": lambda: card_requests.PhoneScreen(ui, lambda p: None),
+        "apply-confirm": lambda: common.MessageScreen(
+            ui, "apply.confirm.title", "apply.confirm.body",
+            [common.Action("apply.confirm.yes", lambda: None), common.Action("nav.home", lambda: None, "secondary")],
+            kind="info", name_masked="周*兰", outlet="中国工商银行北京朝阳支行", address="北京市朝阳区建国路 1 号",
+            phone="138****5678", reason=ui.t("apply.reason.replacement")),
     }
 
 
@@ -111,7 +132,8 @@ def test_flow_screens_render_in_both_languages(tmp_path, lang, size):
             assert not h.ui.translators[lang].missing, (name, h.ui.translators[lang].missing)
             if lang == "en":
                 chinese = [t for t in drawn if re.search(r"[\u4e00-\u9fff]", t)
-                           and t != "中文" and name != "progress"]  # an outlet's address stays Chinese
+                           and t != "中文" and name not in ("progress", "apply-outlet", "apply-confirm")]
+                # an outlet's name and address stay as the bureau writes them
                 assert not chinese, (name, chinese)
     finally:
         h.close()
