@@ -15,7 +15,7 @@ from typing import Any
 
 from kiosk.hw.ports import Frame
 from kiosk.liveness import Cue, Event, FaceEngine, LivenessSession, LivenessSettings, Verdict
-from kiosk.services.queries import QueryFailed
+from kiosk.services.queries import Query, QueryFailed, ask
 
 log = logging.getLogger(__name__)
 
@@ -200,29 +200,6 @@ class FaceCheck:
 
     def __repr__(self) -> str:
         return f"<FaceCheck camera={type(self.camera).__name__} cancelled={self._cancelled.is_set()}>"
-
-
-Query = Callable[[str, dict, float], dict]
-
-
-def ask(query: Query, kind: str, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-    """One live question through the sync daemon; failures become QueryFailed message ids."""
-    from kiosk.sync.client import BureauGarbage, BureauRejected, BureauUnreachable
-
-    try:
-        answer = query(kind, body, timeout_s)
-    except BureauUnreachable as exc:
-        raise QueryFailed("query.error.offline", str(exc)) from None
-    except BureauRejected as exc:
-        code = getattr(exc, "code", "")
-        reason = {"assurance_invalid": "query.error.identity", "citizen_not_found": "query.error.not_found",
-                  "not_found": "query.error.not_found"}.get(code, "query.error.refused")
-        raise QueryFailed(reason, code) from None
-    except BureauGarbage as exc:
-        raise QueryFailed("query.error.garbage", str(exc)) from None
-    if not isinstance(answer, dict):
-        raise QueryFailed("query.error.garbage", "answer is not an object")
-    return answer
 
 
 def verify_identity(query: Query, id_number: str, name: str, pictures: FacePictures,

@@ -19,6 +19,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from kiosk.hw.printer_escpos import _describe, _q  # shared log helpers
 from kiosk.hw.printer_escpos import (
     DOTS_PER_LINE,
     Feed,
@@ -385,17 +386,3 @@ def print_test_receipts(
         if not outcomes[-1].printed:
             break  # the second receipt would fail the same way
     return outcomes
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".replace("\n", " ")
-
-
-def _q(value: str) -> str:
-    """A log value: quoted when it has spaces, so the line stays one key=value record."""
-    if not value:
-        return "-"
-    if any(c in value for c in ' ="'):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return value
-

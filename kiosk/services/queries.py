@@ -138,26 +138,34 @@ class Application:
     outlet_hours: str
 
 
+REJECTION_REASONS = {"assurance_invalid": "query.error.identity", "citizen_not_found": "query.error.not_found",
+                     "not_found": "query.error.not_found"}
+
+
+def ask(query: Query, kind: str, body: dict, timeout_s: float) -> dict:
+    """One question to the bureau through the daemon; every failure becomes a QueryFailed."""
+    from kiosk.sync.client import BureauGarbage, BureauRejected, BureauUnreachable
+
+    try:
+        answer = query(kind, body, timeout_s)
+    except BureauUnreachable as exc:
+        raise QueryFailed("query.error.offline", str(exc)) from None
+    except BureauRejected as exc:
+        code = getattr(exc, "code", "")
+        raise QueryFailed(REJECTION_REASONS.get(code, "query.error.refused"), code) from None
+    except BureauGarbage as exc:
+        raise QueryFailed("query.error.garbage", str(exc)) from None
+    if not isinstance(answer, dict):
+        raise QueryFailed("query.error.garbage", "answer is not an object")
+    return answer
+
+
 class QueryService:
     def __init__(self, query: Query, timeout_s: float = 10.0) -> None:
         self._query, self.timeout_s = query, timeout_s
 
     def _ask(self, kind: str, body: dict) -> dict:
-        from kiosk.sync.client import BureauGarbage, BureauRejected, BureauUnreachable
-
-        try:
-            answer = self._query(kind, body, self.timeout_s)
-        except BureauUnreachable as exc:
-            raise QueryFailed("query.error.offline", str(exc)) from None
-        except BureauRejected as exc:
-            code = getattr(exc, "code", "")
-            reason = {"assurance_invalid": "query.error.identity", "not_found": "query.error.not_found",
-                      "unknown_citizen": "query.error.not_found"}.get(code, "query.error.refused")
-            raise QueryFailed(reason, code) from None
-        except BureauGarbage as exc:
-            raise QueryFailed("query.error.garbage", str(exc)) from None
-        if not isinstance(answer, dict):
-            raise QueryFailed("query.error.garbage", "answer is not an object")
+        answer = ask(self._query, kind, body, self.timeout_s)
         log.info("event=query kind=%s ok=1", kind)
         return answer
 
