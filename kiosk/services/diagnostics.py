@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import platform
 import shutil
 import socket
@@ -114,7 +113,6 @@ class Diagnostics:
                     self.previews.get("camera"))
 
     def _page_printer(self) -> Page:
-        import time as _time
 
         failures = tuple(self.printer_failures()) if self.printer_failures else ()
         lines = tuple(f"{f.at:%m-%d %H:%M:%S}  {f.kind}  {f.reason}  "

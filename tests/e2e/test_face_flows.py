@@ -6,7 +6,6 @@ by typed ID number and pinyin name."""
 from __future__ import annotations
 
 import time
-import types
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from kiosk.screens.liveness import LivenessScreen
 from kiosk.services import receipts
 from simulators.camera import SyntheticCamera, parse_spec
+from tests.reach import reachable
 
 WANG = "110105195803120029"  # 王秀英: retiree, card A00000001 (persona "activated"), grace_hopper on record
 WANG_PINYIN = [("wang", "王"), ("xiu", "秀"), ("ying", "英")]
@@ -104,30 +104,7 @@ def assert_sealed(k, picture: bytes, *secrets: str) -> None:
             assert secret.encode() not in raw, f"an ID number in plaintext in {path.name}"
 
 
-def _reachable(root, depth: int = 8) -> list:
-    """Objects reachable from root through attributes, containers and closures."""
-    seen, stack, out = set(), [(root, 0)], []
-    while stack:
-        obj, d = stack.pop()
-        if id(obj) in seen or d > depth:
-            continue
-        seen.add(id(obj))
-        out.append(obj)
-        if isinstance(obj, (str, bytes, bytearray, int, float, type(None))):
-            continue
-        if isinstance(obj, dict):
-            children = [*obj.keys(), *obj.values()]
-        elif isinstance(obj, (list, tuple, set, frozenset)):
-            children = list(obj)
-        elif isinstance(obj, types.FunctionType) and obj.__closure__:
-            children = [c.cell_contents for c in obj.__closure__ if c.cell_contents is not None]
-        elif hasattr(obj, "__dict__") and not isinstance(obj, type):
-            children = list(vars(obj).values())
-        else:
-            children = []
-        stack.extend((c, d + 1) for c in children)
-    return out
-
+_reachable = reachable
 
 def finish(k, card: bool) -> None:
     k.tap("finish")

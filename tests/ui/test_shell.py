@@ -9,6 +9,7 @@ import pytest
 
 from kiosk.hw.health import DeviceHealth
 from kiosk.screens import flows
+from tests.reach import reachable
 from tests.ui.harness import make_harness
 
 VALID_ID = "11010519491231002X"
@@ -85,28 +86,7 @@ def test_call_staff_lights_the_beacon_and_beeps_once(h):
     assert beacon.state == 0
 
 
-def _reachable(root, depth=6):
-    """Every object reachable from root through attributes and containers."""
-    seen, stack, out = set(), [(root, 0)], []
-    while stack:
-        obj, d = stack.pop()
-        if id(obj) in seen or d > depth:
-            continue
-        seen.add(id(obj))
-        out.append(obj)
-        if isinstance(obj, (str, bytes, bytearray, int, float, type(None), pygame.Surface)):
-            continue
-        if isinstance(obj, dict):
-            children = list(obj.keys()) + list(obj.values())
-        elif isinstance(obj, (list, tuple, set, frozenset)):
-            children = list(obj)
-        elif hasattr(obj, "__dict__") and not isinstance(obj, type):
-            children = list(vars(obj).values())
-        else:
-            children = []
-        stack.extend((c, d + 1) for c in children)
-    return out
-
+_reachable = reachable
 
 def test_inactivity_prompt_then_home_with_the_session_wiped(h):
     h.open_id_entry()
