@@ -152,6 +152,41 @@ class TakeCardScreen(Screen):
         draw_card_slot(ui, surf, (a.centerx, a.centery + th.px(40)), False, ui.clock.monotonic() - self.started)
 
 
+class WaitCardScreen(Screen):
+    """Waits for the card to be taken out (or put in) without reading it: for swapping cards."""
+
+    name = "swap_card"
+    title_key = "card.adopt.bar"
+
+    def __init__(self, ui: "UI", message: str, want_present: bool, then: Callable[[], None]) -> None:
+        super().__init__(ui)
+        self.message, self.want_present, self.then = message, want_present, then
+        self.started = ui.clock.monotonic()
+        self._poll: Any = None
+        self.done = False
+
+    def update(self, now: float) -> None:
+        if self.done:
+            return
+        if self._poll is not None and self._poll.done:
+            if not self._poll.error and self._poll.result() == self.want_present:
+                self.done = True
+                card_service(self.ui).end()  # the next card gets a fresh session
+                self.then()
+                return
+            self._poll = None
+        if self._poll is None:
+            session = self.ui.sessions.session.token if self.ui.sessions.session else 0
+            self._poll = self.ui.workers.submit("card_present", card_service(self.ui).card_present, session=session)
+
+    def draw(self, surf: pygame.Surface) -> None:
+        ui, th, a = self.ui, self.ui.theme, self.area
+        ui.draw_text(surf, self.message, "title", COLORS["text"], pygame.Rect(a.x, a.y, a.width, th.px(200)), 3,
+                     bold=True)
+        draw_card_slot(ui, surf, (a.centerx, a.centery + th.px(60)), self.want_present,
+                       ui.clock.monotonic() - self.started)
+
+
 def after_receipt(ui: "UI", title: str, body: str, reference: str, doc_builder: Callable[[], Any] | None,
                   kind: str = "ok", card: bool = True, **fields: Any) -> None:
     """Print the receipt (on a worker), then show the result whatever the printer did."""

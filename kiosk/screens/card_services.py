@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from kiosk.screens.card_flows import (InsertCardScreen, after_receipt, ask_new_pin, ask_pin, card_service,
-                                      receipt_context)
+from kiosk.screens.card_flows import (InsertCardScreen, WaitCardScreen, after_receipt, ask_new_pin, ask_pin,
+                                      card_service, receipt_context)
+from kiosk.screens.common import Choice, ChoiceScreen
 from kiosk.screens.registry import flow
 from kiosk.screens.steps import run_step, show_error, show_message
 from kiosk.services.queries import Assurance, QueryFailed
@@ -55,14 +56,41 @@ def activate(ui: "UI") -> None:
         elif status in ("reported_lost", "blocked", "cancelled"):
             show_message(ui, f"card.status.{status}.title", f"card.status.{status}.body", retry=None)
         else:
-            ask_new_pin(ui, identity.holder.id_number, lambda new: change(identity, initial, new, status is None))
+            offline = status is None
+            ui.show(ChoiceScreen(ui, "card.activate.pin_title", "card.adopt.prompt", [
+                Choice("card.adopt.new", "new", "card.adopt.new_hint"),
+                Choice("card.adopt.keep", "keep", "card.adopt.keep_hint")],
+                lambda how: ask_new_pin(ui, identity.holder.id_number,
+                                        lambda new: change(identity, initial, new, offline))
+                if how == "new" else adopt(identity, initial, offline), columns=1, name="pin_choice"), replace=True)
 
-    def change(identity: Any, initial: str, new: str, offline: bool) -> None:
+    def adopt(identity: Any, initial: str, offline: bool) -> None:
+        """Keep the old medical insurance card's PIN: take the new card out, verify the old card's
+        PIN on the old card, then put the new card back and give it that PIN."""
+
+        def old_in(old: Any) -> None:
+            if old.holder.id_number != identity.holder.id_number or old.info.card_number == identity.info.card_number:
+                show_message(ui, "card.adopt.wrong_card.title", "card.adopt.wrong_card.body", retry=None)
+                return
+            ask_pin(ui, "card.adopt.old_pin_title", lambda pin: ui.show(WaitCardScreen(
+                ui, "card.adopt.take_old", False, lambda: ui.show(InsertCardScreen(
+                    ui, lambda new_again: back(new_again, pin)), replace=True)), replace=True))
+
+        def back(new_again: Any, pin: str) -> None:
+            if new_again.info.card_number != identity.info.card_number:
+                show_message(ui, "card.adopt.wrong_card.title", "card.adopt.wrong_card.body", retry=None)
+                return
+            change(identity, initial, pin, offline, action="adopted_medical_card_pin")
+
+        ui.show(WaitCardScreen(ui, "card.adopt.take_new", False,
+                               lambda: ui.show(InsertCardScreen(ui, old_in), replace=True)), replace=True)
+
+    def change(identity: Any, initial: str, new: str, offline: bool, action: str = "set_new_pin") -> None:
         def work() -> Any:
             card_service(ui).change_pin(initial, new)
             citizen = {"id_number": identity.holder.id_number, "name": identity.holder.name}
             return ui.services.submit("card_activation", citizen,
-                                      {"card_number": identity.info.card_number, "pin_action": "set_new_pin"})
+                                      {"card_number": identity.info.card_number, "pin_action": action})
 
         def done(sub: Any) -> None:
             from kiosk.services import receipts

@@ -27,6 +27,9 @@ def test_activation_sets_a_new_pin_reaches_the_bureau_and_prints_the_reference(m
     k.shot("card-activate-initial-pin")
     k.type("123456")
     k.tap("confirm")
+    k.screen("pin_choice")
+    k.shot("card-activate-pin-choice")
+    k.tap("choice-new")
     k.until(lambda: k.ui.screen.name == "pin_entry" and k.ui.screen.title_key == "card.new_pin.title", what="new PIN")
     k.type("111111")  # all equal: refused with the reason
     k.tap("confirm")
@@ -145,6 +148,8 @@ def test_paper_out_during_a_flow_leaves_the_reference_on_screen_and_in_the_log(m
         k.screen("pin_entry")
         k.type("123456")
         k.tap("confirm")
+        k.screen("pin_choice")
+        k.tap("choice-new")
         k.until(lambda: k.ui.screen.name == "pin_entry" and k.ui.screen.title_key == "card.new_pin.title")
         for _ in range(2):
             k.type("246813")
@@ -160,3 +165,35 @@ def test_paper_out_during_a_flow_leaves_the_reference_on_screen_and_in_the_log(m
         assert any("card_activation" in line and "paper_out" in line for line in page.lines)
     finally:
         k.sims.printer.set_state("ok")
+
+
+def test_activation_keeping_the_old_medical_cards_pin(make_kiosk):
+    """GIVEN a new card and the holder's old medical card WHEN she keeps the old PIN THEN it is
+    checked on the old card, written to the new one, and the bureau records adopted_medical_card_pin."""
+    k = make_kiosk()
+    insert(k, "new_card_2")
+    k.tap("tile-activate_card")
+    k.screen("confirm_card")
+    k.tap("confirm-card")
+    k.screen("pin_entry")
+    k.type("123456")
+    k.tap("confirm")
+    k.screen("pin_choice")
+    k.tap("choice-keep")
+    k.screen("swap_card")
+    k.shot("card-adopt-take-new")
+    k.sims.card.ctl("REMOVE")
+    k.screen("insert_card")
+    insert(k, "old_medical")
+    k.screen("pin_entry")
+    k.type("864209")
+    k.tap("confirm")
+    k.screen("swap_card")
+    k.shot("card-adopt-take-old")
+    k.sims.card.ctl("REMOVE")
+    k.screen("insert_card")
+    insert(k, "new_card_2")
+    result = k.screen("result", timeout=30)
+    assert "864209" in k.sims.card.ctl("PIN new_card_2")
+    payload = k.sims.bureau.admin("GET", f"/submissions/{k.sims.wait_submission(result.reference)['idempotency_key']}")
+    assert payload["payload"]["data"] == {"card_number": "C00000013", "pin_action": "adopted_medical_card_pin"}

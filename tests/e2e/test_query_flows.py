@@ -133,13 +133,15 @@ def test_bureau_down_queries_fail_plainly_and_can_be_retried(make_kiosk, faults)
 def test_activation_made_offline_is_queued_and_arrives_later(make_kiosk, faults):
     k = make_kiosk()
     faults(drop_rate=1.0)  # the kiosk does not know yet: the first thing that needs the bureau finds out
-    k.sims.card.ctl("INSERT new_card_2")
+    k.sims.card.ctl("INSERT new_card_4")
     k.tap("tile-activate_card")
     k.screen("confirm_card")
     k.tap("confirm-card")
     k.screen("pin_entry")
     k.type("123456")
     k.tap("confirm")
+    k.screen("pin_choice", timeout=40)
+    k.tap("choice-new")
     k.until(lambda: k.ui.screen.name == "pin_entry" and k.ui.screen.title_key == "card.new_pin.title", 40, "new PIN")
     for _ in range(2):
         k.type("246813")
