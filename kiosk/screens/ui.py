@@ -256,7 +256,6 @@ class UI:
         if self.housekeeping is not None:
             self.housekeeping.tick(now)
         self.flows.check_service_state(self)
-        self.flows.build_bars(self)
         self._guard(self._draw)
         self.frames += 1
         self.notifier.tick(now, status=f"screen={self.screen.name}")

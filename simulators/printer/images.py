@@ -32,11 +32,10 @@ class ImageCommands:
     _qr: dict
     _graphic: Image.Image | None
 
-    def _print_line(self, advance: int | None) -> None:  # provided by the machine
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by the machine this mixes into (simulators/printer/machine.py)
+        def _print_line(self, advance: int | None) -> None: ...
 
-    def _put(self, ch: str, full: bool, bitmap: Image.Image | None = None) -> None:
-        raise NotImplementedError
+        def _put(self, ch: str, full: bool, bitmap: Image.Image | None = None) -> None: ...
 
     def _place(self, image: Image.Image, label: str) -> None:
         if self._line:
