@@ -359,13 +359,21 @@ def _boot_and_check(res: BootResult, base: Path, work: Path, start: float) -> Bo
                 time.sleep(0.5)
             res.check("heartbeat", bool(beats), f"{len(beats)} heartbeat(s) from {KIOSK_ID}")
 
-            st = container.sh(
-                "runuser", "-u", "kiosk", "--", f"{VENV}/bin/kiosk", "sync", "status", "--json"
-            )
-            try:
-                status = json.loads(st.stdout)
-            except ValueError:
-                status = {}
+            # The bureau records the heartbeat before the daemon has read its answer and marked
+            # itself online: ask a few times rather than once.
+            status: dict[str, object] = {}
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                st = container.sh(
+                    "runuser", "-u", "kiosk", "--", f"{VENV}/bin/kiosk", "sync", "status", "--json"
+                )
+                try:
+                    status = json.loads(st.stdout)
+                except ValueError:
+                    status = {}
+                if status.get("online") is True:
+                    break
+                time.sleep(0.5)
             res.check(
                 "ui_socket",
                 status.get("daemon_running") is True and status.get("online") is True,
