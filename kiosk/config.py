@@ -19,6 +19,7 @@ from kiosk.schema import (  # re-exported: callers use config.Key, config.SCHEMA
     SCHEMA,
     ConfigError,
     Key,
+    check_rules,
 )
 
 SYSTEM_CONFIG = Path("/etc/kiosk/kiosk.toml")
@@ -68,16 +69,22 @@ def read_toml(path: Path) -> dict[str, Any]:
     """Read a layer file and flatten [section] key = value into {'section.key': value}."""
     source = str(path)
     try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(source, None, "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(source, None, "is a directory, not a configuration file") from None
     except PermissionError:
         raise ConfigError(source, None, "permission denied") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, None, f"not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(source, None, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        # utf-8-sig: editors on Windows save a byte-order mark that TOML itself does not allow.
+        doc = tomllib.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise ConfigError(source, None, "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, None, f"not valid TOML ({exc})") from None
     flat: dict[str, Any] = {}
     for section, body in doc.items():
         if not isinstance(body, dict):
@@ -89,7 +96,8 @@ def read_toml(path: Path) -> dict[str, Any]:
     return flat
 
 
-def _apply(values: dict, sources: dict, flat: Mapping[str, Any], layer: str, source: str) -> None:
+def _apply(values: dict, origins: dict, flat: Mapping[str, Any], layer: str, source: str) -> None:
+    """Parse one layer's values into `values`; origins[name] becomes where each came from."""
     for name, raw in flat.items():
         key = _lookup(name, source)
         if layer == LAYER_TECHNICIAN and not key.technician:
@@ -97,24 +105,29 @@ def _apply(values: dict, sources: dict, flat: Mapping[str, Any], layer: str, sou
         if layer == LAYER_BUREAU and not key.bureau:
             raise ConfigError(source, name, "may not be pushed by the bureau")
         values[name] = key.parse(raw, source)
-        sources[name] = layer
+        origins[name] = source
 
 
 def load(config_path: Path | None = None, environ: Mapping[str, str] | None = None,
          overrides: Mapping[str, Any] | None = None) -> Config:
-    """Resolve every layer. A missing system file is fine; a missing --config file is an error."""
+    """Resolve every layer, then the rules between keys: what start-up accepts, `kiosk
+    check-config` accepts. A missing system file is fine; a missing --config file is an error."""
     environ = os.environ if environ is None else environ
-    values = {k.name: k.default for k in SCHEMA}
-    sources = {k.name: LAYER_DEFAULT for k in SCHEMA}
+    values: dict[str, Any] = {k.name: k.default for k in SCHEMA}
+    layers: dict[str, str] = {k.name: LAYER_DEFAULT for k in SCHEMA}
+    origins: dict[str, str] = {k.name: LAYER_DEFAULT for k in SCHEMA}
+
+    def apply(flat: Mapping[str, Any], layer: str, source: str) -> None:
+        _apply(values, origins, flat, layer, source)
+        layers.update(dict.fromkeys(flat, layer))
 
     path = config_path or Path(environ.get("KIOSK_CONFIG", "") or SYSTEM_CONFIG)
     explicit = config_path is not None or bool(environ.get("KIOSK_CONFIG"))
     if explicit or path.exists():
-        _apply(values, sources, read_toml(path), LAYER_FILE, str(path))
+        apply(read_toml(path), LAYER_FILE, str(path))
     if overrides:  # e.g. --sim: below the data-dir layers and the environment
-        for name, raw in overrides.items():
-            values[name] = _lookup(name, "<command line>").parse(raw, "<command line>")
-            sources[name] = LAYER_FILE
+        _apply(values, origins, overrides, LAYER_DEFAULT, "<command line>")
+        layers.update(dict.fromkeys(overrides, LAYER_FILE))
 
     env_layer = _env_values(environ)
     # The data dir decides where the next two layers live, so it may come from env too.
@@ -122,11 +135,13 @@ def load(config_path: Path | None = None, environ: Mapping[str, str] | None = No
     for layer, fname in ((LAYER_BUREAU, BUREAU_LAYER_FILE), (LAYER_TECHNICIAN, TECHNICIAN_LAYER_FILE)):
         layer_path = data_dir / fname
         if layer_path.exists():
-            _apply(values, sources, read_toml(layer_path), layer, str(layer_path))
+            apply(read_toml(layer_path), layer, str(layer_path))
     for name, raw in env_layer.items():
-        values[name] = KEYS[name].parse(raw, f"environment {KEYS[name].env_names[-1]}")
-        sources[name] = LAYER_ENV
-    return Config(values, sources)
+        source = f"environment {KEYS[name].env_names[-1]}"
+        values[name] = KEYS[name].parse(raw, source)
+        layers[name], origins[name] = LAYER_ENV, source
+    check_rules(values, origins.__getitem__)
+    return Config(values, layers)
 
 
 def _env_values(environ: Mapping[str, str]) -> dict[str, str]:
@@ -140,11 +155,14 @@ def _env_values(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def check_file(path: Path) -> dict[str, Any]:
-    """Validate one layer file on its own; returns its parsed values."""
+    """Validate one layer file as start-up would (its keys, then the rules between keys over the
+    defaults and this file); returns the file's parsed values."""
+    values: dict[str, Any] = {k.name: k.default for k in SCHEMA}
+    origins: dict[str, str] = {k.name: LAYER_DEFAULT for k in SCHEMA}
     flat = read_toml(path)
-    vals: dict[str, Any] = {}
-    _apply(vals, {}, flat, LAYER_FILE, str(path))
-    return vals
+    _apply(values, origins, flat, LAYER_FILE, str(path))
+    check_rules(values, origins.__getitem__)
+    return {name: values[name] for name in flat}
 
 
 # --- writing -------------------------------------------------------------------------------

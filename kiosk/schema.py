@@ -3,6 +3,8 @@ may change it. The config file, validation, `kiosk check-config` and the setting
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,9 @@ class Key:
     bureau: bool = False  # the bureau may push it
     env: str = ""  # extra environment alias, besides KIOSK_<SECTION>_<NAME>
     secret: bool = False  # never shown on the settings page or in `kiosk config --show`
+    # What start-up will make of the value beyond type and range (a device spec, a URL): returns
+    # the problem, or None. Here so that check-config, the settings page and start-up agree.
+    check: Callable[[Any], str | None] | None = None
 
     @property
     def section(self) -> str:
@@ -50,12 +55,18 @@ class Key:
     def parse(self, raw: Any, source: str) -> Any:
         """Coerce and validate one value (from TOML or from a string)."""
         value = _coerce(self, raw, source)
+        if isinstance(value, float) and not math.isfinite(value):
+            # TOML and float() both accept nan and inf; no timeout or threshold means either.
+            raise ConfigError(source, self.name, f"must be a finite number (got {value!r})")
         if self.choices and value not in self.choices:
             raise ConfigError(source, self.name, f"must be one of {', '.join(map(str, self.choices))} (got {value!r})")
         if self.min is not None and value < self.min:
             raise ConfigError(source, self.name, f"must be at least {self.min:g} (got {value!r})")
         if self.max is not None and value > self.max:
             raise ConfigError(source, self.name, f"must be at most {self.max:g} (got {value!r})")
+        problem = self.check(value) if self.check else None
+        if problem:
+            raise ConfigError(source, self.name, problem)
         return value
 
 
@@ -80,6 +91,51 @@ def _coerce(key: Key, raw: Any, source: str) -> Any:
     return raw
 
 
+def parse_resolution(text: str) -> tuple[int, int] | None:
+    """`WIDTHxHEIGHT` -> (width, height); `auto` -> None (the display's own size). Raises ValueError."""
+    if text == "auto":
+        return None
+    width, sep, height = text.lower().partition("x")
+    if sep and width.isdigit() and height.isdigit() and 0 < int(width) <= 16384 and 0 < int(height) <= 16384:
+        return int(width), int(height)
+    raise ValueError(f"expected WIDTHxHEIGHT (e.g. 1920x1080) or auto, got {text!r}")
+
+
+def _resolution_problem(value: Any) -> str | None:
+    try:
+        parse_resolution(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _device_problem(kind: str) -> Callable[[Any], str | None]:
+    def problem(value: Any) -> str | None:
+        # Imported here: the registry imports the config module, which imports this one.
+        from kiosk.hw.registry import parse_spec
+
+        try:
+            parse_spec(kind, value)
+        except ValueError as exc:
+            return str(exc)
+        return None
+    return problem
+
+
+def _bureau_url_problem(value: Any) -> str | None:
+    from urllib.parse import urlsplit
+
+    # The same test the bureau client makes when the sync daemon starts.
+    try:
+        url = urlsplit(value)
+        port_ok = url.port is None or 0 < url.port < 65536
+    except ValueError:
+        port_ok = False
+    if not port_ok or url.scheme != "https" or not url.hostname:
+        return f"expected https://HOST[:PORT][/PATH], got {value!r}"
+    return None
+
+
 SCHEMA: tuple[Key, ...] = (
     # --- identity and storage
     Key("kiosk.id", str, "KIOSK-0001", "Kiosk identifier, printed on receipts and used in reference numbers.",
@@ -93,7 +149,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("ui.orientation", str, "auto", "Screen orientation: auto follows the display's own size.",
         choices=("auto", "landscape", "portrait"), technician=True),
     Key("ui.resolution", str, "auto", "Window size WIDTHxHEIGHT, or auto for the display's full size.",
-        technician=True),
+        technician=True, check=_resolution_problem),
     Key("ui.fullscreen", bool, True, "Full screen with window-manager and keyboard escapes ignored."),
     Key("ui.kiosk_mode", bool, True, "Ignore window close and keyboard escapes (off only for development)."),
     Key("ui.fps", int, 30, "Frames per second of the UI loop.", min=5, max=60),
@@ -112,9 +168,11 @@ SCHEMA: tuple[Key, ...] = (
     Key("devices.reader", str, "pcsc", "Card reader: pcsc (pcscd; the emulator in simulation) or none.",
         choices=("pcsc", "sim", "none"), env="KIOSK_READER"),
     Key("devices.camera", str, "picamera2",
-        "Camera: picamera2 | opencv:INDEX | file:PATH | synthetic | none.", env="KIOSK_CAMERA"),
+        "Camera: picamera2 | opencv:INDEX | file:PATH | synthetic | none.", env="KIOSK_CAMERA",
+        check=_device_problem("camera")),
     Key("devices.printer", str, "usb:0x0416:0x5011",
-        "Receipt printer: usb:VID:PID | serial:DEVICE[:BAUD] | tcp:HOST[:PORT] | none.", env="KIOSK_PRINTER"),
+        "Receipt printer: usb:VID:PID | serial:DEVICE[:BAUD] | tcp:HOST[:PORT] | none.", env="KIOSK_PRINTER",
+        check=_device_problem("printer")),
     Key("devices.gpio", str, "lgpio", "GPIO backend: lgpio (Pi) or mock (gpiozero MockFactory).",
         choices=("lgpio", "rpigpio", "native", "mock"), env="KIOSK_GPIO"),
     # --- card reader
@@ -145,7 +203,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("printer.chinese_mode_cmd", bool, True, "Send FS & (Chinese mode) before GB18030 text."),
     # --- sync with the bureau
     Key("sync.bureau_url", str, "https://bureau.example.invalid:8443", "Base URL of the bureau API.",
-        technician=True),
+        technician=True, check=_bureau_url_problem),
     Key("sync.ca_file", str, "/etc/kiosk/tls/bureau-ca.pem", "The bureau's CA certificate (pinned)."),
     Key("sync.cert_file", str, "/etc/kiosk/tls/kiosk.pem", "This kiosk's client certificate."),
     Key("sync.key_file", str, "/etc/kiosk/tls/kiosk.key", "This kiosk's private key (credential of the sync unit)."),
@@ -164,6 +222,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("sync.idle_poll_s", float, 1.0, "How often an idle sync daemon looks for new submissions.", min=0.05, max=30),
     Key("sync.min_free_mb", int, 50, "Refuse new submissions below this much free space in the data dir.",
         min=1, max=10000),
+    Key("sync.stuck_after_s", float, 3600.0, "`kiosk sync status` calls the queue stuck (exit 4) when its "
+        "oldest pending submission waited longer than this.", min=60, max=604800),
     Key("sync.reference_s", float, 3600.0, "How often the sync daemon asks the bureau for changed reference "
         "data (bank outlets, this kiosk's pushed settings); also at start.", min=60, max=86400),
     # --- face liveness
@@ -238,3 +298,48 @@ SCHEMA: tuple[Key, ...] = (
     # --- logging
     Key("log.level", str, "info", "Log level.", choices=("debug", "info", "warning", "error"), technician=True),
 )
+
+
+# --- rules between keys ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Ordered:
+    """`low` must stay below `high` (or equal, unless strict): a window the kiosk draws from."""
+
+    low: str
+    high: str
+    strict: bool = False
+
+    def problem(self, values: Mapping[str, Any]) -> str | None:
+        lo, hi = values[self.low], values[self.high]
+        if lo < hi or (lo == hi and not self.strict):
+            return None
+        relation = "below" if self.strict else "at most"
+        return f"{self.low} ({lo!r}) must be {relation} {self.high} ({hi!r})"
+
+
+ORDERED: tuple[Ordered, ...] = (
+    Ordered("liveness.cue_delay_min_s", "liveness.cue_delay_max_s"),
+    Ordered("liveness.response_min_s", "liveness.response_max_s", strict=True),
+    Ordered("liveness.mouth_closed", "liveness.mouth_open", strict=True),
+    Ordered("liveness.min_face_frac", "liveness.max_face_frac", strict=True),
+    Ordered("photo.min_luma", "photo.max_luma", strict=True),
+    Ordered("sync.backoff_base_s", "sync.backoff_max_s"),
+)
+GPIO_PINS = ("gpio.status_led", "gpio.help_beacon", "gpio.buzzer", "gpio.presence_sensor", "gpio.service_door")
+
+
+def check_rules(values: Mapping[str, Any], origin: Callable[[str], str]) -> None:
+    """The rules between keys, on fully resolved values; origin(key) names where a key was set.
+    Raises ConfigError for the first broken rule, naming the key a person set."""
+    for rule in ORDERED:
+        problem = rule.problem(values)
+        if problem:
+            blamed = rule.low if origin(rule.low) != "default" else rule.high
+            raise ConfigError(origin(blamed), blamed, problem)
+    seen: dict[int, str] = {}
+    for name in GPIO_PINS:
+        pin = values[name]
+        if pin in seen:
+            raise ConfigError(origin(name), name, f"BCM pin {pin} is already {seen[pin]}")
+        seen[pin] = name

@@ -126,3 +126,72 @@ def test_cli_version_and_defaults():
     assert kiosk("--version").stdout.strip() == f"kiosk {__version__}"
     res = kiosk("config", "--defaults")
     assert res.returncode == 0 and res.stdout == config.defaults_file()
+
+
+# --- check-config says what start-up will say (issue 12): each of these once passed as "ok" ---
+
+@pytest.mark.parametrize("text, key, words", [
+    ('[devices]\nprinter = "lpt1"\n', "devices.printer", "unknown printer 'lpt1'"),
+    ('[devices]\nprinter = "tcp:printer.local:99999"\n', "devices.printer", "bad port"),
+    ('[devices]\ncamera = "webcam"\n', "devices.camera", "unknown camera 'webcam'"),
+    ('[devices]\ncamera = "opencv:front"\n', "devices.camera", "bad camera index"),
+    ('[devices]\ncamera = "synthetic:mode=hologram"\n', "devices.camera", "unknown synthetic camera mode"),
+    ('[ui]\nresolution = "big"\n', "ui.resolution", "expected WIDTHxHEIGHT"),
+    ('[sync]\nbureau_url = "not a url"\n', "sync.bureau_url", "expected https://HOST"),
+    ('[sync]\nbureau_url = "http://bureau.example:8443"\n', "sync.bureau_url", "expected https://HOST"),
+    ('[liveness]\ncue_delay_min_s = 4.5\ncue_delay_max_s = 2.0\n', "liveness.cue_delay_min_s",
+     "must be at most liveness.cue_delay_max_s"),
+    ('[liveness]\nmouth_open = 0.15\nmouth_closed = 0.2\n', "liveness.mouth_closed",
+     "must be below liveness.mouth_open"),
+    ('[gpio]\nbuzzer = 17\n', "gpio.buzzer", "BCM pin 17 is already gpio.status_led"),
+    ('[session]\ninactivity_s = nan\n', "session.inactivity_s", "finite number"),
+    ('[sync]\nheartbeat_s = inf\n', "sync.heartbeat_s", "finite number"),
+])
+def test_check_config_refuses_what_start_up_refuses(tmp_path, text, key, words):
+    f = write(tmp_path / "kiosk.toml", text)
+    with pytest.raises(ConfigError) as checked:
+        config.check_file(f)
+    assert checked.value.key == key and words in str(checked.value) and "\n" not in str(checked.value)
+    with pytest.raises(ConfigError) as started:  # the loader `kiosk run` uses says the same
+        config.load(f, environ={"KIOSK_DATA_DIR": str(tmp_path)})
+    assert str(started.value) == str(checked.value)
+
+
+def test_a_rule_between_keys_names_the_key_that_was_set(tmp_path):
+    f = write(tmp_path / "kiosk.toml", '[liveness]\ncue_delay_max_s = 0.9\n')  # below the default min
+    with pytest.raises(ConfigError) as err:
+        config.check_file(f)
+    assert err.value.key == "liveness.cue_delay_max_s" and err.value.source == str(f)
+
+
+def test_nan_from_the_environment_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="KIOSK_SESSION_INACTIVITY_S: .*finite"):
+        config.load(None, environ={"KIOSK_SESSION_INACTIVITY_S": "nan", "KIOSK_DATA_DIR": str(tmp_path)})
+
+
+def test_a_technician_cannot_save_a_resolution_the_kiosk_cannot_use(tmp_path):
+    with pytest.raises(ConfigError, match="ui.resolution"):
+        config.save_technician_settings(tmp_path, {"ui.resolution": "big"})
+    config.save_technician_settings(tmp_path, {"ui.resolution": "1080x1920"})
+
+
+def test_good_device_specs_pass(tmp_path):
+    f = write(tmp_path / "kiosk.toml", '[devices]\nprinter = "serial:/dev/ttyUSB0:9600"\n'
+                                       'camera = "synthetic:astronaut,mode=still,seed=3,realtime=0"\n'
+                                       '[ui]\nresolution = "1920x1080"\n'
+                                       '[sync]\nbureau_url = "https://bureau.example:8443/api"\n')
+    assert len(config.check_file(f)) == 4
+
+
+def test_check_config_on_a_directory_is_one_line_exit_2(tmp_path):
+    res = kiosk("check-config", str(tmp_path))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip() == f"kiosk: config error: {tmp_path}: is a directory, not a configuration file"
+
+
+def test_check_config_accepts_a_file_saved_with_a_byte_order_mark(tmp_path):
+    f = tmp_path / "notepad.toml"
+    f.write_bytes(b"\xef\xbb\xbf" + '[ui]\nlanguage = "en"\n'.encode())
+    res = kiosk("check-config", str(f))
+    assert res.returncode == 0 and "ok" in res.stdout, res.stderr
+    assert config.load(f, environ={"KIOSK_DATA_DIR": str(tmp_path)})["ui.language"] == "en"

@@ -48,15 +48,85 @@ ADAPTERS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+@dataclass(frozen=True)
+class DeviceSpec:
+    """A `devices.*` value as start-up reads it: which adapter, and the text it is given."""
+
+    kind: str  # reader | camera | printer
+    adapter: str  # a key of ADAPTERS[kind], or "none"
+    spec: str
+
+
+SPEC_FORMS = {
+    "reader": "pcsc | sim | none",
+    "camera": "picamera2 | opencv:INDEX | file:PATH | synthetic[:OPTIONS] | none",
+    "printer": "usb:VID:PID | serial:DEVICE[:BAUD] | tcp:HOST[:PORT] | none",
+}
+
+
+def parse_spec(kind: str, spec: str) -> DeviceSpec:
+    """Check a device spec the way the adapter will read it; raises ValueError with a one-line
+    reason. Config validation calls this, so a typo stops start-up instead of hiding a device."""
+    if spec in ("none", ""):
+        return DeviceSpec(kind, "none", spec)
+    prefix, _, arg = spec.partition(":")
+    if prefix not in ADAPTERS[kind]:
+        raise ValueError(f"unknown {kind} {spec!r}; expected {SPEC_FORMS[kind]}")
+    problem = _SPEC_CHECKS.get(prefix, _no_argument)(arg, spec)
+    if problem:
+        raise ValueError(f"{problem}; expected {SPEC_FORMS[kind]}")
+    return DeviceSpec(kind, prefix, spec)
+
+
+def _no_argument(arg: str, spec: str) -> str | None:
+    return f"{spec!r} takes no argument" if arg else None
+
+
+def _opencv(arg: str, spec: str) -> str | None:
+    return None if arg == "" or arg.isdigit() else f"bad camera index in {spec!r}"
+
+
+def _file(arg: str, spec: str) -> str | None:
+    return None if arg else f"{spec!r} needs a path"
+
+
+def _synthetic(arg: str, spec: str) -> str | None:
+    try:
+        from simulators.camera import MODES, parse_spec as synthetic_spec
+    except ImportError:  # an image without the simulators: opening it reports driver_missing
+        return None
+    try:
+        mode = synthetic_spec(spec).get("mode", "genuine")
+    except ValueError as exc:
+        return f"bad synthetic camera {spec!r} ({exc})"
+    return None if mode in MODES else f"unknown synthetic camera mode {mode!r} in {spec!r}"
+
+
+def _printer(arg: str, spec: str) -> str | None:
+    from kiosk.hw.printer_escpos import PrinterSpec
+
+    try:
+        parsed = PrinterSpec.parse(spec)
+    except ValueError:
+        return f"bad printer {spec!r}"
+    if not 0 < parsed.port < 65536 or not 0 < parsed.baudrate:
+        return f"bad port or baud rate in {spec!r}"
+    return None
+
+
+_SPEC_CHECKS = {"opencv": _opencv, "file": _file, "synthetic": _synthetic,
+                "usb": _printer, "serial": _printer, "tcp": _printer}
+
+
 def open_adapter(kind: str, spec: str, cfg: Config) -> Any:
     """Open one device from its spec string, or an Unavailable that says why not."""
-    if spec in ("none", ""):
+    try:
+        parsed = parse_spec(kind, spec)
+    except ValueError as exc:
+        return Unavailable(kind, f"health.{kind}.unsupported", str(exc))
+    if parsed.adapter == "none":
         return Unavailable(kind, f"health.{kind}.not_installed", "configured as none")
-    prefix = spec.split(":", 1)[0]
-    entry = ADAPTERS[kind].get(prefix)
-    if entry is None:
-        return Unavailable(kind, f"health.{kind}.unsupported", f"unknown adapter {prefix!r}")
-    module_name, factory_name = entry
+    module_name, factory_name = ADAPTERS[kind][parsed.adapter]
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
