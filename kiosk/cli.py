@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -58,12 +59,27 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as exc:
         print(f"kiosk: config error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("kiosk: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, sqlite3.Error) as exc:
+        # An ordinary failure (a file that cannot be written, a queue file that cannot be read)
+        # is one line for the technician, never a traceback.
+        print(f"kiosk: {_describe(exc)}", file=sys.stderr)
+        return 1
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    return f"{type(exc).__name__}: {exc}".replace("\n", " ")
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "check-config":
-        values = config.check_file(args.path)
-        print(f"{args.path}: ok ({len(values)} keys set)")
+        values = config.check_file(args.path)  # raises ConfigError: exit 2 with one line
+        print(f"{args.path}: ok ({len(values)} keys set); the kiosk will start with it")
         return 0
     if args.command == "config":
         if args.defaults:

@@ -22,12 +22,12 @@ def register(subparsers: Any) -> None:
     chk.add_argument("--json", action="store_true", help="print events and the verdict as JSON lines")
     chk.add_argument("--attempts", type=int, default=1)
     chk.add_argument("--config", type=Path)
-    chk.set_defaults(func=check_command)
+    chk.set_defaults(handler=check_command)
     ev = sub.add_parser("eval", help="APCER per attack type and BPCER over synthetic trials")
     ev.add_argument("--trials", type=int, default=10, help="trials per mode and face (default 10)")
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--config", type=Path)
-    ev.set_defaults(func=eval_command)
+    ev.set_defaults(handler=eval_command)
 
 
 def _setup(path: Path | None) -> tuple[Any, Any, Any]:
