@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from kiosk.sync import reference
 from kiosk.sync.outbox import Outbox, StorageFull
-from kiosk.sync.seal import BureauSealer
+from kiosk.sync.seal import BureauSealer, canonical_json, rfc3339
 from tests import openapi_util
 from tests.sync.helpers import (CARD, ID_NUMBER, NAME, certification, decode, jpeg_bytes,
                                 loss_report, open_envelope)
@@ -85,6 +85,13 @@ def test_enqueue_seals_a_valid_envelope_and_mints_a_checked_reference(tmp_path, 
     openapi_util.validate("SubmissionPayload", payload)
     assert payload["reference"] == receipt.reference and payload["citizen"]["name"] == NAME
     assert env["metadata"]["size"] == len(open_envelope(key, env))
+    # The envelope is assembled from parts: it must still be exactly its canonical JSON, and the
+    # plaintext head spliced by hand exactly what json.dumps would write.
+    assert item.envelope == canonical_json(env)
+    head = json.dumps({"format": 1, "kind": "card_loss_report", "reference": receipt.reference},
+                      separators=(",", ":")).encode()[:-1]
+    assert open_envelope(key, env).startswith(head + b",")
+    assert rfc3339(1_740_000_000.25) == "2025-02-19T21:20:00.250000Z"
 
 
 def test_enqueue_is_one_transaction(tmp_path, key):
@@ -125,6 +132,54 @@ def test_sequence_survives_reopen_and_clock_going_back(tmp_path, key, clock):
     assert seq(c.reference) == next_seq(a.reference)
     assert len({a.idempotency_key, b.idempotency_key, c.idempotency_key}) == 3
     ob.close()
+
+
+ACK_THEN_DIE = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    from kiosk.sync.outbox import Outbox
+    from kiosk.sync.seal import BureauSealer
+    ob = Outbox(Path(sys.argv[1]), "KIOSK-0001", BureauSealer.from_pem_file(sys.argv[2]))
+    refs = [ob.enqueue("card_loss_report", {"citizen": {}, "data": {}, "pictures": []}).reference
+            for _ in range(int(sys.argv[3]))]
+    ob.ack([i.id for i in ob.claim_batch(len(refs) - 1)])  # all but the newest reach the bureau
+    print(" ".join(refs), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # no close, no clean shutdown
+""")
+
+
+def test_sequence_is_never_reused_after_acks_and_a_crash(tmp_path, key):
+    """GIVEN references minted, all but the newest acknowledged (their rows deleted), then the
+    process killed; WHEN the queue is emptied and the file reopened; THEN the next reference
+    continues after every number ever minted that day."""
+    pem = tmp_path / "pub.pem"
+    pem.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    data = tmp_path / "data"
+    out = subprocess.run([sys.executable, "-c", ACK_THEN_DIE, str(data), str(pem), "6"], cwd=ROOT,
+                         stdout=subprocess.PIPE, text=True, timeout=60)
+    assert out.returncode == -signal.SIGKILL
+    minted = out.stdout.split()
+    assert len(minted) == 6
+    with Outbox(data, "KIOSK-0001", BureauSealer(key.public_key())) as ob:
+        assert ob.pending_count() == 1
+        ob.ack([i.id for i in ob.claim_batch(10)])  # the queue is empty now
+    with Outbox(data, "KIOSK-0001", BureauSealer(key.public_key())) as ob:
+        nxt = ob.enqueue("card_loss_report", loss_report()).reference
+    same_day = [r for r in minted if r.split("-")[1] == nxt.split("-")[1]]
+    assert same_day and seq(nxt) == next_seq(max(same_day, key=seq))
+
+
+def test_rows_queued_under_another_kiosk_id_still_block_their_numbers(tmp_path, key, clock):
+    """A kiosk renamed while rows wait: the new name continues the day's count."""
+    with make(tmp_path, key, clock) as ob:
+        old = [ob.enqueue("card_loss_report", loss_report()) for _ in range(3)]
+    renamed = Outbox(tmp_path, "KIOSK-0002", BureauSealer(key.public_key()), boot_id="boot-1",
+                     monotonic=clock.monotonic, wall=clock.time, clock_synced=lambda: True)
+    with renamed as ob:
+        new = ob.enqueue("card_loss_report", loss_report())
+    assert new.reference.startswith("KIOSK0002-")
+    assert seq(new.reference) == next_seq(old[-1].reference)
 
 
 def test_unsynchronised_clock_is_recorded_with_the_record(tmp_path, key):
@@ -254,7 +309,6 @@ def test_full_disk_raises_storage_full_and_keeps_nothing_half_written(tmp_path, 
     assert db.execute("PRAGMA quick_check").fetchone() == ("ok",)
     refs = [r[0] for r in db.execute("SELECT reference FROM outbox ORDER BY id")]
     assert refs == [r.reference for r in stored]
-    assert db.execute("SELECT last FROM ref_sequence").fetchone() == (seq(stored[-1].reference),)
     # Room again: the next one continues the sequence without a gap.
     nxt = ob.enqueue("card_loss_report", loss_report())
     assert seq(nxt.reference) == next_seq(stored[-1].reference)
