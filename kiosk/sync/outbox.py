@@ -12,10 +12,11 @@ import logging
 import sqlite3
 import threading
 import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from kiosk.sync import clock as _clock
 from kiosk.sync import reference, storage
@@ -146,7 +147,7 @@ class Outbox:
     def __repr__(self) -> str:
         return f"<Outbox {self.path} boot={self.boot}>"
 
-    def __enter__(self) -> "Outbox":
+    def __enter__(self) -> Outbox:
         return self
 
     def __exit__(self, *exc: object) -> None:

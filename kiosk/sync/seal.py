@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ def canonical_json(value: Any) -> bytes:
 
 def rfc3339(ts: float) -> str:
     # Formatted by hand: strftime costs several microseconds per call in every sealed record.
-    d = datetime.fromtimestamp(ts, timezone.utc)
+    d = datetime.fromtimestamp(ts, UTC)
     return (f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}"
             f".{d.microsecond:06d}Z")
 
@@ -79,7 +79,7 @@ class BureauSealer:
         self.kid = hashlib.sha256(raw).hexdigest()[:16]
 
     @classmethod
-    def from_pem_file(cls, path: Path | str) -> "BureauSealer":
+    def from_pem_file(cls, path: Path | str) -> BureauSealer:
         try:
             key = serialization.load_pem_public_key(Path(path).read_bytes())
         except (OSError, ValueError) as exc:
