@@ -291,6 +291,8 @@ SCHEMA: tuple[Key, ...] = (
         min=15, max=3600, technician=True),
     Key("maintenance.tamper_s", float, 60.0, "Door open this long without a valid PIN raises a tamper alert.",
         min=5, max=3600),
+    Key("maintenance.pin_stdin_wait_s", float, 10.0, "Without a terminal, how long `kiosk maintenance set-pin` "
+        "waits for the PIN on standard input (a script pipes it at once).", min=1, max=300),
     Key("maintenance.gesture_taps", int, 5, "Taps in the top-left corner that open the PIN prompt.", min=3, max=10),
     Key("maintenance.gesture_window_s", float, 3.0, "Time window for those taps.", min=1, max=10),
     Key("ui.dim_after_s", float, 120.0, "Dim the idle home screen after this long; presence or a touch wakes it.",

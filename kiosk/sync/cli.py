@@ -1,4 +1,9 @@
-"""`kiosk sync run | status [--json] | retry-dead`: the sync daemon and its technician commands."""
+"""`kiosk sync run | status [--json] | retry-dead`: the sync daemon and its technician commands.
+
+`status` exit codes, for a monitoring script: 0 the daemon runs and the queue moves, 3 the daemon
+is not running, 4 the queue is stuck (dead letters, or a submission pending longer than
+sync.stuck_after_s), 2 a configuration error.
+"""
 
 from __future__ import annotations
 
@@ -68,26 +73,48 @@ def _open_outbox(settings: SyncSettings) -> Any:
                   min_free_mb=settings.min_free_mb, recover_in_flight=False)
 
 
+EXIT_DAEMON_DOWN = 3
+EXIT_STUCK = 4
+
+
 def status_dict(settings: SyncSettings) -> dict[str, Any]:
     """The daemon's view when it runs; else the queue file's, with online unknown."""
     live = SyncClient(settings.socket_path).status()
     if live.daemon_running:
-        out = live.to_dict()
-    else:
+        return live.to_dict()
+    out: dict[str, Any] = {"online": None, "pending": 0, "in_flight": 0, "dead": 0,
+                           "oldest_pending_age_s": None, "last_success_at": None, "last_error": "",
+                           "clock_synchronised": None, "daemon_running": False}
+    from kiosk.sync.outbox import DB_NAME
+
+    if (Path(settings.data_dir) / DB_NAME).exists():  # a status query never creates a queue
         with _open_outbox(settings) as outbox:
             st = outbox.status()
-        out = {"online": None, "pending": st.pending, "in_flight": st.in_flight, "dead": st.dead,
-               "oldest_pending_age_s": st.oldest_pending_age_s,
-               "last_success_at": st.last_success_at, "last_error": "",
-               "clock_synchronised": None, "daemon_running": False}
+        out.update(pending=st.pending, in_flight=st.in_flight, dead=st.dead,
+                   oldest_pending_age_s=st.oldest_pending_age_s, last_success_at=st.last_success_at)
     return out
 
 
+def stuck_reasons(st: dict[str, Any], stuck_after_s: float) -> list[str]:
+    """Why the queue is not moving by itself: what a technician must look at."""
+    reasons = []
+    if st["dead"]:
+        reasons.append(f"{st['dead']} dead-lettered (kiosk sync retry-dead to resend)")
+    age = st["oldest_pending_age_s"]
+    if age is not None and age > stuck_after_s:
+        reasons.append(f"oldest pending waited {_age(age)} (more than {_age(stuck_after_s)})")
+    return reasons
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    st = status_dict(_settings(args))
+    cfg = config.load(getattr(args, "config", None))
+    st = status_dict(SyncSettings.from_config(cfg))
+    stuck = stuck_reasons(st, cfg["sync.stuck_after_s"])
+    code = EXIT_DAEMON_DOWN if not st["daemon_running"] else EXIT_STUCK if stuck else 0
+    verdict = {0: "ok", EXIT_DAEMON_DOWN: "daemon not running", EXIT_STUCK: "stuck"}[code]
     if args.json:
-        print(json.dumps(st, sort_keys=True))
-        return 0
+        print(json.dumps({**st, "verdict": verdict, "stuck": stuck}, sort_keys=True))
+        return code
     online = {True: "yes", False: "no", None: "unknown"}[st["online"]]
     if not st["daemon_running"]:
         online += " (sync daemon not running)"
@@ -104,9 +131,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     ]
     if st.get("last_error"):
         rows.append(("last error", st["last_error"]))
+    rows.append(("verdict", "; ".join([verdict, *stuck])))
     for name, value in rows:
         print(f"{name:<15} {value}")
-    return 0
+    return code
 
 
 def cmd_retry_dead(args: argparse.Namespace) -> int:
