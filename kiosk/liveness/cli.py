@@ -1,4 +1,8 @@
-"""`kiosk liveness check` (one headless check on any camera) and `kiosk liveness eval`."""
+"""`kiosk liveness check` (one headless check on any camera) and `kiosk liveness eval`.
+
+check: 0 live, 1 not live (the verdict line says why), 2 models missing or a bad --camera spec,
+3 the camera cannot be opened. eval: 0 no attack and no bad condition was accepted, 1 some were.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +20,15 @@ SYNTHETIC_BANNER = ("SYNTHETIC-ONLY FIGURES: synthetic camera with packaged phot
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("liveness", help="face liveness: a headless check, synthetic evaluation")
     sub = p.add_subparsers(dest="liveness_command", metavar="SUBCOMMAND", required=True)
-    chk = sub.add_parser("check", help="run one liveness check and print the verdict")
+    chk = sub.add_parser("check", help="run one liveness check and print the verdict; exit 0 live, 1 not")
     chk.add_argument("--camera", required=True,
                      help="picamera2 | opencv:N | file:PATH | synthetic[:FACE][,mode=M,seed=N,realtime=0]")
     chk.add_argument("--json", action="store_true", help="print events and the verdict as JSON lines")
     chk.add_argument("--attempts", type=int, default=1)
     chk.add_argument("--config", type=Path)
     chk.set_defaults(handler=check_command)
-    ev = sub.add_parser("eval", help="APCER per attack type and BPCER over synthetic trials")
+    ev = sub.add_parser("eval", help="APCER per attack type and BPCER over synthetic trials; "
+                        "exit 1 when an attack or a bad condition was accepted")
     ev.add_argument("--trials", type=int, default=10, help="trials per mode and face (default 10)")
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--config", type=Path)
@@ -40,9 +45,14 @@ def _setup(path: Path | None) -> tuple[Any, Any, Any]:
 
 
 def check_command(args: argparse.Namespace) -> int:
-    from kiosk.hw.registry import open_adapter
+    from kiosk.hw.registry import open_adapter, parse_spec
     from kiosk.liveness import LivenessSession, ModelError
 
+    try:
+        parse_spec("camera", args.camera)
+    except ValueError as exc:
+        print(f"kiosk liveness: --camera: {exc}", file=sys.stderr)
+        return 2
     try:
         cfg, settings, engine = _setup(args.config)
     except ModelError as exc:
@@ -101,4 +111,6 @@ def eval_command(args: argparse.Namespace) -> int:
     result = evaluate(engine, tuned, args.trials, log, cfg)
     if args.json:
         print(json.dumps({"label": "synthetic-only", "tuning": tuning, "evaluation": result}, indent=2))
-    return 0
+    accepted = sum(r["accepted"] for r in result["attacks"].values()) + \
+        sum(c["accepted"] for c in result["conditions"].values())
+    return 1 if accepted else 0
