@@ -4,6 +4,7 @@ logs, audit, settings, power). Pages come as data from kiosk/services/diagnostic
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 import pygame
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATE_COLORS = {"ok": "ok", "warn": "staff", "bad": "danger"}
+_MESSAGE_ID = re.compile(r"(?<![\w.])[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+(?![\w.])")
 
 
 class TechPinScreen(Screen):
@@ -241,7 +243,7 @@ class MaintenanceScreen(Screen):
                              2, align="left")
             color = COLORS[STATE_COLORS[row.state]] if row.state in STATE_COLORS else COLORS["text"]
             value_rect = pygame.Rect(c.x + label_w + th.px(16), y, c.width - label_w - th.px(16), size * 3)
-            fit, lines = ui.text.fit(row.value, size, value_rect.width, 2)
+            fit, lines = ui.text.fit(self._readable(row.value), size, value_rect.width, 2)
             y2 = ui.draw_lines(surf, lines, fit, color, value_rect.x, y, align="left")
             y = max(y2, y + int(size * 1.3)) + th.px(6)
         if self.page.preview is not None:
@@ -257,6 +259,11 @@ class MaintenanceScreen(Screen):
                          box.inflate(-2 * th.margin, -2 * th.margin), 3, bold=True)
             for b in self.buttons:
                 b.draw(ui, surf)
+
+    def _readable(self, value: str) -> str:
+        """A value with the message ids it carries (a health reason) in words, as citizens see them."""
+        return _MESSAGE_ID.sub(lambda m: self.ui.t(m.group()) if self.ui.translators[self.ui.lang].has(m.group())
+                               else m.group(), value)
 
     def _draw_lines(self, surf: pygame.Surface, top: int) -> None:
         th, c = self.ui.theme, self.content

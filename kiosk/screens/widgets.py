@@ -45,7 +45,7 @@ class Button:
         size = th.font_px("key" if self.style == "key" else "button")
         inner = self.rect.inflate(-2 * th.px(16), -2 * th.px(10))
         if self.sublabel or self.detail:
-            sub = ui.t(self.sublabel) if self.sublabel else self.detail
+            sub = ui.t(self.sublabel, **self.fields) if self.sublabel else self.detail  # same fields as the label
             size, lines = ui.text.fit(text, size, inner.width, 1, bold=True)
             sub_size, sub_lines = ui.text.fit(sub, th.font_px("small"), inner.width, 2,
                                               height=inner.height - int(size * 1.3))
