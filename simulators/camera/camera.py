@@ -97,9 +97,9 @@ class SyntheticCamera:
 
     def _background(self) -> np.ndarray:
         """An empty hall: the shuttle side of the astronaut photo, no face in it."""
-        from skimage import data
+        from simulators.camera.faces import packaged_photo  # the file only: no skimage import
 
-        scene = np.ascontiguousarray(data.astronaut()[0:300, 330:512])
+        scene = np.ascontiguousarray(packaged_photo("astronaut")[0:300, 330:512])
         return cv2.resize(scene, self.size, interpolation=cv2.INTER_LINEAR)
 
     # -- the citizen's side of the screen ---------------------------------------------------------

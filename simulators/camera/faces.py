@@ -76,18 +76,32 @@ _KNOWN = {
 NAMES = tuple(_KNOWN)
 
 
-def _load_packaged(name: str) -> np.ndarray:
+def _package_file(package: str, *parts: str) -> Path:
+    """A data file shipped inside a package, found without importing the package: the synthetic
+    camera runs inside the kiosk process, which must not carry matplotlib or scikit-image."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"package {package} is not installed")
+    path = Path(next(iter(spec.submodule_search_locations)), *parts)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing")
+    return path
+
+
+def packaged_photo(name: str) -> np.ndarray:
+    """A packaged test photo as RGB: grace_hopper (matplotlib) or astronaut (scikit-image)."""
+    from PIL import Image
+
     if name == "grace_hopper":
-        import matplotlib.cbook
-        from PIL import Image
-
-        with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as fh:
-            return np.asarray(Image.open(fh).convert("RGB"))
-    if name == "astronaut":
-        from skimage import data
-
-        return np.ascontiguousarray(data.astronaut())
-    raise KeyError(name)
+        path = _package_file("matplotlib", "mpl-data", "sample_data", "grace_hopper.jpg")
+    elif name == "astronaut":
+        path = _package_file("skimage", "data", "astronaut.png")
+    else:
+        raise KeyError(name)
+    with Image.open(path) as img:
+        return np.ascontiguousarray(np.asarray(img.convert("RGB")))
 
 
 def layout_from_box(x: float, y: float, w: float, h: float) -> FaceLayout:
@@ -118,7 +132,7 @@ def locate_face(rgb: np.ndarray) -> FaceLayout:
 def load_face(name_or_path: str = "grace_hopper") -> FacePhoto:
     """A packaged photo by name (grace_hopper, astronaut) or any frontal photo file."""
     if name_or_path in _KNOWN:
-        return FacePhoto(name_or_path, _load_packaged(name_or_path), _KNOWN[name_or_path])
+        return FacePhoto(name_or_path, packaged_photo(name_or_path), _KNOWN[name_or_path])
     from PIL import Image
 
     path = Path(name_or_path)
