@@ -1,6 +1,7 @@
 """CJK-capable text rendering with a cache that the session wipe clears.
 
-The font comes from an installed package (pygame_gui ships Noto Sans SC), never the network.
+The font comes from a declared dependency (pygame_gui ships Noto Sans SC) or ui.font_path, never
+from the system's font set or the network: screens look the same on every machine.
 """
 
 from __future__ import annotations
@@ -32,11 +33,9 @@ def find_font(configured: str = "", bold: bool = False) -> Path:
         candidate = Path("/nonexistent")
     if candidate.is_file():
         return candidate
-    for system in ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-                   "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"):
-        if Path(system).is_file():
-            return Path(system)
-    raise FontNotFound("no CJK font: install pygame_gui (Noto Sans SC) or fonts-noto-cjk")
+    # No fallback to whatever CJK font the system has: another font is other text widths, other
+    # line breaks and other screens than the ones tested. The font is a dependency, or configured.
+    raise FontNotFound("no CJK font: install pygame_gui (it ships Noto Sans SC) or set ui.font_path")
 
 
 class TextRenderer:

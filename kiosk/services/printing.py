@@ -131,9 +131,15 @@ BODY_PX, TITLE_PX, ROW_PX = 24, 40, 32
 _PAGE_MAX_PX = 8000  # scratch page height; cropped to the content
 
 
+# Pillow lays text out with RAQM only where the system has libfribidi, otherwise BASIC: the same
+# receipt would be different bytes on two machines. Receipts hold no right-to-left or complex
+# script, so BASIC is chosen here, always.
+LAYOUT_ENGINE = ImageFont.Layout.BASIC
+
+
 @cache
 def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, size)
+    return ImageFont.truetype(path, size, layout_engine=LAYOUT_ENGINE)
 
 
 def default_font(bold: bool = False) -> Path:

@@ -32,7 +32,9 @@ def font_dir() -> Path:
 
 @functools.cache
 def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(font_dir() / name), size)
+    # BASIC layout, always: Pillow would pick RAQM only where libfribidi happens to be installed,
+    # and the same receipt would render to different pixels on another machine.
+    return ImageFont.truetype(str(font_dir() / name), size, layout_engine=ImageFont.Layout.BASIC)
 
 
 @functools.cache

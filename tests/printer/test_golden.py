@@ -2,7 +2,8 @@
 
 Regenerate after an intended change with `UPDATE_GOLDEN=1 pytest tests/printer/test_golden.py`
 and review the diff of the hex dumps. The raster golden depends on Pillow's bundled FreeType
-and the Noto Sans SC font from pygame_gui: a new version of either may move a pixel.
+and the Noto Sans SC font from pygame_gui (a new version of either may move a pixel), never on
+what the system has installed: fonts load with an explicit layout engine (test_layout_engine.py).
 """
 
 from __future__ import annotations
