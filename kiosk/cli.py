@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--walkthrough", type=Path, metavar="DIR",
                      help="no window: walk through the screens and save a screenshot of each to DIR")
     run.add_argument("--frames", type=int, help=argparse.SUPPRESS)  # benchmark: stop after N frames
+    run.add_argument("--repeat", type=int, default=0, help=argparse.SUPPRESS)  # bench: N more pension journeys
 
     chk = sub.add_parser("check-config", help="validate a configuration file; exit 2 on the first problem")
     chk.add_argument("path", type=Path)
@@ -110,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
         out = args.walkthrough or Path("out")
         os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-        paths = walkthrough(cfg, out)
+        paths = walkthrough(cfg, out, repeat=args.repeat)
         for path in paths:
             print(path)
         print(f"kiosk: no display; wrote {len(paths)} screenshots to {out}/", file=sys.stderr)

@@ -7,7 +7,6 @@ KIOSK_* variables pointing at the simulators (ports, certificates); the simulato
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import signal
 import socket
@@ -44,24 +43,21 @@ class Launched:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def _available(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
+class LaunchError(Exception):
+    """A simulator could not start; the message says which and why."""
 
 
-def start_printer(out: Path) -> Launched | None:
-    if not _available("simulators.printer"):
-        return None
+def start_printer(out: Path) -> Launched:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "simulators.printer", "--port", str(port),
                              "--out", str(out / "receipts")])
     if not wait_for_port(port, proc=proc):
         proc.kill()
-        print("launch: printer simulator did not start", file=sys.stderr)
-        return None
+        raise LaunchError("printer simulator did not start")
     return Launched("printer", proc, {"KIOSK_PRINTER": f"tcp:127.0.0.1:{port}"})
 
 
-def start_bureau(out: Path) -> Launched | None:
+def start_bureau(out: Path) -> Launched:
     """The bureau simulator over mutual TLS, and the kiosk's sync daemon pointed at it."""
     import json
 
@@ -75,8 +71,7 @@ def start_bureau(out: Path) -> Launched | None:
     while not ready.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            print(f"launch: bureau simulator did not start (see {out / 'bureau.log'})", file=sys.stderr)
-            return None
+            raise LaunchError(f"bureau simulator did not start (see {out / 'bureau.log'})")
         time.sleep(0.1)
     info = json.loads(ready.read_text())
     env = {"KIOSK_SYNC_BUREAU_URL": f"https://localhost:{info['port']}",
@@ -90,9 +85,7 @@ def start_bureau(out: Path) -> Launched | None:
     return Launched("bureau", proc, env)
 
 
-def start_sync_daemon(out: Path, env: dict[str, str]) -> Launched | None:
-    if "KIOSK_SYNC_BUREAU_URL" not in env:
-        return None
+def start_sync_daemon(out: Path, env: dict[str, str]) -> Launched:
     log = open(out / "sync.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "kiosk", "sync", "run"], env=env, stdout=log, stderr=log)
     sock = Path(env["KIOSK_SYNC_SOCKET_PATH"])
@@ -100,28 +93,23 @@ def start_sync_daemon(out: Path, env: dict[str, str]) -> Launched | None:
     while not sock.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            print(f"launch: sync daemon did not start (see {out / 'sync.log'})", file=sys.stderr)
-            return None
+            raise LaunchError(f"sync daemon did not start (see {out / 'sync.log'})")
         time.sleep(0.1)
     return Launched("sync daemon", proc, {})
 
 
-def start_card(out: Path) -> Launched | None:
+def start_card(out: Path) -> Launched:
     """pcscd with the vpcd virtual reader and the card emulator (needs root and the Debian packages)."""
-    try:
-        from simulators.card.stack import CardStack, StackUnavailable, missing_parts
-    except ImportError:
-        return None
+    from simulators.card.stack import CardStack, StackUnavailable, missing_parts
+
     why = missing_parts()
     if why:
-        print(f"launch: card stack not started: {why}", file=sys.stderr)
-        return None
+        raise LaunchError(f"card stack not started: {why}")
     stack = CardStack(workdir=out / "card", persona="activated")
     try:
         stack.start()
     except (StackUnavailable, OSError) as exc:
-        print(f"launch: card stack not started: {exc}", file=sys.stderr)
-        return None
+        raise LaunchError(f"card stack not started: {exc}") from exc
     return Launched("card", _StackProcess(stack), {"KIOSK_READER": "sim", "KIOSK_CARD_READER_NAME": "Virtual PCD 00 00",
                                                     "KIOSK_CARD_PSAM_READER_NAME": "Virtual PCD 00 01",
                                                     "KIOSK_SIM_CARD_CONTROL": str(stack.control_port)})
@@ -145,6 +133,8 @@ class _StackProcess:
 
 STARTERS = (start_printer, start_bureau, start_card)
 
+EXIT_SIMULATOR_FAILED = 3  # a simulator could not start: the command was not run
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m simulators.launch", description=__doc__)
@@ -154,21 +144,24 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         p.error("give a command after --")
-    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out.resolve()  # simulators and daemons get absolute paths whatever the caller's cwd
+    out.mkdir(parents=True, exist_ok=True)
     launched: list[Launched] = []
     env = dict(os.environ)
-    env.setdefault("KIOSK_DATA_DIR", str((args.out / "sim-data").resolve()))
+    env.setdefault("KIOSK_DATA_DIR", str(out / "sim-data"))
     try:
         for starter in STARTERS:
-            item = starter(args.out)
-            if item is not None:
-                launched.append(item)
-                env.update(item.env)
-                print(f"launch: {item.name} simulator running", file=sys.stderr)
-        daemon = start_sync_daemon(args.out, env)
-        if daemon is not None:
-            launched.append(daemon)
+            item = starter(out)
+            launched.append(item)
+            env.update(item.env)
+            print(f"launch: {item.name} simulator running", file=sys.stderr)
+        launched.append(start_sync_daemon(out, env))
+        print("launch: sync daemon running", file=sys.stderr)
         return subprocess.call(command, env=env)
+    except LaunchError as exc:
+        # nothing runs on a half-started set: the command would only show greyed-out tiles
+        print(f"launch: {exc}; not running {command[0]}", file=sys.stderr)
+        return EXIT_SIMULATOR_FAILED
     finally:
         for item in reversed(launched):
             item.proc.send_signal(signal.SIGTERM)

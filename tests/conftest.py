@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -58,7 +59,26 @@ def card_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stack.start()
     except StackUnavailable as exc:
         _unavailable(str(exc))
+    _RUNNING.append(stack)
     yield stack
+    _RUNNING.remove(stack)
     stack.stop()
+
+
+_RUNNING: list[Stack] = []
+
+
+@contextlib.contextmanager
+def card_stack_paused() -> Iterator[None]:
+    """For a test that starts its own pcscd (`make run`): the session's stack steps aside, since
+    only one pcscd runs per machine, and comes back afterwards for the tests that follow."""
+    paused = list(_RUNNING)
+    for stack in paused:
+        stack.stop()
+    try:
+        yield
+    finally:
+        for stack in paused:
+            stack.start()
 
 

@@ -1,27 +1,69 @@
-"""`make run` on a machine without a display: simulators start, the walkthrough writes a
-screenshot per step, prints their paths and exits 0."""
+"""`make run` exactly as the README shows it, on a machine without a display: the simulators start
+(the card stack too), the walkthrough goes through a pension authentication by card + PIN and
+liveness with the submission acknowledged by the bureau, a contributions query with its receipt
+printed, and exits 0; when a simulator cannot start, it exits non-zero and says why."""
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
-import sys
 
+import pytest
 from PIL import Image
 
+from tests.conftest import ROOT, card_stack_paused
 
-def test_headless_run_writes_screenshots_and_exits_0(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
-    env["KIOSK_DATA_DIR"] = str(tmp_path / "data")
-    env["KIOSK_SYNC_SOCKET_PATH"] = str(tmp_path / "none.sock")
-    res = subprocess.run([sys.executable, "-m", "simulators.launch", "--out", str(tmp_path / "sims"), "--",
-                          sys.executable, "-m", "kiosk", "run", "--sim", "--walkthrough", str(tmp_path / "shots")],
-                         capture_output=True, text=True, timeout=180, env=env)
-    assert res.returncode == 0, res.stderr[-3000:]
-    paths = [line for line in res.stdout.splitlines() if line.endswith(".png")]
-    assert len(paths) >= 10
+OUT = ROOT / "out"
+
+
+def _user_env() -> dict[str, str]:
+    """A newcomer's shell: no display, none of the test suite's KIOSK_* or SDL settings."""
+    drop = ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER", "SDL_AUDIODRIVER", "MAKEFLAGS", "MAKELEVEL")
+    return {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("KIOSK_")}
+
+
+def _bureau_kinds() -> list[str]:
+    store = OUT / "bureau" / "bureau.sqlite3"
+    assert store.exists(), f"no bureau store at {store}"
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+        return [r[0] for r in db.execute("SELECT kind FROM submissions")]
+
+
+def _receipts() -> set[str]:
+    return {p.name for p in (OUT / "receipts").glob("*.png")} if (OUT / "receipts").exists() else set()
+
+
+@pytest.mark.slow
+def test_make_run_walks_a_whole_pension_authentication_and_a_printed_query():
+    receipts_before = _receipts()
+    with card_stack_paused():
+        res = subprocess.run(["make", "run"], cwd=ROOT, capture_output=True, text=True, timeout=400,
+                             env=_user_env())
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert "card stack not started" not in res.stderr
+    assert "Traceback" not in res.stderr
+    stats = json.loads((OUT / "walkthrough.json").read_text())
+    assert stats["failed"] == []
+    paths = [line for line in res.stdout.splitlines() if line.startswith("out/") and line.endswith(".png")]
+    names = " ".join(paths)
+    for step in ("home-zh", "pension-liveness", "pension-pictures", "pension-result", "contributions-table",
+                 "contributions-receipt-printed", "take-card", "technician-pin"):
+        assert step in names, f"no screenshot of {step}"
     for path in paths:
-        with Image.open(path) as img:
+        with Image.open(ROOT / path) as img:
             assert img.size == (1920, 1080)
             assert len(img.getcolors(1 << 20) or []) > 10  # a drawn screen, not a blank one
+    assert "pension_certification" in _bureau_kinds()
+    assert len(_receipts() - receipts_before) >= 2  # the pension receipt and the contributions summary
+
+
+def test_make_run_stops_with_the_reason_when_a_simulator_cannot_start(card_stack):
+    """The session's pcscd holds the machine's only card stack: `make run` must say so and fail,
+    not open a kiosk with greyed-out card tiles."""
+    res = subprocess.run(["make", "run"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env=_user_env())
+    assert res.returncode != 0
+    assert "card stack not started: another pcscd is running" in res.stderr
     assert "Traceback" not in res.stderr

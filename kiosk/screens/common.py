@@ -247,6 +247,8 @@ class TableScreen(Screen):
         self.title_key, self.heading, self.columns, self.rows = title, heading, list(columns), list(rows)
         self.totals, self.on_print, self.name, self.fields = list(totals), on_print, name, fields
         self.page = 0
+        # the way out of the flow (a card flow ends with "take your card"); set by the flow
+        self.on_finish: Callable[[], None] | None = None
         if getattr(ui, "services", None) is not None:
             ui.services.count("completed")
 
@@ -258,7 +260,7 @@ class TableScreen(Screen):
         self.table = pygame.Rect(area.x, area.y + th.px(90), area.width,
                                  area.height - th.px(90) - nav_h - th.px(30) - len(self.totals) * self.row_h)
         self.per_page = max(1, self.table.height // self.row_h - 1)
-        n = 3 if self.on_print else 2
+        n = 2 + bool(self.on_print) + bool(self.on_finish)
         gap = th.px(20)
         bw = (area.width - gap * (n - 1)) // n
         y = area.bottom - nav_h
@@ -268,7 +270,10 @@ class TableScreen(Screen):
                                 "secondary", enabled=(self.page + 1) * self.per_page < len(self.rows), name="next")]
         if self.on_print:
             self.buttons.append(Button(pygame.Rect(area.x + 2 * (bw + gap), y, bw, nav_h), "table.print",
-                                       self.on_print, "primary", name="print"))
+                                       self.on_print, "secondary" if self.on_finish else "primary", name="print"))
+        if self.on_finish:
+            self.buttons.append(Button(pygame.Rect(area.right - bw, y, bw, nav_h), "nav.finish",
+                                       self.on_finish, "primary", name="finish"))
 
     def _turn(self, delta: int) -> None:
         self.page = max(0, self.page + delta)

@@ -70,7 +70,8 @@ class CardStack:
     """pcscd + emulator as child processes. `ctl("INSERT activated")` drives the emulator."""
 
     def __init__(self, workdir: Path | None = None, quickack: bool = True, persona: str | None = None) -> None:
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="card-stack-"))
+        # absolute: pcscd refuses a relative -c folder (and `make run` passes out/card)
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="card-stack-")).resolve()
         self.quickack = quickack
         self.persona = persona
         self.control_port = _free_port()
