@@ -1,7 +1,8 @@
 #!/bin/bash
-# Install the appliance's systemd units, users, udev rule and lockdown settings from systemd/
-# into a root file system, and enable the units. Used by the image layer (image/) and by the
-# nspawn boot test (tests/appliance/). Runs on the build host; touches nothing outside ROOT.
+# Install the appliance's systemd units, users, udev rule, lockdown settings and the documents the
+# units name (from systemd/ and docs/) into a root file system, and enable the units. Used by the
+# image layer (image/) and by the nspawn boot test (tests/appliance/). Runs on the build host;
+# touches nothing outside ROOT.
 #
 #   scripts/appliance-install.sh ROOT
 set -euo pipefail
@@ -28,6 +29,11 @@ put 0644 sysctl.d/50-kiosk.conf             etc/sysctl.d/50-kiosk.conf
 put 0644 polkit/50-kiosk-power.rules        etc/polkit-1/rules.d/50-kiosk-power.rules
 put 0644 chrony/kiosk.conf                  etc/chrony/conf.d/kiosk.conf
 put 0644 fake-hwclock/fake-hwclock.default  etc/default/fake-hwclock
+
+# Documentation the units name (Documentation=): the appliance notes and the architecture.
+docs=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+install -D -m 0644 "$src/README.md"              "$root/usr/share/doc/ssc-kiosk/appliance.md"
+install -D -m 0644 "$docs/docs/architecture.md"  "$root/usr/share/doc/ssc-kiosk/architecture.md"
 
 # The TLS directory: the key is root-only (the sync unit gets it as a credential).
 install -d -m 0755 "$root/etc/kiosk"
