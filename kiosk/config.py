@@ -131,25 +131,26 @@ def load(config_path: Path | None = None, environ: Mapping[str, str] | None = No
 
     env_layer = _env_values(environ)
     # The data dir decides where the next two layers live, so it may come from env too.
-    data_dir = Path(env_layer.get("kiosk.data_dir", values["kiosk.data_dir"]))
+    data_dir = Path(env_layer["kiosk.data_dir"][1] if "kiosk.data_dir" in env_layer else values["kiosk.data_dir"])
     for layer, fname in ((LAYER_BUREAU, BUREAU_LAYER_FILE), (LAYER_TECHNICIAN, TECHNICIAN_LAYER_FILE)):
         layer_path = data_dir / fname
         if layer_path.exists():
             apply(read_toml(layer_path), layer, str(layer_path))
-    for name, raw in env_layer.items():
-        source = f"environment {KEYS[name].env_names[-1]}"
+    for name, (env_name, raw) in env_layer.items():
+        source = f"environment {env_name}"  # the variable the technician actually set
         values[name] = KEYS[name].parse(raw, source)
         layers[name], origins[name] = LAYER_ENV, source
     check_rules(values, origins.__getitem__)
     return Config(values, layers)
 
 
-def _env_values(environ: Mapping[str, str]) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _env_values(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """key -> (the environment variable that set it, its value)."""
+    out: dict[str, tuple[str, str]] = {}
     for key in SCHEMA:
         for env_name in key.env_names:
             if env_name in environ:
-                out[key.name] = environ[env_name]
+                out[key.name] = (env_name, environ[env_name])
                 break
     return out
 

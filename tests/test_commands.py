@@ -1,0 +1,393 @@
+"""Every command in the README's `kiosk` table, run as a user runs it: the installed `kiosk` entry
+point in a subprocess, on the simulators, checking output and that each exit code is one the
+README documents for that row. The table is parsed here, so a row without a test fails.
+
+Card tests start the card stack: run this file under `flock /tmp/kiosk-cardstack.lock`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.conftest import CARD_READER, PSAM_READER, Stack
+
+ROOT = Path(__file__).resolve().parents[1]
+KIOSK = str(Path(sys.executable).parent / "kiosk")  # the console script `pip install` made
+ANY_COMMAND = {1, 2, 130}  # the README: ordinary failure, usage or config error, interrupted
+
+
+def readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end > 0 else None]
+
+
+def readme_table() -> dict[str, set[int]]:
+    """usage -> the exit codes its row documents."""
+    rows = {}
+    for line in readme_section("The `kiosk` command").splitlines():
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        if len(cells) == 3 and cells[0].startswith("`kiosk"):
+            rows[cells[0].strip("`")] = {int(n) for n in re.findall(r"\*\*(\d+)\*\*", cells[2])}
+    return rows
+
+
+TABLE = readme_table()
+# usage in the README -> the tests below that run it
+COVERED = {
+    "kiosk --version": "test_version",
+    "kiosk run [--sim] [--config PATH]": "test_run_until_sigterm",
+    "kiosk check-config PATH": "test_check_config",
+    "kiosk config --defaults": "test_config_defaults_and_show",
+    "kiosk config --show [--config PATH]": "test_config_defaults_and_show",
+    "kiosk sync run": "test_sync_commands_with_the_daemon_down_and_up",
+    "kiosk sync status [--json]": "test_sync_commands_with_the_daemon_down_and_up",
+    "kiosk sync retry-dead": "test_sync_commands_with_the_daemon_down_and_up",
+    "kiosk printer status [--json]": "test_printer_commands_on_the_simulator",
+    "kiosk printer test": "test_printer_commands_on_the_simulator",
+    "kiosk liveness check --camera SPEC": "test_liveness_check_*",
+    "kiosk liveness eval [--trials N]": "test_liveness_eval_bounded",
+    "kiosk maintenance set-pin": "test_set_pin_*",
+    "kiosk card info [--json] [--unmasked]": "test_card_info_*",
+}
+
+
+def test_every_row_of_the_readme_table_is_run_here():
+    assert TABLE, "no `kiosk` table found in the README"
+    assert set(TABLE) == set(COVERED)
+    assert all(TABLE.values()), "a row without its exit codes"
+
+
+def env_for(tmp: Path, **extra: str) -> dict[str, str]:
+    """A user's environment: no KIOSK_* leaking from the test run, a private data dir."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_") and k != "NOTIFY_SOCKET"}
+    env.update(KIOSK_CONFIG=str(write(tmp / "kiosk.toml", '[kiosk]\nid = "KIOSK-0001"\n')),
+               KIOSK_DATA_DIR=str(tmp / "data"), SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
+    env.update(extra)
+    return env
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def kiosk(*args: str, env: dict[str, str], stdin: Any = subprocess.DEVNULL, input: str | None = None,
+          timeout: float = 60, user: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*(user or []), KIOSK, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, **({"input": input} if input is not None else {"stdin": stdin}))
+
+
+def expect(usage: str, res: subprocess.CompletedProcess[str], code: int) -> None:
+    """The exit code is the one wanted, the README documents it for this row, no traceback."""
+    assert res.returncode == code, f"{res.args}: exit {res.returncode}\n{res.stdout}\n{res.stderr}"
+    assert code in TABLE[usage] | ANY_COMMAND, f"exit {code} of {usage!r} is not in the README"
+    assert "Traceback" not in res.stderr + res.stdout
+    if code:
+        assert res.stderr.strip() or res.stdout.strip(), "a failure says why"
+
+
+def stopped(usage: str, code: int) -> None:
+    """A command that runs until stopped exits 0 on SIGTERM, as its row says."""
+    assert code == 0 and 0 in TABLE[usage], f"{usage!r} exited {code} on SIGTERM"
+
+
+class Notify:
+    """The test's own NOTIFY_SOCKET: what systemd would hear."""
+
+    def __init__(self) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="notify-", dir="/tmp")) / "s"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(self.path))
+
+    def wait_ready(self, proc: subprocess.Popen[str], timeout: float = 90) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, f"exited {proc.returncode} before READY=1: {proc.stderr.read()}"  # type: ignore[union-attr]
+            self.sock.settimeout(0.5)
+            try:
+                message = self.sock.recv(4096).decode()
+            except socket.timeout:
+                continue
+            if "READY=1" in message.splitlines():
+                return message
+        raise AssertionError("no READY=1")
+
+    def close(self) -> None:
+        self.sock.close()
+        self.path.unlink(missing_ok=True)
+        self.path.parent.rmdir()
+
+
+def run_until_ready_then_sigterm(args: list[str], env: dict[str, str], check: Any = None) -> int:
+    notify = Notify()
+    proc = subprocess.Popen([KIOSK, *args], env={**env, "NOTIFY_SOCKET": str(notify.path)}, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        notify.wait_ready(proc)
+        if check is not None:
+            check()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert "Traceback" not in err
+        return proc.returncode
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        notify.close()
+
+
+# --- commands that need nothing running --------------------------------------------------------
+
+def test_version(tmp_path):
+    from kiosk import __version__
+
+    res = kiosk("--version", env=env_for(tmp_path))
+    expect("kiosk --version", res, 0)
+    assert res.stdout.strip() == f"kiosk {__version__}"
+
+
+def test_check_config(tmp_path):
+    env, usage = env_for(tmp_path), "kiosk check-config PATH"
+    good = write(tmp_path / "good.toml", '[devices]\nprinter = "tcp:127.0.0.1:9100"\n[ui]\nresolution = "1280x800"\n')
+    res = kiosk("check-config", str(good), env=env)
+    expect(usage, res, 0)
+    assert "ok" in res.stdout
+    for text, words in (('[devices]\nprinter = "lpt1"\n', "devices.printer: unknown printer"),
+                        ('[session]\ninactivity_s = nan\n', "session.inactivity_s: must be a finite")):
+        res = kiosk("check-config", str(write(tmp_path / "bad.toml", text)), env=env)
+        expect(usage, res, 2)
+        assert words in res.stderr and res.stderr.count("\n") == 1
+    expect(usage, kiosk("check-config", str(tmp_path), env=env), 2)
+
+
+def test_config_defaults_and_show(tmp_path):
+    import tomllib
+
+    env = env_for(tmp_path)
+    res = kiosk("config", "--defaults", env=env)
+    expect("kiosk config --defaults", res, 0)
+    uncommented = re.sub(r"^# ([a-z_]+ = )", r"\1", res.stdout, flags=re.M)
+    assert tomllib.loads(uncommented)["ui"]["language"] == "zh_CN"
+    mine = write(tmp_path / "mine.toml", '[ui]\nlanguage = "en"\n')
+    res = kiosk("config", "--show", "--config", str(mine), env=env)
+    expect("kiosk config --show [--config PATH]", res, 0)
+    assert "ui.language = 'en'  # file" in res.stdout and "ui.fps = 30  # default" in res.stdout
+    res = kiosk("config", "--show", env={**env, "KIOSK_CAMERA": "webcam"})
+    expect("kiosk config --show [--config PATH]", res, 2)
+    assert "KIOSK_CAMERA: devices.camera: unknown camera 'webcam'" in res.stderr
+
+
+def test_run_until_sigterm(tmp_path):
+    sock_dir = tempfile.mkdtemp(prefix="ks-", dir="/tmp")
+    cfg = write(tmp_path / "run.toml", f'[kiosk]\ndata_dir = "{tmp_path / "data"}"\n'
+                '[devices]\nreader = "none"\ncamera = "none"\nprinter = "none"\ngpio = "mock"\n'
+                '[ui]\nresolution = "1280x800"\nfullscreen = false\nvoice = false\n'
+                f'[sync]\nsocket_path = "{sock_dir}/sync.sock"\n')
+    env = env_for(tmp_path)
+    stopped("kiosk run [--sim] [--config PATH]", run_until_ready_then_sigterm(["run", "--config", str(cfg)], env))
+    bad = write(tmp_path / "bad.toml", '[ui]\nresolution = "big"\n')
+    expect("kiosk run [--sim] [--config PATH]", kiosk("run", "--config", str(bad), env=env), 2)
+
+
+# --- the sync daemon and its queue, against the bureau simulator ------------------------------
+
+def _dead_letter(data_dir: Path) -> None:
+    """One submission the bureau refused for good, as the queue keeps it."""
+    from kiosk.sync.outbox import Outbox
+
+    class Opaque:
+        def seal(self, payload: bytes, meta: Any) -> bytes:
+            return b"sealed"
+
+    with Outbox(data_dir, "KIOSK-0001", Opaque(), min_free_mb=1) as outbox:
+        outbox.enqueue("card_loss_report", {"card_number": "A00000001"})
+        outbox.dead_letter([item.id for item in outbox.claim_batch(1)], "refused by the test")
+
+
+def test_sync_commands_with_the_daemon_down_and_up(tmp_path):
+    from tests.sync.simproc import BureauSim
+
+    bureau = BureauSim(tmp_path / "bureau").start()
+    try:
+        data = tmp_path / "data"
+        env = env_for(tmp_path, KIOSK_CONFIG=str(bureau.kiosk_config(data)))
+        status = "kiosk sync status [--json]"
+        res = kiosk("sync", "status", env=env)
+        expect(status, res, 3)
+        assert "sync daemon not running" in res.stdout and not (data / "outbox.db").exists()
+
+        def up_and_moving() -> None:
+            res = kiosk("sync", "status", "--json", env=env)
+            expect(status, res, 0)
+            assert json.loads(res.stdout)["daemon_running"] is True
+
+        stopped("kiosk sync run", run_until_ready_then_sigterm(["sync", "run"], env, up_and_moving))
+        _dead_letter(data)
+        expect(status, kiosk("sync", "status", env=env), 3)  # down is said before stuck
+
+        def up_and_stuck() -> None:
+            res = kiosk("sync", "status", env=env)
+            expect(status, res, 4)
+            assert "stuck; 1 dead-lettered" in res.stdout
+            res = kiosk("sync", "retry-dead", env=env)
+            expect("kiosk sync retry-dead", res, 0)
+            assert res.stdout.startswith("1 dead-lettered submission(s) back in the queue")
+
+        stopped("kiosk sync run", run_until_ready_then_sigterm(["sync", "run"], env, up_and_stuck))
+    finally:
+        bureau.stop()
+
+
+def test_a_queue_waiting_longer_than_the_threshold_is_stuck():
+    from kiosk.sync.cli import stuck_reasons
+
+    st = {"dead": 0, "oldest_pending_age_s": 7300.0}
+    assert stuck_reasons(st, 3600.0) == ["oldest pending waited 2 h 1 min (more than 1 h 0 min)"]
+    assert stuck_reasons({**st, "oldest_pending_age_s": 60.0}, 3600.0) == []
+
+
+# --- the printer, against its simulator -------------------------------------------------------
+
+def test_printer_commands_on_the_simulator(tmp_path):
+    from simulators.printer import PrinterSimulator
+
+    with PrinterSimulator(port=0, out_dir=tmp_path / "printer", width_dots=384, idle_timeout=5) as sim:
+        env = env_for(tmp_path, KIOSK_PRINTER=f"tcp:127.0.0.1:{sim.port}")
+        res = kiosk("printer", "status", env=env)
+        expect("kiosk printer status [--json]", res, 0)
+        assert "ready     yes" in res.stdout
+        res = kiosk("printer", "test", env=env)
+        expect("kiosk printer test", res, 0)
+        assert "zh_CN     printed" in res.stdout and "en        printed" in res.stdout
+        zh, en = sim.wait_for_receipts(2)
+        assert "打印机测试" in zh.text and "Printer test" in en.text
+        sim.set_state("paper_out")
+        res = kiosk("printer", "status", "--json", env=env)
+        expect("kiosk printer status [--json]", res, 1)
+        assert json.loads(res.stdout)["paper"] == "out"
+        expect("kiosk printer test", kiosk("printer", "test", env=env), 1)
+
+
+# --- liveness: slow commands start together at the beginning and are read at the end ----------
+
+SLOW = {"genuine": ["liveness", "check", "--camera", "synthetic"],
+        "eval": ["liveness", "eval", "--trials", "1"]}
+
+
+@pytest.fixture(scope="module")
+def slow(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[dict[str, subprocess.Popen[str]]]:
+    env = env_for(tmp_path_factory.mktemp("slow"))
+    procs = {name: subprocess.Popen([KIOSK, *args], env=env, cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE) for name, args in SLOW.items()}
+    yield procs
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def start_slow_early(request: pytest.FixtureRequest) -> None:
+    """Started before the first test of this file when any liveness test was selected."""
+    if any("slow" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        request.getfixturevalue("slow")
+
+
+def finished(proc: subprocess.Popen[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    out, err = proc.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_liveness_check_refuses_a_still_photo(tmp_path):
+    res = kiosk("liveness", "check", "--camera", "synthetic:still,realtime=0", env=env_for(tmp_path))
+    expect("kiosk liveness check --camera SPEC", res, 1)
+    assert "result=spoof reason=still_photo" in res.stdout and "result=live" not in res.stdout
+
+
+def test_liveness_check_explains_a_camera_it_cannot_use(tmp_path):
+    env, usage = env_for(tmp_path), "kiosk liveness check --camera SPEC"
+    res = kiosk("liveness", "check", "--camera", "webcam", env=env)
+    expect(usage, res, 2)
+    assert "unknown camera 'webcam'" in res.stderr
+    res = kiosk("liveness", "check", "--camera", "none", env=env)
+    expect(usage, res, 3)
+    assert "camera unavailable" in res.stderr
+
+
+def test_liveness_check_on_the_synthetic_camera_is_live(slow):
+    res = finished(slow["genuine"])
+    expect("kiosk liveness check --camera SPEC", res, 0)
+    assert re.search(r"^result=live reason=- .* openings=3 captures=4", res.stdout, re.M), res.stdout
+
+
+def test_liveness_eval_bounded(slow):
+    res = finished(slow["eval"])
+    expect("kiosk liveness eval [--trials N]", res, 0)
+    assert "SYNTHETIC-ONLY" in res.stdout and "worst-case APCER: 0.0%" in res.stdout
+    assert re.search(r"^genuine +2 +0 +0\.0%", res.stdout, re.M), res.stdout
+
+
+# --- the technician PIN ----------------------------------------------------------------------
+
+SET_PIN = "kiosk maintenance set-pin"
+
+
+def test_set_pin_from_a_pipe(tmp_path):
+    from kiosk import config
+    from kiosk.services.maintenance import verify_pin
+
+    env = env_for(tmp_path)
+    res = kiosk("maintenance", "set-pin", env=env, input="246810\n")
+    expect(SET_PIN, res, 0)
+    assert "technician PIN saved" in res.stdout
+    stored = config.load(None, environ=env)["maintenance.pin_hash"]
+    assert verify_pin("246810", stored) and not verify_pin("246811", stored)
+    expect(SET_PIN, kiosk("maintenance", "set-pin", env=env, input="246810\n135790\n"), 1)
+    expect(SET_PIN, kiosk("maintenance", "set-pin", env=env, input="12\n"), 1)
+    assert verify_pin("246810", config.load(None, environ=env)["maintenance.pin_hash"])
+
+
+def test_set_pin_without_a_terminal_never_waits_forever(tmp_path):
+    env = env_for(tmp_path, KIOSK_MAINTENANCE_PIN_STDIN_WAIT_S="1")
+    res = kiosk("maintenance", "set-pin", env=env)  # stdin is /dev/null: nothing to read
+    expect(SET_PIN, res, 4)
+    assert "standard input is empty" in res.stderr
+    silent = subprocess.Popen(["sleep", "30"], stdout=subprocess.PIPE)  # a pipe that stays open
+    try:
+        res = kiosk("maintenance", "set-pin", env=env, stdin=silent.stdout, timeout=20)
+    finally:
+        silent.kill()
+        silent.wait()
+    expect(SET_PIN, res, 4)
+    assert "no PIN on standard input within 1 s" in res.stderr
+
+
+def test_set_pin_into_a_data_dir_it_cannot_write(tmp_path):
+    # root writes anywhere, so drop to nobody as a technician's own account would be
+    base = Path(tempfile.mkdtemp(prefix="ro-", dir="/tmp"))
+    base.chmod(0o755)
+    (base / "data").mkdir(mode=0o755)
+    env = env_for(base, KIOSK_DATA_DIR=str(base / "data"))
+    (base / "data").chmod(0o555)
+    user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    res = kiosk("maintenance", "set-pin", env=env, input="246810\n", user=user)
+    expect(SET_PIN, res, 3)
+    assert res.stderr.strip() == f"kiosk: cannot write the technician settings in {base / 'data'}: Permission denied"
