@@ -68,3 +68,17 @@ def test_make_run_stops_with_the_reason_when_a_simulator_cannot_start(card_stack
     assert "launch: card stack not started: another pcscd is running" in res.stderr
     assert "Error 3" in res.stderr  # the launcher's own status, which make reports
     assert "Traceback" not in res.stderr
+
+
+def test_a_walk_that_cannot_run_a_step_exits_1_with_the_step_and_its_reason(tmp_path):
+    """No camera: the walk must not skip the pension authentication quietly."""
+    env = {**_user_env(), "KIOSK_CAMERA": "none", "KIOSK_DATA_DIR": str(tmp_path / "data")}
+    with card_stack_paused():
+        res = subprocess.run([".venv/bin/python", "-m", "simulators.launch", "--out", str(tmp_path / "sims"), "--",
+                              ".venv/bin/python", "-m", "kiosk", "run", "--sim", "--walkthrough", str(tmp_path / "shots")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    assert res.returncode == 1, res.stderr[-3000:]
+    assert "kiosk: the walkthrough failed" in res.stderr
+    assert "devices: devices not ready: camera:" in res.stderr
+    stats = json.loads((tmp_path / "shots" / "walkthrough.json").read_text())
+    assert stats["failed"] and stats["failed"][0].startswith("devices:")
