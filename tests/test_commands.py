@@ -391,3 +391,81 @@ def test_set_pin_into_a_data_dir_it_cannot_write(tmp_path):
     res = kiosk("maintenance", "set-pin", env=env, input="246810\n", user=user)
     expect(SET_PIN, res, 3)
     assert res.stderr.strip() == f"kiosk: cannot write the technician settings in {base / 'data'}: Permission denied"
+
+
+# --- the card reader, on the card stack (pcscd + vpcd + the card emulator) ---------------------
+
+CARD_INFO = "kiosk card info [--json] [--unmasked]"
+
+
+@pytest.fixture
+def stack(card_stack: Stack) -> Iterator[Stack]:
+    if card_stack.pcscd is None:  # an earlier test stopped pcscd and failed before restarting it
+        card_stack.start_pcscd()
+    card_stack.ctl("RESET-STATE")
+    yield card_stack
+
+
+def card_env(tmp: Path, **extra: str) -> dict[str, str]:
+    return env_for(tmp, **{"KIOSK_READER": "sim", "KIOSK_CARD_READER_NAME": CARD_READER,
+                           "KIOSK_CARD_PSAM_READER_NAME": PSAM_READER, **extra})
+
+
+def test_card_info_reads_a_valid_card_masked(stack, tmp_path):
+    stack.insert("activated")
+    res = kiosk("card", "info", "--json", "--wait", "5", env=card_env(tmp_path))
+    expect(CARD_INFO, res, 0)
+    info = json.loads(res.stdout)
+    assert info["id_number"] == "1101**********0029" and info["expired"] is False
+    res = kiosk("card", "info", "--unmasked", "--wait", "5", env=card_env(tmp_path))
+    expect(CARD_INFO, res, 0)
+    assert "id_number: 110105195803120029" in res.stdout and "EXPIRED" not in res.stdout
+
+
+def test_card_info_marks_an_expired_card(stack, tmp_path):
+    stack.insert("expired")
+    res = kiosk("card", "info", "--wait", "5", env=card_env(tmp_path))
+    expect(CARD_INFO, res, 5)
+    assert "EXPIRED on 2022-04-01" in res.stdout and "expiry_date: 2022-04-01" in res.stdout
+
+
+def test_card_info_blames_the_card_the_reader_or_pcscd(stack, tmp_path):
+    stack.insert("bank_only")
+    res = kiosk("card", "info", "--wait", "5", env=card_env(tmp_path))
+    expect(CARD_INFO, res, 3)
+    assert "not a readable social security card: BankOnlyCard" in res.stderr
+    from kiosk.hw.reader_pcsc import PcscReader
+
+    with PcscReader(CARD_READER) as reader:
+        stack.remove(reader)  # and wait until pcscd has seen it go
+    res = kiosk("card", "info", "--wait", "0.5", env=card_env(tmp_path))
+    expect(CARD_INFO, res, 4)
+    assert "no card inserted within 0.5 s" in res.stderr
+    res = kiosk("card", "info", "--wait", "1", env=card_env(tmp_path, KIOSK_CARD_READER_NAME="Nowhere 99"))
+    expect(CARD_INFO, res, 6)
+    assert "card reader not connected or not found" in res.stderr
+    expect(CARD_INFO, kiosk("card", "info", env=card_env(tmp_path, KIOSK_READER="none")), 6)
+    stack.insert("activated")
+    stack.stop_pcscd()
+    try:
+        res = kiosk("card", "info", "--wait", "1", env=card_env(tmp_path))
+    finally:
+        stack.start_pcscd()
+    expect(CARD_INFO, res, 7)
+    assert "pcscd is not running" in res.stderr and "card" not in res.stderr.split("pcscd")[0]
+
+
+# --- each simulator on its own ----------------------------------------------------------------
+
+def readme_simulators() -> list[str]:
+    section = readme_section("Simulators")
+    return sorted(set(re.findall(r"`(simulators\.[a-z_]+)`", section)) | {"simulators.launch"})
+
+
+@pytest.mark.parametrize("module", readme_simulators())
+def test_simulator_help(module, tmp_path):
+    env = env_for(tmp_path)
+    res = subprocess.run([sys.executable, "-m", module, "--help"], env=env, capture_output=True, text=True,
+                         timeout=60, cwd=ROOT)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert res.stdout.startswith(f"usage: python -m {module} ") and "--help" in res.stdout
