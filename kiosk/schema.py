@@ -86,7 +86,7 @@ def _coerce(key: Key, raw: Any, source: str) -> Any:
             raise ConfigError(source, key.name, f"expected {want.__name__}, got {raw!r}") from None
     if want is float and isinstance(raw, int) and not isinstance(raw, bool):
         return float(raw)
-    if want is not bool and isinstance(raw, bool) or not isinstance(raw, want):
+    if (want is not bool and isinstance(raw, bool)) or not isinstance(raw, want):
         raise ConfigError(source, key.name, f"expected {want.__name__}, got {type(raw).__name__} {raw!r}")
     return raw
 

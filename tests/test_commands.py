@@ -16,8 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -89,7 +90,7 @@ def write(path: Path, text: str) -> Path:
 
 def kiosk(*args: str, env: dict[str, str], stdin: Any = subprocess.DEVNULL, input: str | None = None,
           timeout: float = 60, user: list[str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*(user or []), KIOSK, *args], env=env, capture_output=True, text=True,
+    return subprocess.run([*(user or []), KIOSK, *args], env=env, capture_output=True, text=True, check=False,
                           timeout=timeout, cwd=ROOT, **({"input": input} if input is not None else {"stdin": stdin}))
 
 
@@ -122,7 +123,7 @@ class Notify:
             self.sock.settimeout(0.5)
             try:
                 message = self.sock.recv(4096).decode()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             if "READY=1" in message.splitlines():
                 return message
@@ -465,7 +466,7 @@ def readme_simulators() -> list[str]:
 @pytest.mark.parametrize("module", readme_simulators())
 def test_simulator_help(module, tmp_path):
     env = env_for(tmp_path)
-    res = subprocess.run([sys.executable, "-m", module, "--help"], env=env, capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-m", module, "--help"], env=env, capture_output=True, text=True, check=False,
                          timeout=60, cwd=ROOT)
     assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
     assert res.stdout.startswith(f"usage: python -m {module} ") and "--help" in res.stdout

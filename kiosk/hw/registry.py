@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from kiosk.config import Config
 from kiosk.hw.gpio import GpioPanel, make_pin_factory
@@ -92,7 +93,8 @@ def _file(arg: str, spec: str) -> str | None:
 
 def _synthetic(arg: str, spec: str) -> str | None:
     try:
-        from simulators.camera import MODES, parse_spec as synthetic_spec
+        from simulators.camera import MODES
+        from simulators.camera import parse_spec as synthetic_spec
     except ImportError:  # an image without the simulators: opening it reports driver_missing
         return None
     try:
@@ -109,7 +111,7 @@ def _printer(arg: str, spec: str) -> str | None:
         parsed = PrinterSpec.parse(spec)
     except ValueError:
         return f"bad printer {spec!r}"
-    if not 0 < parsed.port < 65536 or not 0 < parsed.baudrate:
+    if not 0 < parsed.port < 65536 or not parsed.baudrate > 0:
         return f"bad port or baud rate in {spec!r}"
     return None
 
