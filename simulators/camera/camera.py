@@ -51,6 +51,20 @@ class _Actor:
         return cv2.warpAffine(self.work, m, self.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def _sensor_noise(rng: np.random.Generator, sigma: float,
+                  shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Positive and negative parts of Gaussian noise as uint8, drawn a band of rows at a time: the
+    same numbers as one draw of the whole shape, without a 30 MB float64 buffer (and its copies)
+    that the kiosk process, which hosts this camera under --sim, would keep as heap afterwards."""
+    pos, neg = np.empty(shape, np.uint8), np.empty(shape, np.uint8)
+    band = 32
+    for y in range(0, shape[0], band):
+        chunk = rng.normal(0, sigma, (min(band, shape[0] - y), *shape[1:]))
+        pos[y:y + band] = np.clip(chunk, 0, 255)
+        neg[y:y + band] = np.clip(-chunk, 0, 255)
+    return pos, neg
+
+
 class SyntheticCamera:
     """A Camera (kiosk.hw.ports) showing a synthetic subject; see MODES for the attack modes."""
 
@@ -88,9 +102,7 @@ class SyntheticCamera:
         self.background = self._background() if mode in ("noface", "leave") else None
         self.subject = Subject(mode, self.start, seed, reaction_s=reaction_s, roll_deg=roll, shake_px=shake)
         nrng = np.random.default_rng(seed)
-        noise_buf = nrng.normal(0, noise, (h * 2, w * 2, 3))
-        self._noise_pos = np.clip(noise_buf, 0, 255).astype(np.uint8)
-        self._noise_neg = np.clip(-noise_buf, 0, 255).astype(np.uint8)
+        self._noise_pos, self._noise_neg = _sensor_noise(nrng, noise, (h * 2, w * 2, 3))
         self._nrng = nrng
         lut = np.clip(np.arange(256) * self.gain, 0, 255).astype(np.uint8)
         self._lut = lut
