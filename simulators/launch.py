@@ -136,6 +136,22 @@ STARTERS = (start_printer, start_bureau, start_card)
 EXIT_SIMULATOR_FAILED = 3  # a simulator could not start: the command was not run
 
 
+def _run_command(command: list[str], env: dict[str, str]) -> int:
+    """Run the command; SIGTERM or SIGINT to the launcher goes to the command, and the launcher
+    waits for it, so the simulators are stopped after it (no orphans on `systemctl stop`/Ctrl-C)."""
+    child = subprocess.Popen(command, env=env)
+
+    def forward(signum: int, _frame: object) -> None:
+        child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m simulators.launch", description=__doc__)
     p.add_argument("--out", type=Path, default=Path("out"), help="where simulators write (default out/)")
@@ -157,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"launch: {item.name} simulator running", file=sys.stderr)
         launched.append(start_sync_daemon(out, env))
         print("launch: sync daemon running", file=sys.stderr)
-        return subprocess.call(command, env=env)
+        return _run_command(command, env)
     except LaunchError as exc:
         # nothing runs on a half-started set: the command would only show greyed-out tiles
         print(f"launch: {exc}; not running {command[0]}", file=sys.stderr)

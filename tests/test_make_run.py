@@ -9,6 +9,7 @@ import json
 import os
 import sqlite3
 import subprocess
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -82,3 +83,32 @@ def test_a_walk_that_cannot_run_a_step_exits_1_with_the_step_and_its_reason(tmp_
     assert "devices: devices not ready: camera:" in res.stderr
     stats = json.loads((tmp_path / "shots" / "walkthrough.json").read_text())
     assert stats["failed"] and stats["failed"][0].startswith("devices:")
+
+
+def test_the_launcher_stops_every_simulator_when_it_is_stopped(tmp_path):
+    """SIGTERM to `make run`'s launcher reaches the command, and no simulator is left behind."""
+    import signal
+    import time
+
+    waiter = ("import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(0)); "
+              "print('up', flush=True); time.sleep(60)")
+    env = {**_user_env(), "KIOSK_DATA_DIR": str(tmp_path / "data")}
+    with card_stack_paused():
+        proc = subprocess.Popen([".venv/bin/python", "-m", "simulators.launch", "--out", str(tmp_path / "sims"),
+                                 "--", ".venv/bin/python", "-c", waiter], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert proc.stdout is not None
+        while (line := proc.stdout.readline()) and line.strip() != "up":
+            pass
+        children = [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                                   text=True).stdout.split()]
+        assert len(children) >= 4  # printer, bureau, card emulator side, sync daemon, the command
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        deadline = time.monotonic() + 10
+        alive = children
+        while alive and time.monotonic() < deadline:
+            alive = [pid for pid in alive if Path(f"/proc/{pid}").exists()
+                     and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
+            time.sleep(0.1)
+        assert alive == [], f"left running: {alive}"
