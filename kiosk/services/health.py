@@ -33,7 +33,9 @@ class HealthMonitor:
             old = self._snapshot
             self._snapshot = fresh
         for name, h in fresh.items():
-            if old.get(name) != h:
+            before = old.get(name)
+            # state or reason changes are events; a detail that drifts (free space) is not
+            if before is None or (before.state, before.reason) != (h.state, h.reason):
                 log.info("event=health device=%s state=%s reason=%s detail=%r",
                          name, h.state.value, h.reason, h.detail)
         return fresh
