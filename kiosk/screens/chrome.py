@@ -43,7 +43,9 @@ def draw_bars(ui: "UI", surf: pygame.Surface) -> None:
     th = ui.theme
     w, h = surf.get_size()
     pygame.draw.rect(surf, COLORS["bar"], (0, 0, w, th.top_bar_h))
-    title_w = w - 2 * th.margin if th.portrait else w - 2 * (th.margin + th.px(300)) - 2 * th.margin
+    # Landscape: the title ends before the online indicator that sits left of the buttons.
+    title_w = w - 2 * th.margin if th.portrait else \
+        w - 2 * (th.margin + th.px(300)) - _online_width(ui) - 2 * th.margin
     size, lines = ui.text.fit(ui.t(ui.screen.title_key), th.font_px("title"), title_w, 1, bold=True)
     ui.draw_lines(surf, lines, size, COLORS["on_bar"], th.margin, (th.top_row_h - size) // 2 - th.px(6),
                   bold=True, align="left")
@@ -62,6 +64,16 @@ def draw_bars(ui: "UI", surf: pygame.Surface) -> None:
         ui.draw_text(surf, key, "small", COLORS["muted"], area, max_lines=2, seconds=left)
     for b in ui.bar_buttons:
         b.draw(ui, surf)
+
+
+def _online_width(ui: "UI") -> int:
+    """Room the online indicator takes in a landscape top bar: its text, the gap and the dot."""
+    bureau = ui.health.get("bureau")
+    if bureau is None:
+        return 0
+    th = ui.theme
+    text_w = ui.text.font(th.font_px("small")).size(ui.t("net.online" if bureau.usable else "net.offline"))[0]
+    return text_w + th.px(40) + th.px(36)
 
 
 def _draw_online(ui: "UI", surf: pygame.Surface) -> None:

@@ -191,7 +191,9 @@ class ResultScreen(Screen):
 
         ui, th, a = self.ui, self.ui.theme, self.area
         qr_side = th.px(330) if self.reference else 0
-        text_w = a.width - (qr_side + th.margin if not th.portrait else 0)
+        # Landscape: the QR and its caption have a column of their own, so neither runs into the text.
+        qr_col = qr_side + th.px(120) if self.reference else 0
+        text_w = a.width - (qr_col + th.margin if not th.portrait else 0)
         color = COLORS["ok"] if self.kind == "ok" else COLORS["primary"] if self.kind == "info" else COLORS["danger"]
         mark = {"ok": "✓", "info": "i", "error": "!"}[self.kind]
         r = th.px(40)
@@ -215,13 +217,13 @@ class ResultScreen(Screen):
             y += int(th.font_px("body") * 1.35)
         if self.reference:
             # Landscape: beside the text. Portrait: below it. The QR survives a failed receipt.
-            qr_rect = (pygame.Rect(a.right - qr_side, a.y, qr_side, qr_side) if not th.portrait else
-                       pygame.Rect(a.centerx - qr_side // 2, y + th.px(20), qr_side, qr_side))
+            qr_rect = (pygame.Rect(a.right - qr_col // 2 - qr_side // 2, a.y, qr_side, qr_side) if not th.portrait
+                       else pygame.Rect(a.centerx - qr_side // 2, y + th.px(20), qr_side, qr_side))
             draw_qr(surf, self.reference, qr_rect)
-            cap_w = qr_rect.width + th.px(200)
-            cap_y = ui.draw_text(surf, "result.photograph_qr", "small", COLORS["muted"],
-                                 pygame.Rect(min(qr_rect.centerx - cap_w // 2, a.right - cap_w),
-                                             qr_rect.bottom + th.px(8), cap_w, th.px(80)), 2)
+            cap = (pygame.Rect(a.right - qr_col, qr_rect.bottom + th.px(8), qr_col, th.px(120)) if not th.portrait
+                   else pygame.Rect(qr_rect.centerx - (qr_side + th.px(200)) // 2, qr_rect.bottom + th.px(8),
+                                    qr_side + th.px(200), th.px(80)))
+            cap_y = ui.draw_text(surf, "result.photograph_qr", "small", COLORS["muted"], cap, 3)
             if th.portrait:
                 y = cap_y + th.px(10)
         if self.receipt_note:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -81,15 +82,15 @@ class TextRenderer:
         font = self.font(size, bold)
         lines: list[str] = []
         for paragraph in text.split("\n"):
-            line = ""
+            rows: list[list[str]] = [[]]
             for token in _tokens(paragraph):
-                trial = line + token
-                if line and font.size(trial.rstrip())[0] > width:
-                    lines.append(line.rstrip())
-                    line = token.lstrip()
+                trial = "".join(rows[-1]) + token
+                if rows[-1] and font.size(trial.rstrip())[0] > width:
+                    rows.append([token.lstrip()])
                 else:
-                    line = trial
-            lines.append(line.rstrip())
+                    rows[-1].append(token)
+            _no_orphan(rows, lambda line: font.size(line.rstrip())[0] <= width)
+            lines += ["".join(row).rstrip() for row in rows]
         return lines
 
     def fit(self, text: str, size: int, width: int, max_lines: int, bold: bool = False,
@@ -102,6 +103,21 @@ class TextRenderer:
             if (len(lines) <= max_lines and widest <= width and tall_enough) or size <= min_size:
                 return size, lines
             size = max(min_size, int(size * 0.92))
+
+
+def _no_orphan(rows: list[list[str]], fits: Callable[[str], bool]) -> None:
+    """A last line of one Chinese character, or one short word, reads badly: pull the last token
+    of the line above down to it, when the line above keeps at least two and the pair fits."""
+    if len(rows) < 2 or len(rows[-1]) != 1 or len(rows[-2]) < 3:
+        return
+    last = rows[-1][0].strip().rstrip("".join(_NO_LINE_START))
+    if not last or (len(last) != 1 if not last[0].isascii() else len(last) > 4):
+        return
+    moved = rows[-2][-1]
+    if not moved.strip() or moved.strip()[0] in _NO_LINE_START or not fits(moved.lstrip() + rows[-1][0]):
+        return  # never start a line with closing punctuation, never overflow
+    rows[-2].pop()
+    rows[-1].insert(0, moved.lstrip())
 
 
 _NO_LINE_START = set("，。、；：？！）》」』”’…%,.;:?!)")

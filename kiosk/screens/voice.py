@@ -113,7 +113,8 @@ class Voice:
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        done = self._run([self.espeak, "-v", VOICES.get(lang, "en"), "-s", "140", "-w", str(tmp), text],
+        # -b 1: the text is UTF-8 whatever the service's locale (systemd starts it with none).
+        done = self._run([self.espeak, "-b", "1", "-v", VOICES.get(lang, "en"), "-s", "140", "-w", str(tmp), text],
                          capture_output=True, timeout=RENDER_TIMEOUT_S)
         if getattr(done, "returncode", 1) != 0 or not tmp.is_file():
             log.warning("event=voice_render_failed voice=%s rc=%s", VOICES.get(lang, "en"),

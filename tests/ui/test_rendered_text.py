@@ -156,3 +156,21 @@ def test_every_setting_a_technician_may_change_has_a_label_in_both_languages():
     assert keys
     for lang in LANGUAGES:
         assert not [label_key(k) for k in keys if label_key(k) not in catalog(lang)], lang
+
+
+@pytest.mark.parametrize("text", ["刷脸认证，每年一次", "养老、医保个人账户", "拍照并选择领卡网点",
+                                  "No receipt? Take a photo of this QR code"])
+def test_a_wrapped_text_never_ends_on_one_character_or_a_lone_short_word(text):
+    """GIVEN a tile hint a little wider than its button WHEN wrapped THEN the last line holds more
+    than one Chinese character (or short word), and no line is wider than the button."""
+    from kiosk.screens.text import TextRenderer
+
+    pygame.font.init()
+    renderer = TextRenderer()
+    font = renderer.font(32)
+    for width in range(font.size(text)[0] * 5 // 10, font.size(text)[0], 7):
+        lines = renderer.wrap(text, 32, width)
+        assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+        assert all(font.size(line)[0] <= width for line in lines if len(line) > 1), (width, lines)
+        last = lines[-1].strip()
+        assert len(lines) == 1 or (len(last) > 1 if not last.isascii() else len(last) > 4), (width, lines)
