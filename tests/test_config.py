@@ -157,11 +157,11 @@ def test_check_config_refuses_what_start_up_refuses(tmp_path, text, key, words):
     assert str(started.value) == str(checked.value)
 
 
-def test_a_rule_between_keys_names_the_key_that_was_set(tmp_path):
-    f = write(tmp_path / "kiosk.toml", '[liveness]\ncue_delay_max_s = 0.9\n')  # below the default min
+def test_a_rule_between_keys_names_where_the_value_came_from(tmp_path):
     with pytest.raises(ConfigError) as err:
-        config.check_file(f)
-    assert err.value.key == "liveness.cue_delay_max_s" and err.value.source == str(f)
+        config.load(None, environ={"KIOSK_LIVENESS_CUE_DELAY_MIN_S": "4.5", "KIOSK_DATA_DIR": str(tmp_path)})
+    assert err.value.key == "liveness.cue_delay_min_s"
+    assert err.value.source == "environment KIOSK_LIVENESS_CUE_DELAY_MIN_S"
 
 
 def test_nan_from_the_environment_is_refused(tmp_path):
