@@ -74,7 +74,8 @@ def start_bureau(out: Path) -> Launched:
             raise LaunchError(f"bureau simulator did not start (see {out / 'bureau.log'})")
         time.sleep(0.1)
     info = json.loads(ready.read_text())
-    env = {"KIOSK_SYNC_BUREAU_URL": f"https://localhost:{info['port']}",
+    # the address, not "localhost": output must not depend on /etc/hosts (the certificate names both)
+    env = {"KIOSK_SYNC_BUREAU_URL": f"https://127.0.0.1:{info['port']}",
            "KIOSK_SYNC_CA_FILE": str(state / "ca.pem"),
            "KIOSK_SYNC_CERT_FILE": str(state / "kiosk-KIOSK-0001.pem"),
            "KIOSK_SYNC_KEY_FILE": str(state / "kiosk-KIOSK-0001.key"),
