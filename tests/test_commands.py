@@ -452,6 +452,9 @@ def test_card_info_blames_the_card_the_reader_or_pcscd(stack, tmp_path):
         res = kiosk("card", "info", "--wait", "1", env=card_env(tmp_path))
     finally:
         stack.start_pcscd()
+        deadline = time.monotonic() + 10  # both slots back on vpcd before the next test
+        while "connected=1 psam=1" not in stack.ctl("STATUS") and time.monotonic() < deadline:
+            time.sleep(0.05)
     expect(CARD_INFO, res, 7)
     assert "pcscd is not running" in res.stderr and "card" not in res.stderr.split("pcscd")[0]
 
