@@ -11,6 +11,9 @@ APT_PACKAGES=(
     systemd-container   # ... and boots it with systemd-nspawn
     shellcheck          # scripts in image/ and systemd/ are linted
     espeak-ng           # voice prompts are rendered once into a cache
+    libfuse3-3          # tests/faults: the power-cut file system (mfusepy loads it)
+    fuse3               # ... and fusermount3 to mount and unmount it
+    sqlite3             # .recover salvages a quarantined outbox file
 )
 
 missing=()
