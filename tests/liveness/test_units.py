@@ -95,3 +95,19 @@ def test_tuning_threshold_sits_in_the_gap_or_minimises_errors():
     assert _threshold([0.02, 0.05], [0.18, 0.2]) == (0.05 + 0.18) / 2
     t = _threshold([0.02, 0.05, 0.3], [0.18, 0.2, 0.25])
     assert sum(a >= t for a in [0.02, 0.05, 0.3]) + sum(b < t for b in [0.18, 0.2, 0.25]) == 1
+
+
+def test_challenge_percentile_is_numpys_linear_percentile_to_the_bit():
+    """The baseline's percentile replaced np.percentile for speed; it must give the same float."""
+    import random
+
+    import numpy as np
+
+    from kiosk.liveness.challenge import percentile
+
+    rng = random.Random(3)
+    for _ in range(3000):
+        values = [rng.choice((rng.random() * 0.5, rng.uniform(0.01, 0.05), round(rng.random(), 2)))
+                  for _ in range(rng.randint(1, 60))]
+        for q in (2, 30, 50, 98):
+            assert percentile(values, q) == float(np.percentile(values, q))
