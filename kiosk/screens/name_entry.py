@@ -41,6 +41,7 @@ class NameEntryScreen(Screen):
     def wipe(self) -> None:
         self.chars.clear()
         self.pinyin = ""
+        pinyin_input.release()  # the index is rebuilt when the keyboard opens again
 
     @property
     def value(self) -> str:

@@ -7,6 +7,7 @@ import logging
 import threading
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +19,8 @@ SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁�
             "农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾"
             "隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝")
 _lock = threading.Lock()
-_index: dict[str, list[str]] | None = None
-_primary: dict[str, str] = {}  # character -> its usual reading
+_index: dict[str, str] | None = None
+_primary: dict[str, str] = {}  # surname character -> its usual reading
 
 
 def _toneless(reading: str) -> str:
@@ -42,29 +43,50 @@ def _commonness(ch: str) -> int:
         return 3
 
 
-def _build() -> dict[str, list[str]]:
-    from pypinyin.pinyin_dict import pinyin_dict
+def _readings() -> dict[str, str]:
+    """pypinyin's character table ({code point: "reading,reading"}) read from its JSON file,
+    without importing pypinyin: its package import also loads the phrase dictionary, tens of MB
+    the name keyboard never uses. The table is dropped once the index is built."""
+    import importlib.util
+    import json
 
+    spec = importlib.util.find_spec("pypinyin")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("pypinyin is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "pinyin_dict.json"
+    with open(path, encoding="utf-8") as fh:
+        table: dict[str, str] = json.load(fh)
+    return table
+
+
+def _build() -> dict[str, str]:
+    """syllable -> its characters in rank order, one str per syllable (compact: ~50,000
+    characters in ~400 strings rather than as many string objects)."""
     ranked: dict[str, list[tuple[int, int, bytes, str]]] = {}
-    for code, readings in pinyin_dict.items():
-        ch = chr(code)
+    primary: dict[str, str] = {}
+    for code, readings in _readings().items():
+        ch = chr(int(code))
         if not ("\u3400" <= ch <= "\u9fff" or "\U00020000" <= ch <= "\U0003134f"):
             continue  # CJK ideographs only: no radicals, no symbols
         level = _commonness(ch)
         seen: set[str] = set()
-        _primary[ch] = _toneless(readings.split(",")[0])
+        if ch in SURNAMES:  # the usual reading is only asked of surnames (candidates(first=True))
+            primary[ch] = _toneless(readings.split(",")[0])
         for n, reading in enumerate(_toneless(r) for r in readings.split(",")):
             if reading not in seen:
                 seen.add(reading)
                 # The dictionary lists the usual reading first: 臭 is chòu before it is xiù.
                 ranked.setdefault(reading, []).append((level, min(n, 1), ch.encode("gb18030"), ch))
-    index = {syllable: [c for *_k, c in sorted(chars)] for syllable, chars in ranked.items()}
+    index = {syllable: "".join(c for *_k, c in sorted(chars)) for syllable, chars in ranked.items()}
+    _primary.clear()
+    _primary.update(primary)
     log.info("event=pinyin_index syllables=%d", len(index))
     return index
 
 
-def index() -> dict[str, list[str]]:
-    """Built once per process (about 0.3 s); call warm() early to build it off the loop."""
+def index() -> dict[str, str]:
+    """Built on first use (about 0.3 s); call warm() when the name keyboard opens to build it off
+    the loop, and release() when the session ends."""
     global _index
     with _lock:
         if _index is None:
@@ -78,6 +100,14 @@ def warm() -> None:
 
 def ready() -> bool:
     return _index is not None
+
+
+def release() -> None:
+    """Drop the index (a few MB) until the name keyboard is opened again."""
+    global _index
+    with _lock:
+        _index = None
+        _primary.clear()
 
 
 @dataclass(frozen=True)
