@@ -136,6 +136,4 @@ def candidates(pinyin: str, first: bool = False) -> Candidates:
         surnames = sorted({c for c in ordered if c in SURNAMES and fits(c)}, key=SURNAMES.index)
         in_surnames = set(surnames)
         ordered = surnames + [c for c in ordered if c not in in_surnames]
-    seen: set[str] = set()
-    unique = tuple(c for c in ordered if not (c in seen or seen.add(c)))
-    return Candidates(typed, unique)
+    return Candidates(typed, tuple(dict.fromkeys(ordered)))  # first place of each, in order
