@@ -10,6 +10,8 @@ import ctypes
 import ctypes.util
 import functools
 import logging
+import os
+import re
 import time
 import uuid
 from pathlib import Path
@@ -17,17 +19,35 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 _BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
+# The units run with ProcSubset=pid, which hides the file above: they pass systemd's %b instead.
+BOOT_ID_ENV = "KIOSK_BOOT_ID"
+_BOOT_ID = re.compile(r"^[0-9a-f]{32}$")
 _TIME_ERROR = 5  # adjtimex(2): "clock not synchronised"
 _STA_UNSYNC = 0x0040
 
 
 def boot_id() -> str:
-    """The kernel's random id of this boot; a fresh uuid when /proc is not there (then every
-    process start counts as a boot, which only makes retries come due earlier)."""
+    """The kernel's random id of this boot, as 32 lowercase hex digits.
+
+    Read from $KIOSK_BOOT_ID first (the units set it to %b: under ProcSubset=pid /proc/sys is
+    not there), then from /proc. Both spell the same number (%b without dashes), so either source
+    names one boot once. With neither, a fresh id: every process start then counts as a boot,
+    which makes retries come due early and lets a UI start take back a live daemon's rows, so
+    it is logged as a warning.
+    """
+    for raw in (os.environ.get(BOOT_ID_ENV, ""), _read_proc_boot_id()):
+        value = raw.strip().replace("-", "").lower()
+        if _BOOT_ID.match(value):
+            return value
+    log.warning("event=boot_id_unknown env=%s file=%s", BOOT_ID_ENV, _BOOT_ID_FILE)
+    return "nobootid-" + uuid.uuid4().hex
+
+
+def _read_proc_boot_id() -> str:
     try:
-        return _BOOT_ID_FILE.read_text().strip()
+        return _BOOT_ID_FILE.read_text()
     except OSError:
-        return "nobootid-" + uuid.uuid4().hex
+        return ""
 
 
 class _Timex(ctypes.Structure):

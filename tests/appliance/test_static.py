@@ -110,6 +110,15 @@ def test_ui_unit_has_no_network_and_sync_unit_no_devices() -> None:
         assert re.search(r"(?m)^Group=kiosk-data$", text) and re.search(r"(?m)^UMask=0007$", text)
 
 
+@pytest.mark.parametrize("unit", SERVICES)
+def test_units_hand_over_the_boot_id(unit: str) -> None:
+    """ProcSubset=pid hides /proc/sys/kernel/random/boot_id: the unit passes %b instead, or
+    every start counts as a new boot (issue 13, #10; kiosk/sync/clock.py reads it)."""
+    text = (SYSTEMD / unit).read_text()
+    assert re.search(r"(?m)^ProcSubset=pid$", text)
+    assert re.search(r"(?m)^Environment=KIOSK_BOOT_ID=%b$", text)
+
+
 def test_udev_rule_parses() -> None:
     """Every rule line is KEY{ATTR}OP"VALUE" pairs; printers get group lp, mode 0660."""
     rules = (SYSTEMD / "udev/70-kiosk-printer.rules").read_text()
