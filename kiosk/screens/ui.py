@@ -220,7 +220,10 @@ class UI:
             return
         pressed, self._pressed = self._pressed, None
         if pressed is not None and pressed.hit(pos):  # released on the same control: a tap
-            log.debug("event=tap button=%s", pressed.name or pressed.label)
+            # A keypad key says what was typed (a PIN digit, an ID number, a name): log only
+            # that the keypad was used.
+            keypad = pressed.literal or (pressed.name or "").startswith("key-")
+            log.debug("event=tap button=%s", "keypad" if keypad else pressed.name or pressed.label)
             pressed.on_press()
 
     def _tap_targets(self) -> list[Button]:

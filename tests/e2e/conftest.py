@@ -68,7 +68,7 @@ def sims(tmp_path_factory: pytest.TempPathFactory, card_stack: Stack) -> Iterato
     env = {**os.environ,
            "KIOSK_DATA_DIR": str(out / "data"), "KIOSK_ID": "KIOSK-0001",
            "KIOSK_SYNC_BUREAU_URL": f"https://127.0.0.1:{bureau.info['port']}",
-           "KIOSK_SYNC_CA_FILE": str(state / "ca.pem"),
+           "KIOSK_SYNC_CA_FILE": str(state / "server-ca.pem"),  # the bureau's server CA only
            "KIOSK_SYNC_CERT_FILE": str(state / "kiosk-KIOSK-0001.pem"),
            "KIOSK_SYNC_KEY_FILE": str(state / "kiosk-KIOSK-0001.key"),
            "KIOSK_SYNC_BUREAU_PUBLIC_KEY_FILE": str(state / "bureau-hpke-public.pem"),
