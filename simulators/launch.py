@@ -76,7 +76,7 @@ def start_bureau(out: Path) -> Launched:
     info = json.loads(ready.read_text())
     # the address, not "localhost": output must not depend on /etc/hosts (the certificate names both)
     env = {"KIOSK_SYNC_BUREAU_URL": f"https://127.0.0.1:{info['port']}",
-           "KIOSK_SYNC_CA_FILE": str(state / "ca.pem"),
+           "KIOSK_SYNC_CA_FILE": str(state / "server-ca.pem"),  # the bureau's server CA only
            "KIOSK_SYNC_CERT_FILE": str(state / "kiosk-KIOSK-0001.pem"),
            "KIOSK_SYNC_KEY_FILE": str(state / "kiosk-KIOSK-0001.key"),
            "KIOSK_SYNC_BUREAU_PUBLIC_KEY_FILE": str(state / "bureau-hpke-public.pem"),

@@ -77,7 +77,7 @@ class Bureau:
         return str(self.info["files"][name])
 
     def context(self, cert: str | None = "kiosk", verify_server: bool = True) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=self.file("ca"))
+        ctx = ssl.create_default_context(cafile=self.file("server_ca"))  # what a kiosk pins
         if cert == "kiosk":
             ctx.load_cert_chain(self.file(f"kiosk_cert:{KIOSK}"), self.file(f"kiosk_key:{KIOSK}"))
         elif cert is not None:

@@ -92,7 +92,12 @@ class Answer:
 
 
 def tls_context(ca_file: str, cert_file: str, key_file: str) -> ssl.SSLContext:
-    """Client context: the bureau CA as the ONLY trust anchor, our certificate, hostname check."""
+    """Client context: the bureau's server CA as the ONLY trust anchor, our certificate, and
+    the bureau's name checked against subjectAltName only.
+
+    ca_file (sync.ca_file) must be the anchor for the bureau's server certificates and must not
+    also sign kiosk certificates: otherwise whoever can get a kiosk-side certificate issued
+    could present it as the bureau."""
     for key, path in (("sync.ca_file", ca_file), ("sync.cert_file", cert_file),
                       ("sync.key_file", key_file)):
         if not os.path.isfile(path):
@@ -103,6 +108,8 @@ def tls_context(ca_file: str, cert_file: str, key_file: str) -> ssl.SSLContext:
     ctx.load_verify_locations(cafile=ca_file)  # no load_default_certs(): pinned, not public PKI
     ctx.load_cert_chain(cert_file, key_file)
     ctx.check_hostname = True
+    # A certificate without a subjectAltName is not taken as named by its CN (RFC 6125 6.4.4).
+    ctx.hostname_checks_common_name = False
     return ctx
 
 

@@ -1,10 +1,15 @@
 """Test certificates and the HPKE key pair, generated once into the state directory.
 
+Two CAs, so that the anchor a kiosk trusts for the bureau signs no kiosk certificate (and the
+one the bureau trusts for kiosks signs no server): a kiosk-side signer cannot impersonate the
+bureau, and a server certificate cannot log in as a kiosk.
+
 Files (PEM unless said otherwise):
-  ca.pem / ca.key                     bureau CA (the kiosk pins ca.pem)
-  server.pem / server.key             server certificate for localhost, 127.0.0.1, ::1
-  kiosk-<ID>.pem / kiosk-<ID>.key     client certificate per kiosk id (CN = kiosk id)
-  kiosk-expired.pem / .key            signed by the CA, CN = first kiosk id, already expired
+  server-ca.pem / server-ca.key       bureau server CA (the kiosk pins server-ca.pem: sync.ca_file)
+  kiosk-ca.pem / kiosk-ca.key         kiosk client CA (the bureau verifies kiosks against it)
+  server.pem / server.key             server certificate for localhost, 127.0.0.1, ::1 (server CA)
+  kiosk-<ID>.pem / kiosk-<ID>.key     client certificate per kiosk id (CN = kiosk id, kiosk CA)
+  kiosk-expired.pem / .key            signed by the kiosk CA, CN = first kiosk id, already expired
   rogue-client.pem / .key             CN = first kiosk id, signed by an unrelated CA
   bureau-hpke-private.pem             X25519 private key (PKCS#8) that opens envelopes
   bureau-hpke-public.pem / .raw       its public key (SubjectPublicKeyInfo PEM / 32 raw bytes)
@@ -27,9 +32,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 _DAY = dt.timedelta(days=1)
 
 
+SERVER_CA, KIOSK_CA = "server-ca", "kiosk-ca"
+_CA_NAMES = {SERVER_CA: "SSC bureau simulator server CA", KIOSK_CA: "SSC bureau simulator kiosk CA"}
+
+
 @dataclass(frozen=True)
 class StateFiles:
-    ca: Path
+    server_ca: Path
+    kiosk_ca: Path
     server_cert: Path
     server_key: Path
     kiosk: dict[str, tuple[Path, Path]]
@@ -40,7 +50,9 @@ class StateFiles:
     hpke_public_raw: Path
 
     def as_dict(self) -> dict[str, str]:
-        out = {"ca": str(self.ca), "server_cert": str(self.server_cert),
+        # "ca" is what a kiosk pins (sync.ca_file): the server CA, never the kiosk CA.
+        out = {"ca": str(self.server_ca), "server_ca": str(self.server_ca),
+               "kiosk_ca": str(self.kiosk_ca), "server_cert": str(self.server_cert),
                "server_key": str(self.server_key),
                "expired_cert": str(self.expired[0]), "expired_key": str(self.expired[1]),
                "rogue_cert": str(self.rogue[0]), "rogue_key": str(self.rogue[1]),
@@ -118,36 +130,48 @@ def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def _load_ca(state: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    cert = x509.load_pem_x509_certificate((state / "ca.pem").read_bytes())
-    key = serialization.load_pem_private_key((state / "ca.key").read_bytes(), password=None)
+def _ensure_ca(state: Path, stem: str, now: dt.datetime
+               ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    if not (state / f"{stem}.pem").exists():
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_cert = _issue(_CA_NAMES[stem], ca_key, _name(_CA_NAMES[stem]), ca_key, None,
+                         now - _DAY, now + 3650 * _DAY, is_ca=True)
+        _write(state / f"{stem}.key", _key_pem(ca_key), private=True)
+        _write(state / f"{stem}.pem", _pem(ca_cert))
+    cert = x509.load_pem_x509_certificate((state / f"{stem}.pem").read_bytes())
+    key = serialization.load_pem_private_key((state / f"{stem}.key").read_bytes(), password=None)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     return cert, key
 
 
 def ensure(state: Path, kiosk_ids: list[str]) -> StateFiles:
-    """Create whatever is missing; existing files are kept so restarts keep their identity."""
+    """Create whatever is missing; existing files are kept so restarts keep their identity.
+
+    A leaf whose issuer is not the CA it belongs to (a state directory from before the CA split,
+    when one ca.pem signed everything) is issued again, and the old single CA is removed so that
+    nothing goes on pinning it."""
     state.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
-    if not (state / "ca.pem").exists():
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_cert = _issue("SSC bureau simulator CA", ca_key, _name("SSC bureau simulator CA"),
-                         ca_key, None, now - _DAY, now + 3650 * _DAY, is_ca=True)
-        _write(state / "ca.key", _key_pem(ca_key), private=True)
-        _write(state / "ca.pem", _pem(ca_cert))
-    ca_cert, ca_key = _load_ca(state)
+    server_ca = _ensure_ca(state, SERVER_CA, now)
+    kiosk_ca = _ensure_ca(state, KIOSK_CA, now)
+    for legacy in ("ca.pem", "ca.key"):
+        (state / legacy).unlink(missing_ok=True)
 
     def leaf(stem: str, subject: str, usage: x509.ObjectIdentifier, start: dt.datetime,
              end: dt.datetime, sans: list[x509.GeneralName] | None = None,
-             issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None = None
+             issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] = (kiosk_ca[0].subject,
+                                                                       kiosk_ca[1])
              ) -> tuple[Path, Path]:
         cert_path, key_path = state / f"{stem}.pem", state / f"{stem}.key"
-        if not cert_path.exists():
-            key = ec.generate_private_key(ec.SECP256R1())
-            name, signer = issuer or (ca_cert.subject, ca_key)
-            cert = _issue(subject, key, name, signer, usage, start, end, sans)
-            _write(key_path, _key_pem(key), private=True)
-            _write(cert_path, _pem(cert))
+        name, signer = issuer
+        if cert_path.exists() and key_path.exists():
+            existing = x509.load_pem_x509_certificate(cert_path.read_bytes())
+            if existing.issuer == name:
+                return cert_path, key_path
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = _issue(subject, key, name, signer, usage, start, end, sans)
+        _write(key_path, _key_pem(key), private=True)
+        _write(cert_path, _pem(cert))
         return cert_path, key_path
 
     sans: list[x509.GeneralName] = [
@@ -156,7 +180,7 @@ def ensure(state: Path, kiosk_ids: list[str]) -> StateFiles:
         x509.IPAddress(ipaddress.ip_address("::1")),
     ]
     server = leaf("server", "localhost", ExtendedKeyUsageOID.SERVER_AUTH, now - _DAY,
-                  now + 730 * _DAY, sans)
+                  now + 730 * _DAY, sans, issuer=(server_ca[0].subject, server_ca[1]))
     client = ExtendedKeyUsageOID.CLIENT_AUTH
     kiosks = {k: leaf(f"kiosk-{k}", k, client, now - _DAY, now + 730 * _DAY) for k in kiosk_ids}
     expired = leaf("kiosk-expired", kiosk_ids[0], client, now - 60 * _DAY, now - 30 * _DAY)
@@ -175,7 +199,8 @@ def ensure(state: Path, kiosk_ids: list[str]) -> StateFiles:
         _write(state / "bureau-hpke-public.raw", public.public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw))
     return StateFiles(
-        ca=state / "ca.pem", server_cert=server[0], server_key=server[1], kiosk=kiosks,
+        server_ca=state / f"{SERVER_CA}.pem", kiosk_ca=state / f"{KIOSK_CA}.pem",
+        server_cert=server[0], server_key=server[1], kiosk=kiosks,
         expired=expired, rogue=rogue, hpke_private=hpke_private,
         hpke_public_pem=state / "bureau-hpke-public.pem",
         hpke_public_raw=state / "bureau-hpke-public.raw",

@@ -40,7 +40,8 @@ def server_context(files: StateFiles) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(files.server_cert, files.server_key)
-    context.load_verify_locations(cafile=str(files.ca))
+    # Kiosks are verified against the kiosk CA only: the server CA's certificates are no login.
+    context.load_verify_locations(cafile=str(files.kiosk_ca))
     context.verify_mode = ssl.CERT_REQUIRED  # no client certificate from our CA, no service
     return context
 

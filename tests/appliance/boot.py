@@ -186,7 +186,7 @@ def prepare(root: Path, kiosk_whl: Path, bureau: Bureau) -> None:
     rootfs.run(["bash", str(REPO / "scripts" / "appliance-install.sh"), str(root)])
     tls = root / "etc/kiosk/tls"
     for src, dst, mode in (
-        ("ca.pem", "bureau-ca.pem", 0o644),
+        ("server-ca.pem", "bureau-ca.pem", 0o644),  # the server CA: it signs no kiosk
         (f"kiosk-{KIOSK_ID}.pem", "kiosk.pem", 0o644),
         (f"kiosk-{KIOSK_ID}.key", "kiosk.key", 0o600),
         ("bureau-hpke-public.pem", "bureau-hpke-public.pem", 0o644),
