@@ -42,8 +42,9 @@ from kiosk.sync.storage import StorageError
 log = logging.getLogger(__name__)
 
 # A batch-level refusal with these statuses says "this kiosk may not send", not "these items are
-# bad": hold the queue and raise an alert instead of dead-lettering every submission.
-_NOT_AUTHORISED = (401, 403, 407)
+# bad": hold the queue and raise an alert instead of dead-lettering every submission. A 404 to
+# the whole request is the bureau not knowing this kiosk (or a wrong bureau URL): the same.
+_NOT_AUTHORISED = (401, 403, 404, 407)
 
 
 class SyncDaemon:
