@@ -57,15 +57,14 @@ class BureauLink:
 
 
 def parse_resolution(text: str) -> tuple[int, int] | None:
-    if text == "auto":
-        return None
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        from kiosk.config import ConfigError
+    """The schema's parser (`auto` -> None); a bad value is a ConfigError naming the key."""
+    from kiosk.config import ConfigError
+    from kiosk.schema import parse_resolution as parse
 
-        raise ConfigError("ui.resolution", None, f"expected WIDTHxHEIGHT or auto, got {text!r}") from None
-    return w, h
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ConfigError("ui.resolution", None, str(exc)) from None
 
 
 @dataclass
@@ -85,7 +84,10 @@ class Kiosk:
 
 def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any = None,
           devices: Any = None, health_interval_s: float = 2.0, start_monitor: bool = True,
-          cfg_loader: Callable[[], Config] | None = None, power: Any = None) -> Kiosk:
+          cfg_loader: Callable[[], Config] | None = None, power: Any = None,
+          config_problem: str = "") -> Kiosk:
+    """config_problem: the image's configuration was refused and cfg is the fallback; the UI
+    stays on the out-of-service page naming it (the maintenance menu still opens)."""
     from kiosk.hw.power import SimPower, SystemdPower
     from kiosk.hw.registry import open_devices
     from kiosk.screens.ui import UI, UIOptions
@@ -120,6 +122,11 @@ def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any =
     diagnostics.printer_failures = lambda: services.printing.recent_failures
     ui = UI(surface, clock or SystemClock(), options, health=monitor.snapshot,
             gpio=devices.gpio, notifier=notifier, maintenance=maintenance)
+    ui.config_problem = config_problem
+    if config_problem:
+        audit.append("config_error", problem=config_problem[:300])
+    for notice in cfg.notices:  # layers set aside, provisioning items refused: the technician's to see
+        audit.append("config_layer_set_aside", problem=notice[:300])
     ui.services = services
     from kiosk.screens.voice import voice_for
 
@@ -172,7 +179,7 @@ def open_display(cfg: Config) -> Any:
 
 
 def run(cfg: Config, max_frames: int | None = None, on_first_frame: Callable[[], None] | None = None,
-        cfg_loader: Callable[[], Config] | None = None) -> int:
+        cfg_loader: Callable[[], Config] | None = None, config_problem: str = "") -> int:
     """The UI loop. Only this loop pings the systemd watchdog."""
     import pygame
 
@@ -180,7 +187,7 @@ def run(cfg: Config, max_frames: int | None = None, on_first_frame: Callable[[],
 
     notifier = Notifier()
     display = open_display(cfg)
-    kiosk = build(cfg, display, notifier=notifier, cfg_loader=cfg_loader)
+    kiosk = build(cfg, display, notifier=notifier, cfg_loader=cfg_loader, config_problem=config_problem)
     ui = kiosk.ui
     orientation = cfg["ui.orientation"]
     dw, dh = display.get_size()
@@ -192,7 +199,7 @@ def run(cfg: Config, max_frames: int | None = None, on_first_frame: Callable[[],
     signal.signal(signal.SIGTERM, lambda *_: ui.stop(0))
     notifier.ready(status="ui running")
     tick = pygame.time.Clock()
-    log.info("event=ui_start size=%dx%d rotate=%s", dw, dh, rotate)
+    log.info("event=ui_start size=%dx%d rotate=%s config_error=%s", dw, dh, rotate, bool(config_problem))
     hang_after = float(os.environ.get("KIOSK_TEST_HANG_AFTER_S") or 0)  # appliance boot test only
     started = time.monotonic()
     try:

@@ -86,7 +86,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.defaults:
             sys.stdout.write(config.defaults_file())
             return 0
-        cfg = config.load(args.config)
+        cfg = config.load(args.config, set_aside=False)
+        for notice in cfg.notices:
+            print(f"# {notice}")
         for key in config.SCHEMA:
             value = "<set>" if key.secret and cfg[key.name] else repr(cfg[key.name])
             print(f"{key.name} = {value}  # {cfg.sources[key.name]}")
@@ -103,9 +105,23 @@ def _run(args: argparse.Namespace) -> int:
     from kiosk import app
     from kiosk.runtime import logs
 
-    cfg = load_config(args.config, sim=args.sim)
+    problem = ""
+    try:
+        cfg = load_config(args.config, sim=args.sim)
+    except config.ConfigError as exc:
+        # Only the image's file or a KIOSK_* variable gets here. The UI stays up, out of service,
+        # naming the problem; exiting would restart it into the same error, again and again.
+        problem = str(exc)
+        print(f"kiosk: config error: {problem}; running out of service", file=sys.stderr)
+        cfg = _fallback_config(args.sim)
     logs.setup(cfg["log.level"])
+    if problem:
+        import logging
+
+        logging.getLogger("kiosk.app").error("event=config_error out_of_service=1 problem=%r", problem)
     if args.walkthrough or (args.sim and not app.has_display() and args.frames is None):
+        if problem:  # no screen to keep up: a walkthrough on the fallback would mislead
+            return 2
         from kiosk.walkthrough import walkthrough
 
         out = args.walkthrough or Path("out")
@@ -117,8 +133,15 @@ def _run(args: argparse.Namespace) -> int:
         print(f"kiosk: no display; wrote {len(paths)} screenshots to {out}/", file=sys.stderr)
         return 0
     probe = app.first_frame_probe() if args.frames is not None else None
-    return app.run(cfg, max_frames=args.frames, on_first_frame=probe,
-                   cfg_loader=lambda: load_config(args.config, sim=args.sim))
+    loader = (lambda: _fallback_config(args.sim)) if problem else (lambda: load_config(args.config, sim=args.sim))
+    return app.run(cfg, max_frames=args.frames, on_first_frame=probe, cfg_loader=loader,
+                   config_problem=problem)
+
+
+def _fallback_config(sim: bool) -> config.Config:
+    from kiosk.app import SIM_OVERRIDES
+
+    return config.load_fallback(overrides=SIM_OVERRIDES if sim else None)
 
 
 if __name__ == "__main__":

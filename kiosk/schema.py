@@ -4,6 +4,7 @@ may change it. The config file, validation, `kiosk check-config` and the setting
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,9 @@ class Key:
     bureau: bool = False  # the bureau may push it
     env: str = ""  # extra environment alias, besides KIOSK_<SECTION>_<NAME>
     secret: bool = False  # never shown on the settings page or in `kiosk config --show`
+    # Identity or secret: set by the provisioning store (kiosk/provisioning.py), the image's own
+    # file or the environment, never by a settings layer (a set-aside layer must not take them).
+    provisioned: bool = False
     # What start-up will make of the value beyond type and range (a device spec, a URL): returns
     # the problem, or None. Here so that check-config, the settings page and start-up agree.
     check: Callable[[Any], str | None] | None = None
@@ -55,6 +59,10 @@ class Key:
     def parse(self, raw: Any, source: str) -> Any:
         """Coerce and validate one value (from TOML or from a string)."""
         value = _coerce(self, raw, source)
+        if isinstance(value, str):
+            problem = _text_problem(value)
+            if problem:
+                raise ConfigError(source, self.name, problem)
         if isinstance(value, float) and not math.isfinite(value):
             # TOML and float() both accept nan and inf; no timeout or threshold means either.
             raise ConfigError(source, self.name, f"must be a finite number (got {value!r})")
@@ -89,6 +97,29 @@ def _coerce(key: Key, raw: Any, source: str) -> Any:
     if (want is not bool and isinstance(raw, bool)) or not isinstance(raw, want):
         raise ConfigError(source, key.name, f"expected {want.__name__}, got {type(raw).__name__} {raw!r}")
     return raw
+
+
+MAX_TEXT = 1024  # longer than any path, name or URL a key holds: a pushed megabyte is refused
+
+
+def _text_problem(value: str) -> str | None:
+    """No key wants a control character (a receipt line, a file path, a TOML layer file), nor
+    a value longer than MAX_TEXT characters."""
+    if len(value) > MAX_TEXT:
+        return f"longer than {MAX_TEXT} characters ({len(value)})"
+    for ch in value:
+        if ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch in "\u2028\u2029":
+            return f"control character U+{ord(ch):04X} not allowed"
+    return None
+
+
+KIOSK_ID_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9-]{2,31}")  # KioskId in docs/bureau-api.yaml
+
+
+def kiosk_id_problem(value: Any) -> str | None:
+    if not KIOSK_ID_PATTERN.fullmatch(value):
+        return f"expected 3-32 of A-Z, 0-9 and -, starting with a letter or digit, got {value!r}"
+    return None
 
 
 def parse_resolution(text: str) -> tuple[int, int] | None:
@@ -136,10 +167,17 @@ def _bureau_url_problem(value: Any) -> str | None:
     return None
 
 
+def _pin_hash_problem(value: Any) -> str | None:
+    parts = value.split("$")
+    if value and (len(parts) != 4 or parts[0] != "scrypt"):
+        return "expected scrypt$n=..,r=..,p=..$SALT$DIGEST (written by `kiosk maintenance set-pin`)"
+    return None
+
+
 SCHEMA: tuple[Key, ...] = (
     # --- identity and storage
-    Key("kiosk.id", str, "KIOSK-0001", "Kiosk identifier, printed on receipts and used in reference numbers.",
-        technician=True),
+    Key("kiosk.id", str, "KIOSK-0001", "Kiosk identifier, printed on receipts and used in reference numbers; "
+        "the subject of the kiosk's client certificate (provisioned).", provisioned=True, check=kiosk_id_problem),
     Key("kiosk.data_dir", str, "/var/lib/kiosk", "Writable data directory: queue database, layered settings, logs."),
     Key("kiosk.bureau_name", str, "社会保险事业管理局", "Bureau name printed at the top of receipts.", bureau=True),
     Key("kiosk.region_code", str, "110100", "Six-digit administrative region code of the hall.", technician=True),
@@ -202,8 +240,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("printer.cut", str, "full", "Cut after each receipt.", choices=("full", "partial")),
     Key("printer.chinese_mode_cmd", bool, True, "Send FS & (Chinese mode) before GB18030 text."),
     # --- sync with the bureau
-    Key("sync.bureau_url", str, "https://bureau.example.invalid:8443", "Base URL of the bureau API.",
-        technician=True, check=_bureau_url_problem),
+    Key("sync.bureau_url", str, "https://bureau.example.invalid:8443", "Base URL of the bureau API (provisioned).",
+        provisioned=True, check=_bureau_url_problem),
     Key("sync.ca_file", str, "/etc/kiosk/tls/bureau-ca.pem", "The bureau's CA certificate (pinned)."),
     Key("sync.cert_file", str, "/etc/kiosk/tls/kiosk.pem", "This kiosk's client certificate."),
     Key("sync.key_file", str, "/etc/kiosk/tls/kiosk.key", "This kiosk's private key (credential of the sync unit)."),
@@ -282,8 +320,8 @@ SCHEMA: tuple[Key, ...] = (
         "background above which it is not plain.", min=3, max=100),
     Key("photo.jpeg_quality", int, 92, "JPEG quality of the accepted ID photo.", min=50, max=100),
     # --- maintenance menu
-    Key("maintenance.pin_hash", str, "", "Technician PIN as a scrypt hash (written by `kiosk maintenance set-pin`).",
-        technician=True, secret=True),
+    Key("maintenance.pin_hash", str, "", "Technician PIN as a scrypt hash (provisioned; `kiosk maintenance "
+        "set-pin` writes it).", provisioned=True, secret=True, check=_pin_hash_problem),
     Key("maintenance.max_failures", int, 5, "Wrong technician PINs before the menu locks.", min=1, max=20),
     Key("maintenance.lockout_s", float, 300.0, "How long the menu stays locked after too many wrong PINs.",
         min=10, max=86400),

@@ -391,7 +391,7 @@ def test_set_pin_into_a_data_dir_it_cannot_write(tmp_path):
     user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
     res = kiosk("maintenance", "set-pin", env=env, input="246810\n", user=user)
     expect(SET_PIN, res, 3)
-    assert res.stderr.strip() == f"kiosk: cannot write the technician settings in {base / 'data'}: Permission denied"
+    assert res.stderr.strip() == f"kiosk: cannot write the provisioning store in {base / 'data'}: Permission denied"
 
 
 # --- the card reader, on the card stack (pcscd + vpcd + the card emulator) ---------------------

@@ -62,10 +62,15 @@ def test_bad_values_name_the_key_and_the_problem(tmp_path, text, key, words):
     assert "\n" not in str(err.value)
 
 
-def test_technician_layer_refuses_keys_a_technician_may_not_change(tmp_path):
+def test_technician_layer_with_a_key_a_technician_may_not_change_is_set_aside(tmp_path):
+    """GIVEN a technician layer that sets sync.key_file WHEN the config loads THEN the file is
+    renamed aside, the key keeps its default and the notice names the problem."""
     write(tmp_path / config.TECHNICIAN_LAYER_FILE, '[sync]\nkey_file = "/tmp/steal.key"\n')
-    with pytest.raises(ConfigError, match="may not be changed"):
-        config.load(None, environ={"KIOSK_DATA_DIR": str(tmp_path)})
+    cfg = config.load(None, environ={"KIOSK_DATA_DIR": str(tmp_path)})
+    assert cfg["sync.key_file"] == "/etc/kiosk/tls/kiosk.key"
+    assert len(cfg.notices) == 1 and "may not be changed" in cfg.notices[0]
+    assert not (tmp_path / config.TECHNICIAN_LAYER_FILE).exists()
+    assert [p.name.split(".bad-")[0] for p in tmp_path.glob("*.bad-*")] == [config.TECHNICIAN_LAYER_FILE]
 
 
 def test_bad_environment_value_is_reported(tmp_path):
@@ -74,11 +79,11 @@ def test_bad_environment_value_is_reported(tmp_path):
 
 
 def test_technician_settings_are_saved_atomically_and_read_back(tmp_path):
-    path = config.save_technician_settings(tmp_path, {"kiosk.id": "K-042", "session.inactivity_s": 120})
+    path = config.save_technician_settings(tmp_path, {"kiosk.region_code": "110105", "session.inactivity_s": 120})
     config.save_technician_settings(tmp_path, {"ui.language": "en"})
-    assert tomllib.loads(path.read_text())["kiosk"]["id"] == "K-042"
+    assert tomllib.loads(path.read_text())["kiosk"]["region_code"] == "110105"
     cfg = config.load(None, environ={"KIOSK_DATA_DIR": str(tmp_path)})
-    assert (cfg["kiosk.id"], cfg["session.inactivity_s"], cfg["ui.language"]) == ("K-042", 120.0, "en")
+    assert (cfg["kiosk.region_code"], cfg["session.inactivity_s"], cfg["ui.language"]) == ("110105", 120.0, "en")
     assert [p.name for p in tmp_path.iterdir()] == [config.TECHNICIAN_LAYER_FILE]  # no temp left
     with pytest.raises(ConfigError):
         config.save_technician_settings(tmp_path, {"session.inactivity_s": 5})  # below the minimum

@@ -336,7 +336,8 @@ class UI:
 
     @property
     def out_of_service(self) -> bool:
-        return not anything_available(self.health)
+        # config_problem: `kiosk run` started on the fallback config (the image's file was refused).
+        return bool(getattr(self, "config_problem", "")) or not anything_available(self.health)
 
     def screenshot(self, path: str) -> None:
         pygame.image.save(self.surface, path)

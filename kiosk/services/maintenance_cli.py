@@ -1,8 +1,10 @@
-"""`kiosk maintenance set-pin`: writes the technician PIN's scrypt hash to the technician layer.
+"""`kiosk maintenance set-pin`: writes the technician PIN's scrypt hash to the provisioning store
+(<data_dir>/provisioning/technician_pin_hash), never a settings layer that could be set aside.
 
 On a terminal the PIN is asked twice without echo. Without one (a pipe, a script, ssh without a
 tty) it is read from standard input: one line, or the same PIN on two lines; nothing waits longer
-than maintenance.pin_stdin_wait_s for it. Exit codes: 0 saved, 1 PIN refused (the two differ, or not 6-12 digits),
+than maintenance.pin_stdin_wait_s for it. Exit codes: 0 saved, 1 PIN refused (the two differ, not 6-12 digits, or weak: one digit repeated,
+a straight run, a repeated block or one of the well-known PINs; kiosk/domain/pin_rules.py),
 3 the data directory cannot be written, 4 no PIN on standard input, 2 a configuration error.
 """
 
@@ -16,9 +18,9 @@ import sqlite3
 import sys
 import time
 
-from kiosk import config
+from kiosk import config, provisioning
+from kiosk.domain.pin_rules import technician_pin_problem
 from kiosk.services.audit import AuditLog
-from kiosk.services.maintenance import hash_pin
 
 EXIT_REFUSED, EXIT_NOT_WRITABLE, EXIT_NO_PIN = 1, 3, 4
 
@@ -30,7 +32,8 @@ class NoPin(Exception):
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("maintenance", help="technician access")
     msub = p.add_subparsers(dest="maintenance_command", required=True)
-    s = msub.add_parser("set-pin", help="set the technician PIN (6-12 digits): asked twice on a terminal, "
+    s = msub.add_parser("set-pin", help="set the technician PIN (6-12 digits, not an easy guess): asked twice "
+                        "on a terminal, "
                         "read from standard input otherwise (one line, or the same PIN on two lines)")
     s.add_argument("--config", type=config.Path)
     s.add_argument("--stdin", action="store_true", help="read the PIN from standard input even on a terminal")
@@ -75,17 +78,16 @@ def _set_pin(args: argparse.Namespace) -> int:
     if first != second:
         print("kiosk: the two PINs differ; nothing changed", file=sys.stderr)
         return EXIT_REFUSED
-    try:
-        hashed = hash_pin(first.strip())
-    except ValueError as exc:
-        print(f"kiosk: {exc}; nothing changed", file=sys.stderr)
+    problem = technician_pin_problem(first.strip())
+    if problem:
+        print(f"kiosk: {problem}; nothing changed", file=sys.stderr)
         return EXIT_REFUSED
     try:
-        path = config.save_technician_settings(cfg.data_dir, {"maintenance.pin_hash": hashed})
+        path = provisioning.set_technician_pin(cfg.data_dir, first.strip())
         AuditLog(cfg.data_dir / "audit.db").append("maintenance_pin_set", via="cli")
     except (OSError, sqlite3.Error) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        print(f"kiosk: cannot write the technician settings in {cfg.data_dir}: {why}", file=sys.stderr)
+        print(f"kiosk: cannot write the provisioning store in {cfg.data_dir}: {why}", file=sys.stderr)
         return EXIT_NOT_WRITABLE
     print(f"technician PIN saved to {path}")
     return 0

@@ -41,24 +41,53 @@ def _settings(args: argparse.Namespace) -> SyncSettings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Exit 2 (systemd does not restart it: RestartPreventExitStatus=2) when the configuration
+    or the identity is wrong, which no restart mends; 1 when a file may yet appear."""
     import logging
     import ssl
 
+    from kiosk import provisioning
     from kiosk.runtime import logs
     from kiosk.sync.daemon import SyncDaemon, install_signal_handlers
 
     cfg = config.load(getattr(args, "config", None))
     logs.setup(cfg["log.level"])
+    log = logging.getLogger("kiosk.sync.daemon")
+    settings = SyncSettings.from_config(cfg)
+    try:
+        cert_id = provisioning.certificate_kiosk_id(settings.cert_file)
+    except OSError as exc:  # not provisioned yet, or unreadable: say which, and let systemd retry
+        log.error("event=sync_setup_failed reason=%r", str(exc))
+        print(f"kiosk sync: cannot start: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"kiosk sync: cannot start: {settings.cert_file} is not a PEM certificate ({exc})",
+              file=sys.stderr)
+        return 2
+    if cert_id != settings.kiosk_id:
+        # Every submission would be refused as kiosk_mismatch: better not to send at all.
+        problem = (f"kiosk.id {settings.kiosk_id!r} (from {cfg.sources['kiosk.id']}) is not the "
+                   f"client certificate's subject {cert_id!r} ({settings.cert_file})")
+        log.error("event=sync_identity_mismatch problem=%r", problem)
+        print(f"kiosk sync: cannot start: {problem}", file=sys.stderr)
+        return 2
     try:
         path = getattr(args, "config", None)
         daemon = SyncDaemon.from_settings(
-            SyncSettings.from_config(cfg),
-            reload=lambda: SyncSettings.from_config(config.load(path)))
-    except (OSError, ssl.SSLError, ValueError) as exc:
-        # Missing or unreadable TLS files, a bad URL: say which, once, and let systemd retry.
-        logging.getLogger("kiosk.sync.daemon").error("event=sync_setup_failed reason=%r", str(exc))
+            settings, reload=lambda: SyncSettings.from_config(config.load(path)))
+    except OSError as exc:
+        log.error("event=sync_setup_failed reason=%r", str(exc))
+        print(f"kiosk sync: cannot start: {exc}", file=sys.stderr)
+        return 1
+    except (ssl.SSLError, ValueError) as exc:  # a key that does not fit, a bad URL
+        log.error("event=sync_setup_failed reason=%r", str(exc))
         print(f"kiosk sync: cannot start: {exc}", file=sys.stderr)
         return 2
+    for notice in cfg.notices:  # a layer set aside: the bureau hears of it with the next heartbeat
+        try:
+            daemon.outbox.record_alert("config_layer_set_aside", notice[:200])
+        except Exception:  # an alert must not stop the daemon
+            log.exception("event=alert_not_recorded")
     install_signal_handlers(daemon)
     try:
         return daemon.run()

@@ -129,10 +129,12 @@ def bureau_layer(settings: Mapping[str, Any], log_drops: bool = True) -> dict[st
 
 
 def render_bureau_layer(values: Mapping[str, Any], version: str) -> bytes:
-    header = (f"# Settings pushed by the bureau (kiosk-config version {version}).\n"
+    """The bureau layer file, read back as config.load will read it before it may be written:
+    the bureau's version goes into a comment, so it loses anything a comment cannot hold."""
+    header = (f"# Settings pushed by the bureau (kiosk-config version {config.comment_text(version, 80)}).\n"
               "# Written by the sync daemon; edits here are replaced at the next change.\n")
     body = config.render_toml(values) if values else ""
-    return (header + body).encode("utf-8")
+    return config.checked_layer_bytes(header + body, config.LAYER_BUREAU)
 
 
 # --- the cache ---------------------------------------------------------------------------------
@@ -230,7 +232,11 @@ class ReferenceData:
             return False
         pushed = cached.body.get("settings") or {}
         values = bureau_layer(pushed, log_drops=False)
-        data = render_bureau_layer(values, cached.version)
+        try:
+            data = render_bureau_layer(values, cached.version)
+        except config.ConfigError as exc:  # a bug, not the bureau's doing: keep the old file
+            log.error("event=bureau_settings_not_written problem=%r", str(exc)[:200])
+            return False
         try:
             if self.layer_path.read_bytes() == data:
                 return False

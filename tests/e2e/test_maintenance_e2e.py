@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from kiosk import config
+from kiosk import config, provisioning
 from kiosk.services.maintenance import hash_pin
 
 PIN = "97531864"
@@ -16,8 +16,7 @@ PIN = "97531864"
 
 @pytest.fixture
 def tech(make_kiosk, sims):
-    config.save_technician_settings(config.Path(sims.env["KIOSK_DATA_DIR"]),
-                                    {"maintenance.pin_hash": hash_pin(PIN)})
+    provisioning.write(config.Path(sims.env["KIOSK_DATA_DIR"]), "maintenance.pin_hash", hash_pin(PIN))
     k = make_kiosk("en")
     door = k.ui.gpio.factory.pin(k.cfg["gpio.service_door"])
     door.drive_high()

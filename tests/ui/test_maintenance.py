@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from kiosk import config
+from kiosk import config, provisioning
 from kiosk.hw.health import DeviceHealth
 from kiosk.services.maintenance import hash_pin, verify_pin
 from tests.conftest import ARTIFACTS
@@ -21,7 +21,7 @@ SHOTS = ARTIFACTS / "maintenance"
 
 @pytest.fixture
 def h(tmp_path):
-    config.save_technician_settings(tmp_path / "data", {"maintenance.pin_hash": hash_pin(PIN)})
+    provisioning.write(tmp_path / "data", "maintenance.pin_hash", hash_pin(PIN))
     harness = make_harness(tmp_path)
     yield harness
     harness.close()
@@ -146,7 +146,7 @@ def test_menu_closes_itself_after_inactivity(h):
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
 def test_every_page_renders_and_is_saved(tmp_path, lang):
-    config.save_technician_settings(tmp_path / "data", {"maintenance.pin_hash": hash_pin(PIN)})
+    provisioning.write(tmp_path / "data", "maintenance.pin_hash", hash_pin(PIN))
     h = make_harness(tmp_path, lang=lang)
     try:
         h.ui.sessions.default_language = lang
@@ -277,7 +277,7 @@ def test_audit_log_is_append_only(h):
         db.execute("UPDATE audit SET event = 'y'")
 
 
-def test_set_pin_command_writes_a_hash_to_the_technician_layer(tmp_path):
+def test_set_pin_command_writes_a_hash_to_the_provisioning_store(tmp_path):
     env = dict(os.environ, KIOSK_DATA_DIR=str(tmp_path))
     run = lambda text: subprocess.run([sys.executable, "-m", "kiosk", "maintenance", "set-pin", "--stdin"],  # noqa: E731
                                       input=text, capture_output=True, text=True, env=env, timeout=60)
@@ -287,4 +287,6 @@ def test_set_pin_command_writes_a_hash_to_the_technician_layer(tmp_path):
     assert res.returncode == 0, res.stderr
     cfg = config.load(None, environ={"KIOSK_DATA_DIR": str(tmp_path)})
     assert verify_pin("13572468", cfg["maintenance.pin_hash"])
-    assert "13572468" not in (tmp_path / config.TECHNICIAN_LAYER_FILE).read_text()
+    stored = provisioning.item_path(tmp_path, "maintenance.pin_hash")
+    assert cfg.sources["maintenance.pin_hash"] == "provisioning" and "13572468" not in stored.read_text()
+    assert not (tmp_path / config.TECHNICIAN_LAYER_FILE).exists()

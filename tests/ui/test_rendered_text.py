@@ -17,7 +17,7 @@ import pygame
 import pytest
 from PIL import Image
 
-from kiosk import config
+from kiosk import config, provisioning
 from kiosk.i18n import LANGUAGES, catalog
 from kiosk.screens import card_flows, face_screens, maintenance, name_entry
 from kiosk.services.face_check import FacePictures
@@ -99,7 +99,7 @@ def _every_screen(h):
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_no_placeholder_or_message_id_is_drawn(tmp_path, lang, size, care):
     OUT.mkdir(parents=True, exist_ok=True)
-    config.save_technician_settings(tmp_path / "data", {"maintenance.pin_hash": hash_pin("246810")})
+    provisioning.write(tmp_path / "data", "maintenance.pin_hash", hash_pin("246810"))
     h = make_harness(tmp_path, size, lang)
     found: dict[str, list[str]] = {}
     try:
