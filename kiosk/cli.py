@@ -115,9 +115,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"kiosk: config error: {problem}; running out of service", file=sys.stderr)
         cfg = _fallback_config(args.sim)
     logs.setup(cfg["log.level"])
-    if problem:
-        import logging
+    import logging
 
+    for notice in cfg.notices:  # said again now that the log goes somewhere
+        logging.getLogger("kiosk.app").error("event=config_layer_set_aside notice=%r", notice[:300])
+    if problem:
         logging.getLogger("kiosk.app").error("event=config_error out_of_service=1 problem=%r", problem)
     if args.walkthrough or (args.sim and not app.has_display() and args.frames is None):
         if problem:  # no screen to keep up: a walkthrough on the fallback would mislead

@@ -53,6 +53,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = config.load(getattr(args, "config", None))
     logs.setup(cfg["log.level"])
     log = logging.getLogger("kiosk.sync.daemon")
+    for notice in cfg.notices:  # said again now that the log goes somewhere
+        log.error("event=config_layer_set_aside notice=%r", notice[:300])
     settings = SyncSettings.from_config(cfg)
     try:
         cert_id = provisioning.certificate_kiosk_id(settings.cert_file)
