@@ -33,7 +33,7 @@ from kiosk.sync.client import (
     Outcome,
 )
 from kiosk.sync.heartbeat_body import Reported
-from kiosk.sync.ipc import IpcServer, SyncStatus
+from kiosk.sync.ipc import IpcServer, SyncStatus, group_id
 from kiosk.sync.outbox import Item, NoSealer, Outbox
 from kiosk.sync.reference_data import KIOSK_CONFIG, OUTLETS, ReferenceData, RefreshResult
 from kiosk.sync.settings import SyncSettings
@@ -100,7 +100,8 @@ class SyncDaemon:
     def run(self) -> int:
         """Serve until stop() or SIGTERM; returns the process exit code."""
         with _single_instance(self.settings.data_dir / "sync.lock"):
-            server = IpcServer(self.settings.socket_path, self.dispatch).start()
+            server = IpcServer(self.settings.socket_path, self.dispatch,
+                               allowed_gids={group_id(self.settings.ipc_group)}).start()
             try:
                 self._refresh_status(force=True)
                 self._notifier.ready(self._status_line())

@@ -26,6 +26,10 @@ class SyncSettings:
     max_queue_mb: float = 1024
     idle_poll_s: float = 1.0
     reference_s: float = 3600.0
+    # Who may use the socket besides the daemon's own user: members of this group (the UI's,
+    # kiosk-data in the units); empty means the daemon's own primary group, which the units make
+    # kiosk-data. Proposed schema key: sync.ipc_group (str, default "", not technician-editable).
+    ipc_group: str = ""
 
     @classmethod
     def from_config(cls, cfg: Any) -> "SyncSettings":
