@@ -27,7 +27,8 @@ BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TABLE IF NOT EXISTS lockout (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     failures INTEGER NOT NULL,
-    locked_until REAL NOT NULL
+    locked_until REAL NOT NULL,  -- CLOCK_MONOTONIC seconds in boot `boot`; 0 = not locked
+    boot TEXT NOT NULL DEFAULT ''  -- '' in files written before: locked_until was wall time
 );
 """
 
@@ -55,6 +56,9 @@ class AuditLog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(lockout)")}
+        if "boot" not in columns:
+            self._db.execute("ALTER TABLE lockout ADD COLUMN boot TEXT NOT NULL DEFAULT ''")
         for suffix in ("", "-wal", "-shm"):  # SQLite ignores the umask; the kiosk-data group shares it
             try:
                 os.chmod(f"{path}{suffix}", 0o660)
@@ -76,17 +80,21 @@ class AuditLog:
     def events(self) -> list[str]:
         return [e.event for e in reversed(self.recent(10_000))]
 
-    # Lockout state lives beside the log so a restart does not reset the count.
-    def lockout(self) -> tuple[int, float]:
+    # Lockout state lives beside the log so a restart does not reset the count. The deadline is
+    # monotonic time, meaningful only within the boot named beside it (see maintenance.py).
+    def lockout(self) -> tuple[int, float, str]:
+        """(failures, locked_until, boot)."""
         with self._lock:
-            row = self._db.execute("SELECT failures, locked_until FROM lockout WHERE id = 1").fetchone()
-        return (row[0], row[1]) if row else (0, 0.0)
+            row = self._db.execute("SELECT failures, locked_until, boot FROM lockout "
+                                   "WHERE id = 1").fetchone()
+        return (row[0], row[1], row[2]) if row else (0, 0.0, "")
 
-    def set_lockout(self, failures: int, locked_until: float) -> None:
+    def set_lockout(self, failures: int, locked_until: float, boot: str = "") -> None:
         with self._lock:
-            self._db.execute("INSERT INTO lockout (id, failures, locked_until) VALUES (1, ?, ?) "
-                             "ON CONFLICT(id) DO UPDATE SET failures = excluded.failures, "
-                             "locked_until = excluded.locked_until", (failures, locked_until))
+            self._db.execute("INSERT INTO lockout (id, failures, locked_until, boot) "
+                             "VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                             "failures = excluded.failures, locked_until = excluded.locked_until, "
+                             "boot = excluded.boot", (failures, locked_until, boot))
 
     def close(self) -> None:
         with self._lock:

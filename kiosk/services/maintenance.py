@@ -22,6 +22,12 @@ log = logging.getLogger(__name__)
 SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_LEN = 2 ** 15, 8, 1, 32
 
 
+def _boot_id() -> str:
+    from kiosk.sync.clock import boot_id  # the same id the queue uses (KIOSK_BOOT_ID=%b)
+
+    return boot_id()
+
+
 def hash_pin(pin: str, salt: bytes | None = None) -> str:
     if not (pin.isdigit() and 6 <= len(pin) <= 12):
         raise ValueError("a technician PIN has 6 to 12 digits")
@@ -79,15 +85,23 @@ class GestureDetector:
 
 
 class MaintenanceAccess:
-    """Who may open the menu, and when. Time for lockout is the wall clock (it must survive a
-    restart); the tamper timer uses the injected monotonic clock."""
+    """Who may open the menu, and when.
+
+    The lockout runs on the monotonic clock, never the wall clock (which NTP, fake-hwclock or a
+    `date -s` can move), plus a count persisted beside the audit log: a UI restart within one
+    boot finds the same deadline; after a reboot, when the monotonic clock has started again,
+    the lockout starts again in full. The tamper timer uses the injected monotonic clock too."""
 
     def __init__(self, audit: AuditLog, pin_hash: Callable[[], str], max_failures: int,
-                 lockout_s: float, tamper_s: float, wall: Callable[[], float] = time.time) -> None:
+                 lockout_s: float, tamper_s: float, wall: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 boot_id: Callable[[], str] | None = None) -> None:
         self.audit = audit
         self._pin_hash = pin_hash
         self.max_failures, self.lockout_s, self.tamper_s = max_failures, lockout_s, tamper_s
-        self.wall = wall
+        self.wall = wall  # only to read a lockout written by an older version
+        self.monotonic = monotonic
+        self.boot_id = boot_id or _boot_id
         self.door_opened_at: float | None = None
         self.door_authorised = False
         self.tamper = False
@@ -96,28 +110,47 @@ class MaintenanceAccess:
     def request(self, via: str) -> None:
         self.audit.append("maintenance_request", via=via)
 
+    def locked_for(self) -> float:
+        """Seconds the menu stays locked (0 when it is not), settling a lock from another boot."""
+        now, boot = self.monotonic(), self.boot_id()
+        failures, until, locked_boot = self.audit.lockout()
+        if until <= 0:
+            return 0.0
+        if locked_boot == "" and until <= self.wall():
+            until = 0.0  # written on wall time by an older version, and over
+        elif locked_boot != boot:
+            # Another boot's monotonic deadline means nothing now: start again in full.
+            until = now + self.lockout_s
+            self.audit.set_lockout(failures, until, boot)
+            self.audit.append("maintenance_lock_restarted", seconds=int(self.lockout_s))
+            log.warning("event=maintenance_lock_restarted seconds=%d", self.lockout_s)
+        if until > now:
+            return until - now
+        self.audit.set_lockout(0, 0.0, boot)
+        return 0.0
+
     def try_pin(self, pin: str) -> PinOutcome:
-        now = self.wall()
-        failures, locked_until = self.audit.lockout()
-        if locked_until > now:
+        remaining = self.locked_for()
+        if remaining > 0:
             self.audit.append("maintenance_pin_refused", reason="locked")
-            return PinOutcome(PinResult.LOCKED, 0, locked_until - now)
+            return PinOutcome(PinResult.LOCKED, 0, remaining)
+        failures, _, _ = self.audit.lockout()
         stored = self._pin_hash()
         if not stored:
             self.audit.append("maintenance_pin_refused", reason="no_pin_set")
             return PinOutcome(PinResult.NO_PIN_SET)
         if verify_pin(pin, stored):
-            self.audit.set_lockout(0, 0.0)
+            self.audit.set_lockout(0, 0.0, self.boot_id())
             self.audit.append("maintenance_enter")
             self.door_authorised = self.door_opened_at is not None
             return PinOutcome(PinResult.OK)
         failures += 1
         if failures >= self.max_failures:
-            self.audit.set_lockout(0, now + self.lockout_s)
+            self.audit.set_lockout(failures, self.monotonic() + self.lockout_s, self.boot_id())
             self.audit.append("maintenance_locked", failures=failures, seconds=int(self.lockout_s))
             log.warning("event=maintenance_locked failures=%d seconds=%d", failures, self.lockout_s)
             return PinOutcome(PinResult.LOCKED, 0, self.lockout_s)
-        self.audit.set_lockout(failures, 0.0)
+        self.audit.set_lockout(failures, 0.0, self.boot_id())
         self.audit.append("maintenance_pin_wrong", failures=failures)
         return PinOutcome(PinResult.WRONG, self.max_failures - failures)
 

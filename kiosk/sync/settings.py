@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+
 @dataclass(frozen=True)
 class SyncSettings:
     kiosk_id: str
@@ -32,7 +33,7 @@ class SyncSettings:
     ipc_group: str = ""
 
     @classmethod
-    def from_config(cls, cfg: Any) -> "SyncSettings":
+    def from_config(cls, cfg: Any) -> SyncSettings:
         get = cfg.__getitem__
         return cls(
             kiosk_id=get("kiosk.id"), data_dir=Path(get("kiosk.data_dir")),
@@ -52,5 +53,5 @@ class SyncSettings:
             reference_s=float(get("sync.reference_s")),
         )
 
-    def with_(self, **changes: Any) -> "SyncSettings":
+    def with_(self, **changes: Any) -> SyncSettings:
         return replace(self, **changes)

@@ -119,6 +119,17 @@ def test_units_hand_over_the_boot_id(unit: str) -> None:
     assert re.search(r"(?m)^Environment=KIOSK_BOOT_ID=%b$", text)
 
 
+def test_chrony_steps_only_at_boot_and_names_nts() -> None:
+    """Issue 13, #11: no `makestep 1 -1` (any unauthenticated source could move the clock at any
+    time); stepping only in the first updates after boot, and an NTS server line documented."""
+    conf = (SYSTEMD / "chrony/kiosk.conf").read_text()
+    steps = re.findall(r"(?m)^makestep\s+(\S+)\s+(\S+)\s*$", conf)
+    assert len(steps) == 1, steps
+    threshold, limit = float(steps[0][0]), int(steps[0][1])
+    assert threshold > 0 and 0 < limit <= 3, steps
+    assert re.search(r"(?m)^#\s*server\s+\S+.*\bnts\b", conf), "no documented NTS server line"
+
+
 def test_udev_rule_parses() -> None:
     """Every rule line is KEY{ATTR}OP"VALUE" pairs; printers get group lp, mode 0660."""
     rules = (SYSTEMD / "udev/70-kiosk-printer.rules").read_text()
