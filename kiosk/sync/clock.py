@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import datetime as _dt
 import functools
 import logging
+import math
 import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -89,3 +92,74 @@ def monotonic() -> float:
 
 def wall() -> float:
     return time.time()
+
+
+# How far the wall clock may be from the bureau's server_time and still be trusted. The ack's
+# timestamp has whole seconds and the request may take up to sync.request_timeout_s; chrony keeps
+# a synchronised clock within milliseconds. Two minutes is far outside both and far inside what
+# matters here (card expiry is judged by the day, receipts by the minute).
+CLOCK_TOLERANCE_S = 120.0
+
+
+class ClockCheck:
+    """Whether the wall clock may be believed: chrony says synchronised AND the bureau's
+    server_time (heartbeat answer) agreed with it, and the clock has not been stepped since.
+
+    Before the first comparison nothing is trusted: chrony could have been steered by an
+    unauthenticated source. A step after the comparison is seen as a change of (wall - monotonic)
+    and ends the trust until the next heartbeat compares again.
+    """
+
+    def __init__(self, wall: Callable[[], float] | None = None,
+                 monotonic: Callable[[], float] | None = None,
+                 synchronised: Callable[[], bool] | None = None,
+                 tolerance_s: float = CLOCK_TOLERANCE_S) -> None:
+        self._wall = wall or _current_wall
+        self._mono = monotonic or _current_monotonic
+        self._synced = synchronised or _current_synchronised
+        self.tolerance_s = tolerance_s
+        self.offset_s: float | None = None  # bureau minus kiosk at the last comparison
+        self._anchor: float | None = None  # wall - monotonic at the last comparison
+
+    def __repr__(self) -> str:
+        return f"<ClockCheck offset_s={self.offset_s} trusted={self.trusted()}>"
+
+    def observe(self, server_time: str, sent_wall: float, received_wall: float) -> float | None:
+        """Compare with the bureau's clock; the offset in seconds, None when unreadable."""
+        try:
+            server = _dt.datetime.fromisoformat(server_time.replace("Z", "+00:00"))
+            if server.tzinfo is None:
+                return None
+        except (AttributeError, TypeError, ValueError):
+            return None
+        offset = server.timestamp() - (sent_wall + received_wall) / 2
+        if not math.isfinite(offset):
+            return None
+        was = self.trusted()
+        self.offset_s, self._anchor = offset, self._wall() - self._mono()
+        now = self.trusted()
+        if abs(offset) > self.tolerance_s:
+            log.warning("event=clock_untrusted offset_s=%.0f tolerance_s=%.0f", offset,
+                        self.tolerance_s)
+        elif now != was:
+            log.info("event=clock_trusted offset_s=%.1f synchronised=%s", offset, self._synced())
+        return offset
+
+    def trusted(self) -> bool:
+        if self.offset_s is None or self._anchor is None or abs(self.offset_s) > self.tolerance_s:
+            return False
+        stepped = abs((self._wall() - self._mono()) - self._anchor)
+        return stepped <= self.tolerance_s and self._synced()
+
+
+# Looked up at each call, so tests move time through this module's functions.
+def _current_wall() -> float:
+    return wall()
+
+
+def _current_monotonic() -> float:
+    return monotonic()
+
+
+def _current_synchronised() -> bool:
+    return clock_synchronised()

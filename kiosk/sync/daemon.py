@@ -15,8 +15,9 @@ import signal
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from kiosk import __version__
 from kiosk.runtime.sdnotify import Notifier
@@ -51,8 +52,10 @@ class SyncDaemon:
     def __init__(self, settings: SyncSettings, outbox: Outbox,
                  client_factory: Callable[[], BureauClient],
                  notifier: Notifier | None = None,
-                 reload: Callable[[], SyncSettings] | None = None) -> None:
+                 reload: Callable[[], SyncSettings] | None = None,
+                 clock_check: clock.ClockCheck | None = None) -> None:
         self.settings = settings
+        self.clock_check = clock_check or clock.ClockCheck()  # chrony AND the bureau agree
         self.outbox = outbox
         self._client = client_factory()
         self._query_client = client_factory()  # queries never wait behind a slow batch
@@ -81,7 +84,7 @@ class SyncDaemon:
 
     @classmethod
     def from_settings(cls, settings: SyncSettings,
-                      reload: Callable[[], SyncSettings] | None = None) -> "SyncDaemon":
+                      reload: Callable[[], SyncSettings] | None = None) -> SyncDaemon:
         outbox = Outbox(settings.data_dir, settings.kiosk_id, NoSealer(),
                         min_free_mb=settings.min_free_mb, max_db_mb=settings.max_queue_mb,
                         recover_in_flight=True,
@@ -146,7 +149,7 @@ class SyncDaemon:
             if due is not None:
                 waits.append(due)
         # Wake at least every second for the watchdog.
-        self._wake.wait(max(0.005, min(min(waits), 1.0)))
+        self._wake.wait(max(0.005, min(*waits, 1.0)))
         self._wake.clear()
 
     # --- draining --------------------------------------------------------------------------
@@ -264,7 +267,7 @@ class SyncDaemon:
             return
         try:
             new = self._reload()
-        except Exception as exc:  # noqa: BLE001 - a bad layer elsewhere must not stop the daemon
+        except Exception as exc:
             log.warning("event=settings_reload_failed error=%r", str(exc)[:200])
             return
         old = self.settings
@@ -279,10 +282,12 @@ class SyncDaemon:
         self._next_heartbeat = time.monotonic() + self.settings.heartbeat_s
         st = self.outbox.status()
         devices, usage = self.reported.take()
+        sent = clock.wall()
+        trusted = self.clock_check.trusted()
         body = {
             "kiosk_id": self.settings.kiosk_id,
-            "sent_at": _rfc3339(time.time()),
-            "clock_synchronised": clock.clock_synchronised(),
+            "sent_at": _rfc3339(sent),
+            "clock_synchronised": trusted,
             "boot_counter": self.outbox.boot,
             "uptime_s": _uptime_s(),
             "software_version": __version__,
@@ -308,6 +313,9 @@ class SyncDaemon:
             self._next_heartbeat = min(self._next_heartbeat, self._hold_until)
             return
         self._came_online()
+        self.clock_check.observe(str(ack.get("server_time", "")), sent, clock.wall())
+        if self.clock_check.trusted() != trusted:
+            self._next_heartbeat = 0.0  # tell the bureau the new verdict now, not in an interval
         self.outbox.mark_success()
         # Usage counters are "since the last heartbeat acknowledged".
         self.reported.acknowledged(usage)
@@ -358,7 +366,7 @@ class SyncDaemon:
         st = self.outbox.status()
         self._status = SyncStatus(self._online, st.pending, st.in_flight, st.dead,
                                   st.oldest_pending_age_s, st.last_success_at, self._last_error,
-                                  clock.clock_synchronised())
+                                  self.clock_check.trusted())
         self._status_at = now
 
     def _status_line(self) -> str:
