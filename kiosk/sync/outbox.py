@@ -135,12 +135,11 @@ class Outbox:
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
-        self.quarantined = storage.prepare(self.path)
+        self.quarantined = storage.prepare(self.path, now=wall())
         if max_db_mb:
             page = self._conn().execute("PRAGMA page_size").fetchone()[0]
             self._max_pages = max(16, int(max_db_mb * 1024 * 1024 // page))
             self._conn().execute(f"PRAGMA max_page_count = {self._max_pages}")
-        self._seq_floor = storage.quarantined_count(self.path) * reference.QUARANTINE_BLOCK
         self._code = ""  # the kiosk id as references spell it; worked out at the first mint
         self.boot = self._start_boot(boot_id or _clock.boot_id(), recover_in_flight)
 
@@ -224,6 +223,8 @@ class Outbox:
             return Capacity(False, "sync.storage.full", free)
         if not _writable(self.path):
             return Capacity(False, "sync.storage.readonly", free)
+        if self._sequence_left() < 1:
+            return Capacity(False, "sync.storage.sequence_exhausted", free)
         if self._max_pages:
             conn = self._conn()
             used = (conn.execute("PRAGMA page_count").fetchone()[0]
@@ -281,15 +282,8 @@ class Outbox:
         file folds in every queued row. A number is therefore never minted twice, yet an
         enqueue writes only its own row: no sequence row to update in every durable commit.
         """
-        self._code = self._code or reference.kiosk_code(self.kiosk_id)
         ymd = f"{day.year:04d}{day.month:02d}{day.day:02d}"
-        prefix = f"{self._code}-{ymd}-"
-        last = conn.execute(
-            "SELECT max(coalesce((SELECT last FROM ref_sequence WHERE day = ?), 0), "
-            "coalesce((SELECT CAST(substr(reference, ?, ?) AS INTEGER) FROM outbox "
-            "WHERE reference >= ? AND reference < ? ORDER BY reference DESC LIMIT 1), 0))",
-            (ymd, len(prefix) + 1, reference.SEQ_DIGITS, prefix, prefix + "~")).fetchone()[0]
-        nxt = max(last, self._seq_floor) + 1
+        nxt = self._last_sequence(conn, ymd) + 1
         while True:
             if nxt > reference.SEQ_MAX:
                 raise reference.SequenceExhausted(f"day={ymd} sequence exhausted")
@@ -297,6 +291,23 @@ class Outbox:
             if text is not None:
                 return reference.Reference(text, str(uuid.uuid4()), ymd, nxt)
             nxt += 1
+
+    def _last_sequence(self, conn: sqlite3.Connection, ymd: str) -> int:
+        """The last number used on day ymd (see _mint). After a quarantine the fresh file's
+        ref_sequence holds the floor storage.prepare set (reference.QUARANTINE_GAP)."""
+        self._code = self._code or reference.kiosk_code(self.kiosk_id)
+        prefix = f"{self._code}-{ymd}-"
+        return int(conn.execute(
+            "SELECT max(coalesce((SELECT last FROM ref_sequence WHERE day = ?), 0), "
+            "coalesce((SELECT CAST(substr(reference, ?, ?) AS INTEGER) FROM outbox "
+            "WHERE reference >= ? AND reference < ? ORDER BY reference DESC LIMIT 1), 0))",
+            (ymd, len(prefix) + 1, reference.SEQ_DIGITS, prefix, prefix + "~")).fetchone()[0])
+
+    def _sequence_left(self) -> int:
+        """Reference numbers still free today: can_accept says no before enqueue would fail."""
+        day = datetime.fromtimestamp(self._wall()).date()
+        last = self._last_sequence(self._conn(), f"{day.year:04d}{day.month:02d}{day.day:02d}")
+        return reference.SEQ_MAX - last
 
     # --- the daemon side -------------------------------------------------------------------
     def claim_batch(self, n: int, max_bytes: int | None = None) -> list[Item]:

@@ -20,9 +20,13 @@ ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*"
 _MOD = 37
 SEQ_DIGITS = 6
 SEQ_MAX = 10**SEQ_DIGITS - 1
-# After a corrupt database is quarantined, the fresh one starts each day's sequence at
-# quarantined_files * QUARANTINE_BLOCK, so numbers minted before the loss are not minted again.
-QUARANTINE_BLOCK = 100_000
+# After a corrupt database is quarantined, the fresh one continues each day's sequence after the
+# highest number salvaged from it, and today's (the day of the loss) QUARANTINE_GAP further on,
+# for numbers the damaged pages hid: far more than a kiosk mints in a day (a few hundred), and
+# 99 losses in one day before the sequence runs out. The floor lives in the fresh file's
+# ref_sequence; it no longer grows with the count of quarantined files of every day (ten of
+# those used to put the floor past SEQ_MAX: SequenceExhausted on every submission).
+QUARANTINE_GAP = 10_000
 _REF_RE = re.compile(r"^([A-Z0-9]{1,32})-(\d{8})-(\d{6})-([0-9A-Z*])$")
 
 
@@ -78,7 +82,9 @@ def format_reference(kiosk_id: str, day: date, sequence: int) -> str | None:
 def is_valid(text: str) -> bool:
     """True when text is a well-formed reference with a matching check character."""
     m = _REF_RE.match(text.strip().upper())
-    return bool(m) and check_character(m.group(1) + m.group(2) + m.group(3)) == m.group(4)
+    if m is None:
+        return False
+    return check_character(m.group(1) + m.group(2) + m.group(3)) == m.group(4)
 
 
 SCHEMA_SQL = """

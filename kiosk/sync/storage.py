@@ -1,7 +1,9 @@
 """The outbox's SQLite file: pragmas, schema, free-space checks, and quarantine of a corrupt file.
 
-A corrupt file is moved aside (never deleted) so a technician can hand it to the bureau for
-recovery; the kiosk carries on with a fresh file and raises an alert.
+A corrupt file (SQLITE_CORRUPT / NOTADB, or a failed quick_check) is moved aside, never deleted,
+and every sealed record still readable in it is salvaged into the fresh file (the idempotency keys
+make resending safe); the file stays in quarantine for the technician. Anything else (a lock held
+by another process, an I/O error) is waited for or reported, never quarantined.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from kiosk.sync import reference
+from kiosk.sync import reference, salvage
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,11 @@ APPLICATION_ID = 0x4B534F42  # "KSOB": refuses to adopt some other program's SQL
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000  # the UI and the daemon share the file; commits are short
 QUARANTINE_DIR = "quarantine"
+# A lock held longer than the busy timeout (a technician's sqlite3 shell, a backup) is waited for
+# this long in all when the file is opened, then reported as StorageBusy: never a quarantine.
+OPEN_WAIT_S = 60.0
+_CORRUPT = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -72,21 +80,35 @@ class StorageCorrupt(StorageError):
     reason = "sync.storage.corrupt"
 
 
+class StorageBusy(StorageError):
+    """Another process held the file locked for longer than we wait; nothing was changed."""
+
+    reason = "sync.storage.busy"
+
+
 @dataclass(frozen=True)
 class Quarantined:
-    """A corrupt database moved aside: where to, and why."""
+    """A corrupt database moved aside: where to, why, and how many records came back from it."""
 
     path: Path
     cause: str
+    salvaged: int = 0
+
+
+def _code(exc: BaseException) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
 
 
 def translate(exc: sqlite3.Error) -> StorageError:
     """Map a sqlite3 error to the outbox's typed errors (the caller has rolled back)."""
-    code = getattr(exc, "sqlite_errorcode", None)
+    code = _code(exc)
     if code == sqlite3.SQLITE_FULL or "disk is full" in str(exc):
         return StorageFull(str(exc))
-    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+    if code in _CORRUPT:
         return StorageCorrupt(str(exc))
+    if code in _BUSY:
+        return StorageBusy(str(exc))
     if isinstance(exc, OSError) and exc.errno == 28:
         return StorageFull(str(exc))
     return StorageError(str(exc))
@@ -109,7 +131,8 @@ def connect(path: Path, max_page_count: int | None = None) -> sqlite3.Connection
 
 
 def _check(path: Path) -> str | None:
-    """None when path is a healthy outbox file (or absent); otherwise why not."""
+    """None when path is a healthy outbox file (or absent); otherwise why it is corrupt. Errors
+    that say nothing about the file's health (locked, I/O, permissions) are raised, not judged."""
     if not path.exists():
         return None
     try:
@@ -125,7 +148,9 @@ def _check(path: Path) -> str | None:
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
-        return f"{type(exc).__name__}: {exc}"[:200]
+        if _code(exc) in _CORRUPT:
+            return f"{type(exc).__name__}: {exc}"[:200]
+        raise
     return None
 
 
@@ -134,6 +159,10 @@ def _quarantine(path: Path, cause: str) -> Quarantined:
     qdir.mkdir(mode=0o750, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     base = qdir / f"{path.stem}-{stamp}-{os.getpid()}{path.suffix}"
+    n = 1
+    while base.exists():  # a second loss in the same second must not replace the first file
+        base = qdir / f"{path.stem}-{stamp}-{os.getpid()}-{n}{path.suffix}"
+        n += 1
     # Move the -wal and -shm with it: a stale WAL next to a fresh file would be replayed into it.
     for suffix in ("", "-wal", "-shm", "-journal"):
         src = Path(str(path) + suffix)
@@ -171,37 +200,118 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def prepare(path: Path) -> Quarantined | None:
-    """Check the file, quarantine it if it is corrupt, and create the schema."""
+def prepare(path: Path, now: float | None = None) -> Quarantined | None:
+    """Check the file, quarantine it if it is corrupt (salvaging every record still readable in
+    it into the fresh file), and create the schema. A lock held by another process is waited for
+    up to OPEN_WAIT_S in all, then reported as StorageBusy with the file untouched."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + OPEN_WAIT_S
     with _locked(path):
-        cause = _check(path)
-        moved = _quarantine(path, cause) if cause else None
+        cause = _waiting(path, deadline, lambda: _check(path))
+        moved, found = None, salvage.Salvage()
+        if cause:
+            moved = _quarantine(path, cause)
+            found = salvage.salvage(moved.path)
         fresh = not path.exists()
-        conn = connect(path)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for stmt in SCHEMA_SQL.split(";"):
-                if stmt.strip():
-                    conn.execute(stmt)
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            if moved:
-                conn.execute("INSERT INTO alerts(at, kind, detail) VALUES (?, ?, ?)",
-                             (time.time(), "outbox_quarantined",
-                              f"file={moved.path.name} cause={moved.cause}"))
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise translate(exc) from exc
-        finally:
-            conn.close()
+        kept = _waiting(path, deadline, lambda: _create(path, moved, found, now))
         if fresh:
             # Group-writable so the UI and the daemon (one group) both write the WAL and shm.
             with contextlib.suppress(OSError):
                 os.chmod(path, 0o660)
-        return moved
+        if moved:
+            log.warning("event=outbox_salvaged file=%s method=%s found=%d restored=%d",
+                        moved.path.name, found.method, len(found.rows), kept)
+            return Quarantined(moved.path, moved.cause, kept)
+        return None
+
+
+def _waiting(path: Path, deadline: float, fn: Any) -> Any:
+    """fn(), again while the file is locked by another process, until deadline."""
+    told = False
+    while True:
+        try:
+            return fn()
+        except (sqlite3.OperationalError, StorageBusy) as exc:
+            if not isinstance(exc, StorageBusy) and _code(exc) not in _BUSY:
+                raise translate(exc) from exc
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.error("event=outbox_locked file=%s waited_s=%.0f reason=%r", path.name,
+                          OPEN_WAIT_S, str(exc))
+                raise StorageBusy(f"{path.name} is locked by another process (waited "
+                                  f"{OPEN_WAIT_S:.0f} s): {exc}") from exc
+            if not told:
+                log.warning("event=outbox_locked_waiting file=%s up_to_s=%.0f", path.name, left)
+                told = True
+            time.sleep(min(0.25, left))
+
+
+def _create(path: Path, moved: Quarantined | None, found: salvage.Salvage, now: float | None) -> int:
+    """The schema, and after a quarantine the salvaged rows, floors and alert: one commit."""
+    conn = connect(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for stmt in SCHEMA_SQL.split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        kept = 0
+        if moved:
+            kept = _restore(conn, found, path, now)
+            conn.execute("INSERT INTO alerts(at, kind, detail) VALUES (?, ?, ?)",
+                         (time.time(), "outbox_quarantined",
+                          f"file={moved.path.name} cause={moved.cause} salvaged={kept}"))
+        conn.execute("COMMIT")
+        return kept
+    except sqlite3.Error:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.close()
+
+
+def _restore(conn: sqlite3.Connection, found: salvage.Salvage, path: Path, now: float | None) -> int:
+    """Put salvaged records back (due now; dead letters stay dead) and keep every sequence number
+    they or the lost file used from being minted again."""
+    kept = 0
+    marks = ",".join("?" * len(salvage.COLUMNS))
+    for row in found.rows:
+        values = dict(zip(salvage.COLUMNS, row))
+        values["state"] = "dead" if values["state"] == "dead" else "pending"
+        values["created_boot"] = 0  # a boot of the lost file: ages go by the wall clock
+        try:
+            kept += conn.execute(
+                f"INSERT OR IGNORE INTO outbox({','.join(salvage.COLUMNS)}, next_attempt_at) "
+                f"VALUES ({marks}, 0)", [values[c] for c in salvage.COLUMNS]).rowcount
+        except sqlite3.IntegrityError:
+            continue  # a damaged record (a NULL where a value must be): not a submission
+    floors = dict(found.sequences)
+    for row in found.rows:
+        ref = str(row[0])
+        day, seq = ref[-17:-9], int(ref[-8:-2])
+        floors[day] = max(floors.get(day, 0), seq)
+    # Today the damaged pages may have hidden numbers already given to citizens: skip a gap, one
+    # more for each file lost today, so that even a file that yielded nothing cannot bring back
+    # a number of an earlier loss.
+    today = time.strftime("%Y%m%d", time.localtime(time.time() if now is None else now))
+    lost_today = _quarantined_on(path, today)
+    floors[today] = min(max(floors.get(today, 0), (lost_today - 1) * reference.QUARANTINE_GAP)
+                        + reference.QUARANTINE_GAP, reference.SEQ_MAX)
+    conn.executemany("INSERT INTO ref_sequence(day, last) VALUES (?, ?) "
+                     "ON CONFLICT(day) DO UPDATE SET last = max(last, excluded.last)",
+                     sorted(floors.items()))
+    return kept
+
+
+def _quarantined_on(path: Path, day: str) -> int:
+    qdir = path.parent / QUARANTINE_DIR
+    n = 0
+    for p in qdir.glob(f"{path.stem}-*{path.suffix}"):
+        with contextlib.suppress(OSError):
+            n += time.strftime("%Y%m%d", time.localtime(p.stat().st_mtime)) == day
+    return max(n, 1)
 
 
 def free_mb(directory: Path) -> float:

@@ -68,8 +68,9 @@ def write_config(sim: BureauSim, data_dir: Path, dest: Path, **sync: Any) -> Pat
     power or fill up)."""
     made = sim.kiosk_config(data_dir, **sync)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(made.read_text())
-    made.unlink()
+    if made.resolve() != dest.resolve():
+        dest.write_text(made.read_text())
+        made.unlink()
     return dest
 
 

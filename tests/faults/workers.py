@@ -21,6 +21,19 @@ def _log_to(path: str | None) -> None:
         os.close(fd)
 
 
+def submission(photo_px: int = 0, rng: random.Random | None = None) -> dict[str, Any]:
+    """A payload the bureau simulator accepts whatever its card-proof rules: assurance 'none'
+    (judged at the bureau). photo_px: a card application with a noise photo of that size (tens
+    of KB); else a loss report of a few hundred bytes."""
+    if photo_px:
+        payload = card_application(jpeg_bytes((rng or random.Random()).randrange(1 << 30),
+                                              photo_px))
+    else:
+        payload = loss_report()
+    payload["data"]["assurance"] = {"method": "none"}
+    return payload
+
+
 def enqueue_loop(data_dir: str, kiosk_id: str, public_pem: str, conn: Any, limit: int,
                  pause_s: float, seed: int, log_path: str | None = None,
                  photo_px: int = 0) -> None:
@@ -45,12 +58,9 @@ def enqueue_loop(data_dir: str, kiosk_id: str, public_pem: str, conn: Any, limit
             conn.send(("refused", cap.reason))
             time.sleep(pause_s)
             continue
-        # photo_px: a card application with a noise photo of that size (tens of KB), else a
-        # loss report of a few hundred bytes.
-        payload = (card_application(jpeg_bytes(rng.randrange(1 << 30), photo_px)) if photo_px
-                   else loss_report())
+        payload = submission(photo_px, rng)
         try:
-            receipt = ob.enqueue("card_loss_report", payload)
+            receipt = ob.enqueue("card_application" if photo_px else "card_loss_report", payload)
         except StorageError as exc:
             conn.send(("refused", exc.reason))
             time.sleep(pause_s)
@@ -73,3 +83,30 @@ def sync_run(config_path: str, log_path: str | None = None) -> None:
     code = main(["run", "--config", config_path])
     sys.stdout.flush()
     os._exit(code)
+
+
+def sync_run_with(config_path: str, log_path: str | None, busy_timeout_ms: int,
+                  open_wait_s: float) -> None:
+    """sync_run with shorter storage waits, so a lock 'longer than the busy timeout' takes a
+    second of the campaign instead of ten."""
+    from kiosk.sync import storage
+
+    storage.BUSY_TIMEOUT_MS = busy_timeout_ms
+    storage.OPEN_WAIT_S = open_wait_s  # absent before the locked-database fix: harmless
+    sync_run(config_path, log_path)
+
+
+def hold_lock(db_path: str, seconds: float, conn: Any) -> None:
+    """Another process (a technician's sqlite3 shell, a backup tool) holding the outbox file
+    exclusively for seconds, then letting go without changing anything."""
+    import sqlite3
+
+    db = sqlite3.connect(db_path, isolation_level=None)
+    db.execute("PRAGMA locking_mode = EXCLUSIVE")
+    db.execute("BEGIN EXCLUSIVE")
+    db.execute("UPDATE meta SET value = value WHERE key = 'boot_count'")
+    conn.send("held")
+    time.sleep(seconds)
+    db.execute("ROLLBACK")
+    db.close()
+    conn.send("released")
