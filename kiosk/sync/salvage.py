@@ -134,9 +134,12 @@ def _walk_pages(copy: Path) -> Salvage:
 def _walk(copy: Path, data: mmap.mmap) -> Salvage:
     ps = struct.unpack(">H", data[16:18])[0]
     ps = 65536 if ps == 1 else ps
-    if ps < 512 or ps & (ps - 1):
-        ps = 4096  # a torn header: SQLite's default
-    usable = ps - data[20]
+    if data[21:24] != b"\x40\x20\x20" or ps < 512 or ps & (ps - 1):
+        # A torn header (the payload fractions are constants 64, 32, 32): SQLite's defaults.
+        ps, reserved = 4096, 0
+    else:
+        reserved = data[20]
+    usable = ps - reserved
     pages = _Pages(data, ps)
     wal = Path(str(copy) + "-wal")
     if wal.exists():

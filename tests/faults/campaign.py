@@ -105,7 +105,10 @@ def drain_to_empty(ctx: Any, config: Path, data_dir: Path, log: Path, timeout: f
     deadline = time.monotonic() + timeout
     try:
         while True:
-            q = queue_counts(data_dir)
+            try:
+                q = queue_counts(data_dir)
+            except sqlite3.DatabaseError:  # a damaged file the daemon has not yet set aside
+                q = {"pending": -1, "in_flight": 0, "dead": 0}
             if q["pending"] + q["in_flight"] == 0:
                 break
             if proc.exitcode is not None:
