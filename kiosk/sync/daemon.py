@@ -38,7 +38,7 @@ from kiosk.sync.ipc import IpcServer, SyncStatus, group_id
 from kiosk.sync.outbox import Item, NoSealer, Outbox
 from kiosk.sync.reference_data import KIOSK_CONFIG, OUTLETS, ReferenceData, RefreshResult
 from kiosk.sync.settings import SyncSettings
-from kiosk.sync.storage import StorageError
+from kiosk.sync.storage import StorageError, StorageFull
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,17 @@ class SyncDaemon:
     # --- draining --------------------------------------------------------------------------
     def drain_once(self) -> int:
         """Claim and send one batch; returns how many rows were settled (acked or dead)."""
-        items = self.outbox.claim_batch(self._batch, MAX_REQUEST_BYTES)
+        try:
+            items = self.outbox.claim_batch(self._batch, MAX_REQUEST_BYTES)
+        except StorageFull:
+            # A full disk: sending is what frees it, so never exit over it (systemd would
+            # restart us for ever while nothing moves). One row claims with the least WAL.
+            try:
+                items = self.outbox.claim_batch(1)
+            except StorageFull as exc:
+                log.error("event=sync_disk_full reason=%r", str(exc)[:120])
+                self._hold(self._backoff.delay(1))
+                return 0
         if not items:
             return 0
         try:
@@ -173,7 +183,13 @@ class SyncDaemon:
     def _settle(self, outcomes: list[Outcome]) -> int:
         acks = [o.item_id for o in outcomes if o.action == "ack"]
         retries = [o for o in outcomes if o.action == "retry"]
-        self.outbox.ack(acks)
+        try:
+            self.outbox.ack(acks)  # first: deleting acknowledged rows is what frees the disk
+        except StorageFull as exc:
+            # The bureau has them; they stay in flight and are resent (same keys) next start.
+            log.error("event=sync_ack_disk_full rows=%d reason=%r", len(acks), str(exc)[:120])
+            self._hold(self._backoff.delay(1))
+            return 0
         dead: dict[str, list[int]] = {}
         for o in outcomes:
             if o.action == "dead":

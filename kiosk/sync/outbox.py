@@ -133,6 +133,7 @@ class Outbox:
         self._backoff = backoff or Backoff()
         self._mono, self._wall, self._synced = monotonic, wall, clock_synced
         self._local = threading.local()
+        self._drainer = recover_in_flight  # only the draining process may spend the reserve
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self.quarantined = storage.prepare(self.path, now=wall())
@@ -173,7 +174,17 @@ class Outbox:
         self._local = threading.local()
 
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        """Run fn in one IMMEDIATE transaction; any error rolls all of it back."""
+        """Run fn in one IMMEDIATE transaction; any error rolls all of it back. On a full disk
+        the draining process gives up the disk reserve and tries once more: its writes (claims,
+        acknowledgements) are what frees the space. The UI's enqueue is refused instead."""
+        try:
+            return self._write_once(fn)
+        except StorageFull:
+            if not (self._drainer and storage.release_reserve(self.path)):
+                raise
+            return self._write_once(fn)
+
+    def _write_once(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -353,7 +364,10 @@ class Outbox:
             n = sum(conn.execute("DELETE FROM outbox WHERE id = ?", k).rowcount for k in keys)
             _set_meta(conn, "last_success_at", repr(self._wall()))
             return n
-        return self._write(run)
+        n = self._write(run)
+        if self._drainer:
+            storage.ensure_reserve(self.path)  # once the disk has room again
+        return n
 
     def fail(self, ids: Iterable[int], reason: str, *, retryable: bool = True,
              retry_after: float | None = None) -> None:
@@ -399,7 +413,10 @@ class Outbox:
                 "WHERE id = ? AND state = 'in_flight'", [(i,) for i in ids]))
 
     def mark_success(self) -> None:
-        self._write(lambda conn: _set_meta(conn, "last_success_at", repr(self._wall())))
+        try:
+            self._write(lambda conn: _set_meta(conn, "last_success_at", repr(self._wall())))
+        except StorageFull:
+            pass  # a timestamp: never worth stopping the drain for
 
     # --- reading ---------------------------------------------------------------------------
     def holds(self, reference: str) -> bool:

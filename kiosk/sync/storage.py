@@ -31,6 +31,9 @@ QUARANTINE_DIR = "quarantine"
 # A lock held longer than the busy timeout (a technician's sqlite3 shell, a backup) is waited for
 # this long in all when the file is opened, then reported as StorageBusy: never a quarantine.
 OPEN_WAIT_S = 60.0
+# Disk kept aside for the drain's WAL (see ensure_reserve): a claim and an acknowledgement of a
+# batch of applications with photos, with secure_delete zeroing what the ack frees.
+RESERVE_BYTES = 4 * 1024 * 1024
 _CORRUPT = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
@@ -214,6 +217,7 @@ def prepare(path: Path, now: float | None = None) -> Quarantined | None:
             found = salvage.salvage(moved.path)
         fresh = not path.exists()
         kept = _waiting(path, deadline, lambda: _create(path, moved, found, now))
+        ensure_reserve(path)
         if fresh:
             # Group-writable so the UI and the daemon (one group) both write the WAL and shm.
             with contextlib.suppress(OSError):
@@ -250,6 +254,8 @@ def _create(path: Path, moved: Quarantined | None, found: salvage.Salvage, now: 
     """The schema, and after a quarantine the salvaged rows, floors and alert: one commit."""
     conn = connect(path)
     try:
+        if moved is None and _current(conn):
+            return 0  # nothing to write: a full disk must not stop the file from opening
         conn.execute("BEGIN IMMEDIATE")
         for stmt in SCHEMA_SQL.split(";"):
             if stmt.strip():
@@ -270,6 +276,15 @@ def _create(path: Path, moved: Quarantined | None, found: salvage.Salvage, now: 
         raise
     finally:
         conn.close()
+
+
+def _current(conn: sqlite3.Connection) -> bool:
+    """The file already has this schema version: every table, our application id."""
+    if (conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID
+            or conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION):
+        return False
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    return {"outbox", "outbox_due", "meta", "alerts", "ref_sequence"} <= names
 
 
 def _restore(conn: sqlite3.Connection, found: salvage.Salvage, path: Path, now: float | None) -> int:
@@ -312,6 +327,45 @@ def _quarantined_on(path: Path, day: str) -> int:
         with contextlib.suppress(OSError):
             n += time.strftime("%Y%m%d", time.localtime(p.stat().st_mtime)) == day
     return max(n, 1)
+
+
+def reserve_path(path: Path) -> Path:
+    return Path(str(path) + "-reserve")
+
+
+def ensure_reserve(path: Path) -> bool:
+    """Keep RESERVE_BYTES of the disk set aside next to the queue file, while there is room for
+    it and more. Only the draining process gives it up (release_reserve), for the WAL of the
+    claims and acknowledgements that free the space: a full disk never stops the drain."""
+    target = reserve_path(path)
+    try:
+        if target.exists():
+            return True
+        if shutil.disk_usage(path.parent).free < 2 * RESERVE_BYTES:
+            return False
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        try:
+            os.posix_fallocate(fd, 0, RESERVE_BYTES)
+            os.fsync(fd)
+        except OSError:
+            os.close(fd)
+            target.unlink(missing_ok=True)
+            return False
+        os.close(fd)
+        log.info("event=outbox_reserve_made bytes=%d", RESERVE_BYTES)
+        return True
+    except OSError:
+        return False
+
+
+def release_reserve(path: Path) -> bool:
+    """Give the reserve back to the file system; False when there was none to give."""
+    try:
+        reserve_path(path).unlink()
+    except FileNotFoundError:
+        return False
+    log.warning("event=outbox_reserve_released bytes=%d", RESERVE_BYTES)
+    return True
 
 
 def free_mb(directory: Path) -> float:
