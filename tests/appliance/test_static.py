@@ -119,6 +119,18 @@ def test_units_hand_over_the_boot_id(unit: str) -> None:
     assert re.search(r"(?m)^Environment=KIOSK_BOOT_ID=%b$", text)
 
 
+@pytest.mark.parametrize("unit", SERVICES)
+def test_units_bound_memory_tasks_and_descriptors(unit: str) -> None:
+    """Issue 13, #9: a runaway or flooded process is stopped by its own limits, not the box."""
+    text = (SYSTEMD / unit).read_text()
+    memory = re.search(r"(?m)^MemoryMax=(\d+)M$", text)
+    tasks = re.search(r"(?m)^TasksMax=(\d+)$", text)
+    files = re.search(r"(?m)^LimitNOFILE=(\d+)$", text)
+    assert memory and tasks and files, "MemoryMax=, TasksMax= and LimitNOFILE= in every unit"
+    assert 64 <= int(memory.group(1)) <= 1024
+    assert 16 <= int(tasks.group(1)) <= 128 and 64 <= int(files.group(1)) <= 1024
+
+
 def test_chrony_steps_only_at_boot_and_names_nts() -> None:
     """Issue 13, #11: no `makestep 1 -1` (any unauthenticated source could move the clock at any
     time); stepping only in the first updates after boot, and an NTS server line documented."""
