@@ -29,11 +29,16 @@ class CaptureSet:
         self.best: list[Candidate | None] = [None] * len(SLOTS)
         self.final = [False] * len(SLOTS)
 
-    def offer(self, slot: int, cand: Candidate) -> None:
+    def wants(self, slot: int, score: float) -> bool:
+        """Whether offer() would keep a candidate with this score (so that a candidate's costlier
+        parts, its descriptor, are computed only for frames that will be kept)."""
         if self.final[slot]:
-            return
+            return False
         cur = self.best[slot]
-        if cur is None or cand.score > cur.score:
+        return cur is None or score > cur.score
+
+    def offer(self, slot: int, cand: Candidate) -> None:
+        if self.wants(slot, cand.score):
             self.best[slot] = cand
 
     def finalise(self, slot: int) -> bool:

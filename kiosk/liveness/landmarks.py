@@ -67,22 +67,57 @@ class Mesh:
 
 
 _TO_UNIT = np.float32(1.0 / 255.0)
+_WINDOW_PAD = 2  # bilinear sampling reads the pixel after floor(x): keep a margin past the corners
+
+
+def source_window(m: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the part of a width x height frame that the crop matrix `m` (crop pixels
+    to frame pixels) samples, with a margin, clipped to the frame; empty when the crop misses it."""
+    (a, b, c), (d, e, f) = m.tolist()
+    xs = (c, a * INPUT + c, b * INPUT + c, a * INPUT + b * INPUT + c)
+    ys = (f, d * INPUT + f, e * INPUT + f, d * INPUT + e * INPUT + f)
+    return (max(math.floor(min(xs)) - _WINDOW_PAD, 0), max(math.floor(min(ys)) - _WINDOW_PAD, 0),
+            min(math.ceil(max(xs)) + _WINDOW_PAD, width), min(math.ceil(max(ys)) + _WINDOW_PAD, height))
 
 
 class Landmarker:
     def __init__(self, model: TfliteModel) -> None:
         self.model = model
-        # One input tensor reused by every frame (the engine serves one thread at a time): the
-        # [0,1] scaling writes into it instead of allocating two float copies per frame.
-        self._input = np.empty((1, INPUT, INPUT, 3), np.float32)
+        self._window = np.empty(0, np.uint8)  # scratch for the copied source window, grown on demand
+
+    def _warp(self, rgb: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """The 192x192 crop: the same pixels as warping the whole frame with `m`, but from a
+        compact copy of just the region the warp samples. The rotated warp reads the frame's rows
+        in a scattered order; a frame fresh from the camera is not in cache, and copying the window
+        row by row (a sequential read) first roughly halves the warp's time on such frames."""
+        h, w = rgb.shape[:2]
+        x0, y0, x1, y1 = source_window(m, w, h)
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        if x1 <= x0 or y1 <= y0:  # nothing of the frame in the crop: all border
+            return cv2.warpAffine(rgb, m, (INPUT, INPUT), flags=flags, borderMode=cv2.BORDER_CONSTANT)
+        shape = (y1 - y0, x1 - x0, *rgb.shape[2:])
+        n = math.prod(shape)
+        if self._window.size < n or self._window.dtype != rgb.dtype:
+            self._window = np.empty(n, rgb.dtype)
+        window = self._window[:n].reshape(shape)
+        np.copyto(window, rgb[y0:y1, x0:x1])
+        shifted = m.copy()  # the same map, from window pixels: an integer shift (exact in float32)
+        shifted[0, 2] -= x0
+        shifted[1, 2] -= y0
+        # Pixels of the frame outside the window are never sampled, and beyond the frame's edge the
+        # window's edge is the frame's edge, so the constant border falls on the same pixels.
+        return cv2.warpAffine(window, shifted, (INPUT, INPUT), flags=flags, borderMode=cv2.BORDER_CONSTANT)
 
     def run(self, rgb: np.ndarray, roi: Roi) -> Mesh:
         m = roi.crop_to_frame()
-        crop = cv2.warpAffine(rgb, m, (INPUT, INPUT), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_CONSTANT)
-        # float32(x) * float32(1/255): the same values as crop.astype(np.float32) * (1 / 255).
-        np.multiply(crop, _TO_UNIT, out=self._input[0], casting="unsafe")
-        out = self.model.invoke(self._input)
+        crop = self._warp(rgb, m)
+
+        def fill(tensor: np.ndarray) -> None:
+            # float32(x) * float32(1/255), written straight into the interpreter's input buffer:
+            # the same values as crop.astype(np.float32) * (1 / 255) passed to set_tensor.
+            np.multiply(crop, _TO_UNIT, out=tensor, casting="unsafe")
+
+        out = self.model.invoke_filled(fill)
         raw = out["conv2d_21"].reshape(468, 3)
         logit = float(np.clip(out["conv2d_31"].reshape(()), -100.0, 100.0))
         pts = np.empty_like(raw)

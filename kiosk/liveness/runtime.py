@@ -6,6 +6,7 @@ XNNPACK is the default delegate in both; without it inference is 7-8x slower on 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,14 @@ class TfliteModel:
 
     def invoke(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
         self._it.set_tensor(self._input_index, tensor)
+        self._it.invoke()
+        return {name: self._it.get_tensor(idx) for name, idx in self._outputs.items()}
+
+    def invoke_filled(self, fill: Callable[[np.ndarray], None]) -> dict[str, np.ndarray]:
+        """invoke() without set_tensor's copy: `fill` writes the input straight into the
+        interpreter's own input buffer (a view that must not outlive the call: the interpreter
+        refuses to run while a view of its memory is held). Outputs are copies, as from invoke()."""
+        fill(self._it.tensor(self._input_index)()[0])  # the view is dropped when fill returns
         self._it.invoke()
         return {name: self._it.get_tensor(idx) for name, idx in self._outputs.items()}
 

@@ -237,6 +237,8 @@ class LivenessSession:
         if slot is None:
             return
         score = m.mouth_ratio * 1000 + m.sharpness * 1e-3 if is_open else m.sharpness
+        if not self._captures.wants(slot, score):
+            return  # not better than the slot's picture: no need for its descriptor
         assert obs.mesh is not None
         self._captures.offer(slot, Candidate(frame.rgb, m.t, score, obs.track_id,
                                              face_descriptor(frame.rgb, obs.mesh.points),
