@@ -113,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
         # naming the problem; exiting would restart it into the same error, again and again.
         problem = str(exc)
         print(f"kiosk: config error: {problem}; running out of service", file=sys.stderr)
-        cfg = _fallback_config(args.sim)
+        cfg = _fallback_config(args.config, args.sim)
     logs.setup(cfg["log.level"])
     import logging
 
@@ -135,15 +135,15 @@ def _run(args: argparse.Namespace) -> int:
         print(f"kiosk: no display; wrote {len(paths)} screenshots to {out}/", file=sys.stderr)
         return 0
     probe = app.first_frame_probe() if args.frames is not None else None
-    loader = (lambda: _fallback_config(args.sim)) if problem else (lambda: load_config(args.config, sim=args.sim))
+    loader = (lambda: _fallback_config(args.config, args.sim)) if problem else (lambda: load_config(args.config, sim=args.sim))
     return app.run(cfg, max_frames=args.frames, on_first_frame=probe, cfg_loader=loader,
                    config_problem=problem)
 
 
-def _fallback_config(sim: bool) -> config.Config:
+def _fallback_config(path: Path | None, sim: bool) -> config.Config:
     from kiosk.app import SIM_OVERRIDES
 
-    return config.load_fallback(overrides=SIM_OVERRIDES if sim else None)
+    return config.load_fallback(path, overrides=SIM_OVERRIDES if sim else None)
 
 
 if __name__ == "__main__":

@@ -198,23 +198,38 @@ def load(config_path: Path | None = None, environ: Mapping[str, str] | None = No
     return Config(values, layers, tuple(notices))
 
 
-def load_fallback(environ: Mapping[str, str] | None = None,
+def load_fallback(config_path: Path | None = None, environ: Mapping[str, str] | None = None,
                   overrides: Mapping[str, Any] | None = None) -> Config:
-    """What `kiosk run` runs on when load() refused the image's file or a KIOSK_* variable: the
-    defaults, the command line's overrides, the provisioning store and every variable that is
-    valid on its own; enough for the out-of-service page and the maintenance menu."""
+    """What `kiosk run` runs on when load() refused the image's file or a KIOSK_* variable: every
+    key of that file and every variable that is valid on its own (so the devices stay as
+    configured), the command line's overrides and the provisioning store; enough for the
+    out-of-service page and the maintenance menu. Never raises ConfigError."""
     environ = os.environ if environ is None else environ
-    good: dict[str, str] = {}
+    good_env: dict[str, str] = {}
     for name, (env_name, raw) in _env_values(environ).items():
         try:
             KEYS[name].parse(raw, env_name)
         except ConfigError:
             continue
-        good[env_name] = raw
+        good_env[env_name] = raw
+    good_file: dict[str, Any] = {}
+    path = config_path or Path(environ.get("KIOSK_CONFIG", "") or SYSTEM_CONFIG)
     try:
-        return load(Path(os.devnull), environ=good, overrides=overrides, set_aside=False)
+        for name, raw in read_toml(path).items():
+            try:
+                good_file[name] = _lookup(name, str(path)).parse(raw, str(path))
+            except ConfigError:
+                continue
     except ConfigError:
-        return load(Path(os.devnull), environ={}, overrides=None, set_aside=False)
+        pass
+    # A rule between keys may still fail on what is left: drop the file's keys, then the rest.
+    for env, over in ((good_env, {**good_file, **(overrides or {})}), (good_env, dict(overrides or {})),
+                      ({}, dict(overrides or {}))):
+        try:
+            return load(Path(os.devnull), environ=env, overrides=over, set_aside=False)
+        except ConfigError:
+            continue
+    return load(Path(os.devnull), environ={}, set_aside=False)
 
 
 def _legacy_identity(flat: dict[str, Any], path: Path, data_dir: Path, values: dict, layers: dict,

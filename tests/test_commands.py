@@ -203,8 +203,9 @@ def test_run_until_sigterm(tmp_path):
                 f'[sync]\nsocket_path = "{sock_dir}/sync.sock"\n')
     env = env_for(tmp_path)
     stopped("kiosk run [--sim] [--config PATH]", run_until_ready_then_sigterm(["run", "--config", str(cfg)], env))
-    bad = write(tmp_path / "bad.toml", '[ui]\nresolution = "big"\n')
-    expect("kiosk run [--sim] [--config PATH]", kiosk("run", "--config", str(bad), env=env), 2)
+    # A refused image config keeps the UI up, out of service (issue 13): its good keys still apply.
+    bad = write(tmp_path / "bad.toml", cfg.read_text().replace('"1280x800"', '"big"'))
+    stopped("kiosk run [--sim] [--config PATH]", run_until_ready_then_sigterm(["run", "--config", str(bad)], env))
 
 
 # --- the sync daemon and its queue, against the bureau simulator ------------------------------

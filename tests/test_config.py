@@ -119,9 +119,10 @@ def test_cli_check_config_exit_codes(tmp_path):
     assert missing.returncode == 2 and "file not found" in missing.stderr
 
 
-def test_cli_run_with_a_bad_config_exits_2_without_traceback(tmp_path):
+def test_cli_walkthrough_with_a_bad_config_exits_2_without_traceback(tmp_path):
+    # `kiosk run` itself stays up out of service instead (tests/test_config_safety.py).
     bad = write(tmp_path / "bad.toml", '[devices]\nreader = "magic"\n')
-    res = kiosk("run", "--config", str(bad))
+    res = kiosk("run", "--config", str(bad), "--walkthrough", str(tmp_path / "shots"))
     assert res.returncode == 2 and "devices.reader" in res.stderr and "Traceback" not in res.stderr
 
 

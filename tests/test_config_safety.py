@@ -190,7 +190,7 @@ def test_the_out_of_service_page_names_the_problem_and_the_menu_still_opens(tmp_
 
     pygame.font.init()
     env = kiosk_env(tmp_path)
-    cfg = config.load_fallback(environ={k: v for k, v in env.items() if k.startswith("KIOSK_")})
+    cfg = config.load_fallback(Path(os.devnull), environ={k: v for k, v in env.items() if k.startswith("KIOSK_")})
     drawn: list[tuple[str, dict]] = []
     clock = FakeClock()
     kiosk = build(cfg, pygame.Surface((1280, 800)), clock=clock, start_monitor=False,
@@ -242,3 +242,14 @@ def test_set_pin_refuses_a_weak_pin_with_one_line_and_exit_1(tmp_path, pin, word
     assert len(res.stderr.strip().splitlines()) == 1 and words in res.stderr and "nothing changed" in res.stderr
     cfg = config.load(None, environ={"KIOSK_DATA_DIR": str(tmp_path / "data")})
     assert cfg["maintenance.pin_hash"] == ""
+
+
+def test_the_fallback_keeps_every_good_key_of_the_refused_file(tmp_path):
+    """GIVEN an image file with one bad key among good ones THEN the fallback the UI runs on keeps
+    the good ones (the devices stay as configured) and drops only the bad one."""
+    image = write(tmp_path / "kiosk.toml", '[devices]\nreader = "none"\nprinter = "none"\n[ui]\nresolution = "big"\n')
+    with pytest.raises(ConfigError):
+        config.load(image, environ={"KIOSK_DATA_DIR": str(tmp_path)})
+    cfg = config.load_fallback(image, environ={"KIOSK_DATA_DIR": str(tmp_path), "KIOSK_UI_FPS": "many"})
+    assert (cfg["devices.reader"], cfg["devices.printer"], cfg["ui.resolution"]) == ("none", "none", "auto")
+    assert cfg["kiosk.data_dir"] == str(tmp_path) and cfg["ui.fps"] == 30
