@@ -10,6 +10,7 @@ simply skipped when minting, so every reference ends in 0-9 or A-Z.
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 import uuid
@@ -51,6 +52,7 @@ class Reference:
         return self.text
 
 
+@functools.lru_cache(maxsize=4)
 def kiosk_code(kiosk_id: str) -> str:
     """The kiosk id as it appears in references: upper case, letters and digits only."""
     code = re.sub(r"[^A-Z0-9]", "", kiosk_id.upper())
@@ -59,23 +61,34 @@ def kiosk_code(kiosk_id: str) -> str:
     return code[:32]
 
 
-def check_character(body: str) -> str:
-    """ISO/IEC 7064 MOD 37-2 (pure system, radix 2) check character for text of A-Z/0-9."""
-    p = 0
-    for ch in body:
+def _check_state(p: int, text: str) -> int:
+    """MOD 37-2's running value after text (from p): the check character is computed in two
+    parts so that a kiosk's code and the day, the same for every reference of a day, are
+    folded once per day rather than for every submission."""
+    for ch in text:
         v = ALPHABET.find(ch)
         if v < 0 or v == 36:
             raise BadReference(f"character {ch!r} not allowed in a reference")
         p = ((p + v) * 2) % _MOD
-    return ALPHABET[(_MOD + 1 - p) % _MOD]
+    return p
+
+
+def check_character(body: str) -> str:
+    """ISO/IEC 7064 MOD 37-2 (pure system, radix 2) check character for text of A-Z/0-9."""
+    return ALPHABET[(_MOD + 1 - _check_state(0, body)) % _MOD]
+
+
+@functools.lru_cache(maxsize=8)
+def _day_prefix(code: str, ymd: str) -> int:
+    return _check_state(0, code + ymd)
 
 
 def format_reference(kiosk_id: str, day: date, sequence: int) -> str | None:
     """The reference for this sequence number, or None when its check character is '*'."""
     if not 1 <= sequence <= SEQ_MAX:
         raise SequenceExhausted(f"sequence {sequence} outside 1..{SEQ_MAX}")
-    code, ymd, seq = kiosk_code(kiosk_id), day.strftime("%Y%m%d"), f"{sequence:0{SEQ_DIGITS}d}"
-    check = check_character(code + ymd + seq)
+    code, ymd, seq = kiosk_code(kiosk_id), f"{day.year:04d}{day.month:02d}{day.day:02d}", f"{sequence:0{SEQ_DIGITS}d}"
+    check = ALPHABET[(_MOD + 1 - _check_state(_day_prefix(code, ymd), seq)) % _MOD]
     return None if check == "*" else f"{code}-{ymd}-{seq}-{check}"
 
 

@@ -1,0 +1,23 @@
+"""The envelope metadata written by hand is byte for byte the canonical JSON of the metadata
+dict: the bureau hashes those bytes into HPKE's info, so one differing byte refuses the envelope."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+from hypothesis import given, settings
+
+from kiosk.sync.outbox import EnvelopeMeta
+from kiosk.sync.seal import canonical_json, metadata, metadata_json
+
+text = st.text(max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=text, reference=text, key=text, kiosk=text, synced=st.booleans(),
+       created=st.floats(min_value=0, max_value=4e9, allow_nan=False),
+       mono=st.floats(min_value=-10, max_value=1e7, allow_nan=False),
+       boot=st.integers(min_value=0, max_value=2**40), size=st.integers(min_value=0, max_value=2**24))
+def test_metadata_json_is_the_canonical_json_of_the_metadata(kind, reference, key, kiosk, synced, created,
+                                                             mono, boot, size):
+    meta = EnvelopeMeta(kind, reference, key, created, kiosk, synced, boot, mono)
+    assert metadata_json(meta, size) == canonical_json(metadata(meta, size))
