@@ -277,6 +277,9 @@ class Outbox:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
                 (ref.text, ref.idempotency_key, kind, now, int(synced), self.boot, mono,
                  len(plaintext), envelope, mono))
+            # the COMMIT that follows waits on fsync: a sealer may use that time for the next seal
+            if (prepare := getattr(self._sealer, "prepare_next", None)) is not None:
+                prepare()
             return Receipt(ref.text, ref.idempotency_key, now, synced), len(plaintext)
 
         receipt, size = self._write(run)
