@@ -46,16 +46,33 @@ class Roi:
     @classmethod
     def from_landmarks(cls, pts: np.ndarray) -> Roi:
         """The region for the next frame: landmarks' box in the eye-levelled frame, scaled 1.5x."""
-        (rx, ry), (lx, ly) = pts[RIGHT_EYE_OUTER, :2], pts[LEFT_EYE_OUTER, :2]
-        angle = math.atan2(ly - ry, lx - rx)
+        return cls.from_bounds(*landmark_bounds(pts))
+
+    @classmethod
+    def from_bounds(cls, angle: float, bounds: np.ndarray) -> Roi:
+        """from_landmarks() given landmark_bounds() of the points."""
         c, s = math.cos(angle), math.sin(angle)
-        xy = pts[:, :2]
-        u = xy[:, 0] * c + xy[:, 1] * s  # rotate by -angle
-        v = -xy[:, 0] * s + xy[:, 1] * c
-        u0, u1, v0, v1 = u.min(), u.max(), v.min(), v.max()
+        (_, _, u0, v0), (_, _, u1, v1) = bounds  # float32 scalars: the same arithmetic as ever
         uc, vc = (u0 + u1) / 2, (v0 + v1) / 2
         return cls(float(uc * c - vc * s), float(uc * s + vc * c),
                    float(ROI_SCALE * max(u1 - u0, v1 - v0)), angle)
+
+
+def landmark_bounds(pts: np.ndarray) -> tuple[float, np.ndarray]:
+    """(eye-line angle, bounds): bounds is float32 [[x0, y0, u0, v0], [x1, y1, u1, v1]], the
+    minima and maxima of the points' x and y and of u, v, the points rotated by -angle.
+
+    One pass for both boxes (the frame box measure() reports and the eye-levelled one the next
+    region is made from): with u = x*c + y*s, v = x*(-s) + y*c and x = x*1 + y*0, each product
+    and each sum is the float32 operation the column-by-column arithmetic did, so the values are
+    the same; in a few numpy calls instead of a dozen (each costs microseconds after the model)."""
+    (dx, dy), = (pts[LEFT_EYE_OUTER:LEFT_EYE_OUTER + 1, :2] - pts[RIGHT_EYE_OUTER:RIGHT_EYE_OUTER + 1, :2]).tolist()
+    angle = math.atan2(dy, dx)
+    c, s = math.cos(angle), math.sin(angle)
+    weights = np.array([[[1.0], [0.0]], [[0.0], [1.0]], [[c], [s]], [[-s], [c]]], np.float32)  # (4, 2, 1)
+    terms = weights * pts[:, :2].T.copy()  # (4, 2, 468), on contiguous rows: reductions along them
+    rows = terms[:, 0] + terms[:, 1]  # (4, 468): x, y, u, v
+    return angle, np.array([rows.min(axis=1), rows.max(axis=1)])
 
 
 @dataclass(frozen=True)
@@ -64,16 +81,22 @@ class Mesh:
     presence: float  # face-presence probability
     crop: np.ndarray  # (192, 192, 3) uint8 RGB, eye-levelled; for sharpness, exposure, pictures
     roi: Roi
+    bounds: tuple[float, np.ndarray] | None = None  # landmark_bounds(points), when computed
+
+    def next_roi(self) -> Roi:
+        """Roi.from_landmarks(points)."""
+        return Roi.from_bounds(*(self.bounds or landmark_bounds(self.points)))
 
 
 _TO_UNIT = np.float32(1.0 / 255.0)
 _WINDOW_PAD = 2  # bilinear sampling reads the pixel after floor(x): keep a margin past the corners
 
 
-def source_window(m: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+def source_window(m: list[list[float]], width: int, height: int) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1): the part of a width x height frame that the crop matrix `m` (crop pixels
-    to frame pixels) samples, with a margin, clipped to the frame; empty when the crop misses it."""
-    (a, b, c), (d, e, f) = m.tolist()
+    to frame pixels, as nested lists) samples, with a margin, clipped to the frame; empty when
+    the crop misses it."""
+    (a, b, c), (d, e, f) = m
     xs = (c, a * INPUT + c, b * INPUT + c, a * INPUT + b * INPUT + c)
     ys = (f, d * INPUT + f, e * INPUT + f, d * INPUT + e * INPUT + f)
     return (max(math.floor(min(xs)) - _WINDOW_PAD, 0), max(math.floor(min(ys)) - _WINDOW_PAD, 0),
@@ -91,19 +114,19 @@ class Landmarker:
         in a scattered order; a frame fresh from the camera is not in cache, and copying the window
         row by row (a sequential read) first roughly halves the warp's time on such frames."""
         h, w = rgb.shape[:2]
-        x0, y0, x1, y1 = source_window(m, w, h)
+        (a, b, c), (d, e, f) = rows = m.tolist()
+        x0, y0, x1, y1 = source_window(rows, w, h)
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         if x1 <= x0 or y1 <= y0:  # nothing of the frame in the crop: all border
             return cv2.warpAffine(rgb, m, (INPUT, INPUT), flags=flags, borderMode=cv2.BORDER_CONSTANT)
         shape = (y1 - y0, x1 - x0, *rgb.shape[2:])
-        n = math.prod(shape)
-        if self._window.size < n or self._window.dtype != rgb.dtype:
-            self._window = np.empty(n, rgb.dtype)
-        window = self._window[:n].reshape(shape)
+        if self._window.size < math.prod(shape) or self._window.dtype != rgb.dtype:
+            self._window = np.empty(math.prod(shape), rgb.dtype)
+        window = np.ndarray(shape, rgb.dtype, self._window)
         np.copyto(window, rgb[y0:y1, x0:x1])
-        shifted = m.copy()  # the same map, from window pixels: an integer shift (exact in float32)
-        shifted[0, 2] -= x0
-        shifted[1, 2] -= y0
+        # The same map, from window pixels: c - x0 and f - y0 are exact in float32 (an integer at
+        # most c, resp. f, taken from a float32), so this is m with its last column shifted.
+        shifted = np.array([[a, b, c - x0], [d, e, f - y0]], np.float32)
         # Pixels of the frame outside the window are never sampled, and beyond the frame's edge the
         # window's edge is the frame's edge, so the constant border falls on the same pixels.
         return cv2.warpAffine(window, shifted, (INPUT, INPUT), flags=flags, borderMode=cv2.BORDER_CONSTANT)
@@ -111,16 +134,16 @@ class Landmarker:
     def run(self, rgb: np.ndarray, roi: Roi) -> Mesh:
         m = roi.crop_to_frame()
         crop = self._warp(rgb, m)
-
-        def fill(tensor: np.ndarray) -> None:
-            # float32(x) * float32(1/255), written straight into the interpreter's input buffer:
-            # the same values as crop.astype(np.float32) * (1 / 255) passed to set_tensor.
-            np.multiply(crop, _TO_UNIT, out=tensor, casting="unsafe")
-
-        out = self.model.invoke_filled(fill)
-        raw = out["conv2d_21"].reshape(468, 3)
-        logit = float(np.clip(out["conv2d_31"].reshape(()), -100.0, 100.0))
-        pts = np.empty_like(raw)
-        pts[:, :2] = raw[:, :2] @ m[:, :2].T + m[:, 2]
-        pts[:, 2] = raw[:, 2] * (roi.size / INPUT)
-        return Mesh(pts, 1.0 / (1.0 + math.exp(-logit)), crop, roi)
+        # float32(x) * float32(1/255), written straight into the interpreter's input buffer: the
+        # same values as crop.astype(np.float32) * (1 / 255) passed to set_tensor.
+        out = self.model.invoke_scaled(crop, _TO_UNIT)
+        logit = min(max(out["conv2d_31"].item(), -100.0), 100.0)  # NaN stays NaN, as with np.clip
+        # Crop pixels to frame pixels in one product: [x y z] @ [[m00 m10 0] [m01 m11 0] [0 0 k]]
+        # + [m02 m12 0]; the zero terms add exact zeros, so x' = x*m00 + y*m01 + m02 and z' = z*k
+        # are the float32 results of the separate product, sum and scaling this replaces.
+        (m00, m01, m02), (m10, m11, m12) = m.tolist()
+        affine = np.array([[m00, m10, 0.0], [m01, m11, 0.0], [0.0, 0.0, roi.size / INPUT],
+                           [m02, m12, 0.0]], np.float32)
+        pts = out["conv2d_21"].reshape(468, 3) @ affine[:3]
+        pts += affine[3]
+        return Mesh(pts, 1.0 / (1.0 + math.exp(-logit)), crop, roi, landmark_bounds(pts))

@@ -94,5 +94,5 @@ class FaceTracker:
             self._tracks += 1
             self.track_id = self._tracks
             log.debug("event=track_started track=%d", self.track_id)
-        self.roi = Roi.from_landmarks(mesh.points)
+        self.roi = mesh.next_roi()
         return Observation(mesh, faces, self.track_id, detected, new)
