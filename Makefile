@@ -15,6 +15,11 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# ruff (the rules in pyproject.toml) and mypy on kiosk/; `make test` runs them too (tests/test_lint.py)
+lint: setup
+	$(PY) -m ruff check kiosk simulators tests bench
+	$(PY) -m mypy
+
 test-appliance: setup
 	$(PY) -m pytest tests/appliance -v -s $(PYTEST_ARGS)
 
