@@ -166,13 +166,14 @@ def load(config_path: Path | None = None, environ: Mapping[str, str] | None = No
             if str(layer_path) in skip or not layer_path.exists():
                 continue
             try:
+                seen = _inode(layer_path)
                 flat = read_toml(layer_path)
                 if layer == LAYER_TECHNICIAN:
                     flat = _legacy_identity(flat, layer_path, data_dir, vals, lays, origs)
                 trial_v, trial_o = dict(vals), dict(origs)
                 _apply(trial_v, trial_o, flat, layer, str(layer_path))
             except ConfigError as exc:
-                notices.append(_set_aside(layer_path, layer, exc, set_aside))
+                notices.append(_set_aside(layer_path, layer, exc, set_aside, seen))
                 skip.add(str(layer_path))
                 continue
             vals, origs = trial_v, trial_o
@@ -258,10 +259,20 @@ def _legacy_identity(flat: dict[str, Any], path: Path, data_dir: Path, values: d
     return rest
 
 
-def _set_aside(path: Path, layer: str, exc: ConfigError, rename: bool) -> str:
-    """Move a bad layer file out of the way (its contents kept for the technician) and say so."""
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def _set_aside(path: Path, layer: str, exc: ConfigError, rename: bool, seen: int | None = None) -> str:
+    """Move a bad layer file out of the way (its contents kept for the technician) and say so.
+    seen: the inode that was read; a file the other process replaced meanwhile stays."""
     moved = ""
-    if rename:
+    if rename and seen is not None and _inode(path) != seen:
+        moved = "(not moved: replaced meanwhile)"
+    elif rename:
         target = path.with_name(f"{path.name}.bad-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
         try:
             os.rename(path, target)
