@@ -6,9 +6,10 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kiosk.config import Config
 from kiosk.hw.health import DeviceHealth
@@ -92,11 +93,10 @@ def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any =
     from kiosk.hw.registry import open_devices
     from kiosk.screens.ui import UI, UIOptions
     from kiosk.services.audit import AuditLog
+    from kiosk.services.container import QueueControl, build_services
     from kiosk.services.diagnostics import Diagnostics
     from kiosk.services.health import HealthMonitor
     from kiosk.services.maintenance import MaintenanceContext
-
-    from kiosk.services.container import QueueControl, build_services
 
     devices = devices or open_devices(cfg)
     devices.extra.setdefault("bureau", BureauLink(cfg))
@@ -114,7 +114,8 @@ def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any =
         failsafe_s=cfg["ui.failsafe_s"], kiosk_mode=cfg["ui.kiosk_mode"], font_path=cfg["ui.font_path"],
         dim_after_s=cfg["ui.dim_after_s"])
     audit = AuditLog(cfg.data_dir / "audit.db")
-    diagnostics = Diagnostics(devices=devices.all, health=monitor.snapshot, cfg=lambda: maintenance.cfg(),
+    # a lambda, not maintenance.cfg: maintenance is made below, from this diagnostics
+    diagnostics = Diagnostics(devices=devices.all, health=monitor.snapshot, cfg=lambda: maintenance.cfg(),  # noqa: PLW0108
                               audit=audit, log_level=cfg["log.level"])
     maintenance = MaintenanceContext(cfg_loader or (lambda: cfg), audit, diagnostics, devices.gpio)
     diagnostics.sync = QueueControl(services.outbox, services.sync)

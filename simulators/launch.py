@@ -119,7 +119,7 @@ def start_card(out: Path) -> Launched:
 class _StackProcess:
     """Lets the card stack be stopped like the other simulators."""
 
-    def __init__(self, stack) -> None:  # noqa: ANN001
+    def __init__(self, stack) -> None:
         self.stack = stack
 
     def send_signal(self, sig: int) -> None:

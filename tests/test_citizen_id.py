@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kiosk.domain import citizen_id as cid
 from kiosk.domain.masking import mask_id, mask_name, scrub

@@ -54,7 +54,7 @@ def test_watchdog_pings_are_rate_limited_and_status_sent_on_change(tmp_path):
         try:
             while True:
                 got.append(sock.recv(100))
-        except socket.timeout:
+        except TimeoutError:
             pass
     assert got == [b"WATCHDOG=1", b"STATUS=screen=home", b"WATCHDOG=1"]
 

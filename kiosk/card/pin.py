@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from kiosk.card.codec import encode_bcd
 from kiosk.card.errors import PinFormatError
 
@@ -21,7 +23,7 @@ def new_pin_problem(pin: str, id_number: str = "", length: int = PIN_LENGTH) -> 
         return "pin.problem.format"
     if len(set(pin)) == 1:
         return "pin.problem.all_equal"
-    steps = {int(b) - int(a) for a, b in zip(pin, pin[1:])}
+    steps = {int(b) - int(a) for a, b in itertools.pairwise(pin)}
     if steps in ({1}, {-1}):
         return "pin.problem.straight_run"
     if id_number and pin in id_number.upper():

@@ -7,7 +7,8 @@ lgpio factory is imported lazily by gpiozero itself.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from kiosk.hw.health import DeviceHealth
 
@@ -131,7 +132,7 @@ class GpioPanel:
         for dev in (self.status_led, self.help_beacon, self.buzzer, self.presence, self.service_door):
             dev.close()
 
-    def __enter__(self) -> "GpioPanel":
+    def __enter__(self) -> GpioPanel:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -25,13 +25,13 @@ class DeviceHealth:
         return self.state is not HealthState.OFFLINE
 
     @classmethod
-    def ok(cls, detail: str = "") -> "DeviceHealth":
+    def ok(cls, detail: str = "") -> DeviceHealth:
         return cls(HealthState.OK, "", detail)
 
     @classmethod
-    def degraded(cls, reason: str, detail: str = "") -> "DeviceHealth":
+    def degraded(cls, reason: str, detail: str = "") -> DeviceHealth:
         return cls(HealthState.DEGRADED, reason, detail)
 
     @classmethod
-    def offline(cls, reason: str, detail: str = "") -> "DeviceHealth":
+    def offline(cls, reason: str, detail: str = "") -> DeviceHealth:
         return cls(HealthState.OFFLINE, reason, detail)

@@ -6,7 +6,7 @@ it; applied twice it is harmless, because a completed reply never carries 61xx o
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 RawTransmit = Callable[[bytes], tuple[bytes, int]]
 

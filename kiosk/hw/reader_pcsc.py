@@ -12,7 +12,8 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from kiosk.hw import iso7816
 from kiosk.hw.errors import (
@@ -102,7 +103,7 @@ class PcscReader:
                 f"session={'open' if self._card is not None else 'none'} "
                 f"timeout_s={self.exchange_timeout_s}>")
 
-    def __enter__(self) -> "PcscReader":
+    def __enter__(self) -> PcscReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -196,7 +197,8 @@ class PcscReader:
         while True:
             with self._mon_lock:
                 _, current = self._retrying(
-                    lambda: self._state(min(POLL_SLICE_S, max(0.0, deadline - time.monotonic())), current))
+                    lambda known=current: self._state(min(POLL_SLICE_S, max(0.0, deadline - time.monotonic())),
+                                                      known))
             if bool(current & sc.SCARD_STATE_PRESENT) == present:
                 return True
             if time.monotonic() >= deadline:

@@ -35,7 +35,7 @@ class RingHandler(logging.Handler):
         super().__init__()
         from collections import deque
 
-        self.lines: "deque[tuple[int, str]]" = deque(maxlen=capacity)
+        self.lines: deque[tuple[int, str]] = deque(maxlen=capacity)
         self.setFormatter(MaskingFormatter())
 
     def emit(self, record: logging.LogRecord) -> None:

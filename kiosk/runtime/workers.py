@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ class Job:
     name: str
     session: int
     future: Future = field(repr=False)
-    on_done: Callable[["Job"], None] | None = field(default=None, repr=False)
+    on_done: Callable[[Job], None] | None = field(default=None, repr=False)
 
     @property
     def done(self) -> bool:
@@ -40,16 +41,20 @@ class Workers:
 
     def __init__(self, max_workers: int = 4) -> None:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="kiosk-worker")
-        self._done: "queue.SimpleQueue[Job]" = queue.SimpleQueue()
-        self._jobs: list[Job] = []
+        # Finished futures, not jobs: a done-callback that held its Job would make a cycle
+        # (job -> future -> callback -> job) that keeps the job's result (the liveness verdict with
+        # its four JPEGs, a card's holder data) and on_done's screen alive until a full garbage
+        # collection, long after the session that owned them was wiped.
+        self._done: queue.SimpleQueue[Future] = queue.SimpleQueue()
+        self._jobs: dict[Future, Job] = {}
         self._lock = threading.Lock()
 
     def submit(self, name: str, fn: Callable[..., Any], *args: Any, session: int = 0,
                on_done: Callable[[Job], None] | None = None) -> Job:
         job = Job(name, session, self._pool.submit(fn, *args), on_done)
         with self._lock:
-            self._jobs.append(job)
-        job.future.add_done_callback(lambda _f: self._done.put(job))
+            self._jobs[job.future] = job
+        job.future.add_done_callback(self._done.put)
         return job
 
     def poll(self) -> list[Job]:
@@ -57,13 +62,13 @@ class Workers:
         finished = []
         while True:
             try:
-                job = self._done.get_nowait()
+                future = self._done.get_nowait()
             except queue.Empty:
                 break
             with self._lock:
-                if job not in self._jobs:
-                    continue  # dropped with its session
-                self._jobs.remove(job)
+                job = self._jobs.pop(future, None)
+            if job is None:
+                continue  # dropped with its session
             finished.append(job)
             if job.error is not None:
                 log.warning("event=job_failed job=%s error=%s", job.name, type(job.error).__name__)
@@ -74,8 +79,9 @@ class Workers:
     def drop_session(self, session: int) -> int:
         """Forget every job of a session: pending ones are cancelled, results are discarded."""
         with self._lock:
-            mine = [j for j in self._jobs if j.session == session]
-            self._jobs = [j for j in self._jobs if j.session != session]
+            mine = [j for j in self._jobs.values() if j.session == session]
+            for job in mine:
+                del self._jobs[job.future]
         for job in mine:
             job.future.cancel()
             # A running job cannot be stopped; drop our reference to whatever it returns.
@@ -84,18 +90,19 @@ class Workers:
         keep = []
         while True:
             try:
-                job = self._done.get_nowait()
+                future = self._done.get_nowait()
             except queue.Empty:
                 break
-            if job.session != session:
-                keep.append(job)
-        for job in keep:
-            self._done.put(job)
+            with self._lock:
+                if future in self._jobs:
+                    keep.append(future)
+        for future in keep:
+            self._done.put(future)
         return len(mine)
 
     def pending(self) -> list[Job]:
         with self._lock:
-            return list(self._jobs)
+            return list(self._jobs.values())
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

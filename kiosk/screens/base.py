@@ -20,7 +20,7 @@ class Screen:
     is_home = False
     in_session = True  # part of a citizen session: inactivity timeout applies
 
-    def __init__(self, ui: "UI") -> None:
+    def __init__(self, ui: UI) -> None:
         self.ui = ui
         self.buttons: list[Button] = []
         self.area = pygame.Rect(0, 0, 0, 0)
@@ -49,3 +49,11 @@ class Screen:
 
     def update(self, now: float) -> None:
         pass
+
+    def release(self) -> None:
+        """The screen has left the stack for good: drop what it holds. Its buttons' callbacks
+        refer back to the screen (a cycle only a full garbage collection would find), so a left
+        screen with its surfaces, frames and pictures would otherwise outlive its session.
+        Screens that hold more (surfaces, a running check) extend this; layout() builds it all
+        again should the screen ever be shown anew."""
+        self.buttons = []

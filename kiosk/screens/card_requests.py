@@ -7,7 +7,8 @@ import base64
 import datetime as dt
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pygame
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 LOSS_REPORT_DAYS = 30  # a temporary loss report lapses unless made permanent at a counter
 
 
-def by_face(ui: "UI", then: Callable[[str, str, Assurance, bool], None]) -> None:
+def by_face(ui: UI, then: Callable[[str, str, Assurance, bool], None]) -> None:
     face = FLOWS.get("_identify_by_face")
     if face is None:
         show_message(ui, "request.no_face.title", "request.no_face.body", retry=None)
@@ -40,7 +41,7 @@ def by_face(ui: "UI", then: Callable[[str, str, Assurance, bool], None]) -> None
 
 # ------------------------------------------------------------------------------------ report lost
 @flow("report_lost")
-def report_lost(ui: "UI") -> None:
+def report_lost(ui: UI) -> None:
     def identified(id_number: str, name: str, assurance: Assurance, _card: bool) -> None:
         def status() -> str | None:
             try:
@@ -95,7 +96,7 @@ class PhotoScreen(Screen):
     name = "id_photo"
     title_key = "photo.bar"
 
-    def __init__(self, ui: "UI", on_photo: Callable[[bytes], None]) -> None:
+    def __init__(self, ui: UI, on_photo: Callable[[bytes], None]) -> None:
         super().__init__(ui)
         self.on_photo = on_photo
         self.latest: Any = None
@@ -207,7 +208,7 @@ class PhotoScreen(Screen):
 _CHECKERS: dict[int, Any] = {}
 
 
-def _checker(ui: "UI") -> Any:
+def _checker(ui: UI) -> Any:
     from kiosk.services.id_photo import IdPhotoChecker
 
     key = id(ui.services)
@@ -222,7 +223,7 @@ class PhoneScreen(Screen):
     name = "phone"
     title_key = "apply.phone_title"
 
-    def __init__(self, ui: "UI", on_done: Callable[[str], None]) -> None:
+    def __init__(self, ui: UI, on_done: Callable[[str], None]) -> None:
         super().__init__(ui)
         self.on_done = on_done
         self.keypad: Keypad | None = None
@@ -259,7 +260,7 @@ class PhoneScreen(Screen):
 
 # ------------------------------------------------------------------------------------ apply
 @flow("apply_card")
-def apply_card(ui: "UI") -> None:
+def apply_card(ui: UI) -> None:
     from kiosk.services.reference import load_outlets
 
     state: dict[str, Any] = {}

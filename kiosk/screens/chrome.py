@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from kiosk.screens.ui import UI
 
 
-def build_bars(ui: "UI") -> None:
+def build_bars(ui: UI) -> None:
     th = ui.theme
     w, h = ui.surface.get_size()
     m = th.margin
@@ -39,7 +39,7 @@ def build_bars(ui: "UI") -> None:
     ui.bar_buttons = buttons
 
 
-def draw_bars(ui: "UI", surf: pygame.Surface) -> None:
+def draw_bars(ui: UI, surf: pygame.Surface) -> None:
     th = ui.theme
     w, h = surf.get_size()
     pygame.draw.rect(surf, COLORS["bar"], (0, 0, w, th.top_bar_h))
@@ -66,7 +66,7 @@ def draw_bars(ui: "UI", surf: pygame.Surface) -> None:
         b.draw(ui, surf)
 
 
-def _online_width(ui: "UI") -> int:
+def _online_width(ui: UI) -> int:
     """Room the online indicator takes in a landscape top bar: its text, the gap and the dot."""
     bureau = ui.health.get("bureau")
     if bureau is None:
@@ -76,7 +76,7 @@ def _online_width(ui: "UI") -> int:
     return text_w + th.px(40) + th.px(36)
 
 
-def _draw_online(ui: "UI", surf: pygame.Surface) -> None:
+def _draw_online(ui: UI, surf: pygame.Surface) -> None:
     bureau = ui.health.get("bureau")
     if bureau is None:
         return
@@ -96,11 +96,11 @@ def _draw_online(ui: "UI", surf: pygame.Surface) -> None:
     surf.blit(img, (x, y - img.get_height() // 2))
 
 
-def overlay_buttons(ui: "UI") -> list[Button] | None:
+def overlay_buttons(ui: UI) -> list[Button] | None:
     """While the inactivity prompt shows, only its button (and call staff) can be tapped."""
     if ui.sessions.phase(ui.clock.monotonic()) is Phase.PROMPTING and not ui.screen.is_home:
         th = ui.theme
-        w, h = ui.surface.get_size()
+        _w, _h = ui.surface.get_size()
         box = _prompt_box(ui)
         bw = min(box.width - 2 * th.margin, th.px(520))
         cont = Button(pygame.Rect(box.centerx - bw // 2, box.bottom - th.margin - th.button_h, bw,
@@ -111,14 +111,14 @@ def overlay_buttons(ui: "UI") -> list[Button] | None:
     return None
 
 
-def _prompt_box(ui: "UI") -> pygame.Rect:
+def _prompt_box(ui: UI) -> pygame.Rect:
     th = ui.theme
     w, h = ui.surface.get_size()
     bw, bh = min(w - 2 * th.margin, th.px(1100)), th.px(560) + (th.px(80) if th.care_mode else 0)
     return pygame.Rect((w - bw) // 2, (h - bh) // 2, bw, bh)
 
 
-def draw_overlays(ui: "UI", surf: pygame.Surface) -> None:
+def draw_overlays(ui: UI, surf: pygame.Surface) -> None:
     th = ui.theme
     now = ui.clock.monotonic()
     buttons = overlay_buttons(ui)
@@ -143,7 +143,7 @@ def draw_overlays(ui: "UI", surf: pygame.Surface) -> None:
         ui.draw_text(surf, key, "body", COLORS["on_ok"], box.inflate(-th.margin, -th.px(40)), 2, bold=True)
 
 
-def draw_dimmed(ui: "UI", surf: pygame.Surface) -> None:
+def draw_dimmed(ui: UI, surf: pygame.Surface) -> None:
     """The idle screen: dark, with one line inviting a touch (presence or a touch wakes it)."""
     th = ui.theme
     scrim = pygame.Surface(surf.get_size(), pygame.SRCALPHA)

@@ -4,8 +4,9 @@ result with the reference number (large and as a QR code), paged table, timeline
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pygame
 
@@ -31,7 +32,7 @@ class ChoiceScreen(Screen):
 
     name = "choice"
 
-    def __init__(self, ui: "UI", title: str, prompt: str, choices: Sequence[Choice],
+    def __init__(self, ui: UI, title: str, prompt: str, choices: Sequence[Choice],
                  on_choice: Callable[[Any], None], columns: int = 2, name: str = "choice") -> None:
         super().__init__(ui)
         self.title_key, self.prompt, self.choices = title, prompt, list(choices)
@@ -65,7 +66,7 @@ class WaitScreen(Screen):
 
     name = "wait"
 
-    def __init__(self, ui: "UI", title: str, message: str, timeout_s: float,
+    def __init__(self, ui: UI, title: str, message: str, timeout_s: float,
                  on_timeout: Callable[[], None], name: str = "wait") -> None:
         super().__init__(ui)
         self.title_key, self.message, self.name = title, message, name
@@ -107,7 +108,7 @@ class MessageScreen(Screen):
 
     name = "message"
 
-    def __init__(self, ui: "UI", title: str, body: str, actions: Sequence[Action], kind: str = "error",
+    def __init__(self, ui: UI, title: str, body: str, actions: Sequence[Action], kind: str = "error",
                  name: str = "message", **fields: Any) -> None:
         super().__init__(ui)
         self.title_key, self.body, self.actions, self.kind = "msg.bar." + kind, body, list(actions), kind
@@ -168,7 +169,7 @@ class ResultScreen(Screen):
 
     name = "result"
 
-    def __init__(self, ui: "UI", title: str, body: str, reference: str = "", facts: Sequence[tuple[str, str]] = (),
+    def __init__(self, ui: UI, title: str, body: str, reference: str = "", facts: Sequence[tuple[str, str]] = (),
                  kind: str = "ok", receipt_note: str = "", on_finish: Callable[[], None] | None = None,
                  **fields: Any) -> None:
         super().__init__(ui)
@@ -242,7 +243,7 @@ class TableScreen(Screen):
 
     name = "table"
 
-    def __init__(self, ui: "UI", title: str, heading: str, columns: Sequence[str], rows: Sequence[Sequence[str]],
+    def __init__(self, ui: UI, title: str, heading: str, columns: Sequence[str], rows: Sequence[Sequence[str]],
                  totals: Sequence[tuple[str, str]] = (), on_print: Callable[[], None] | None = None,
                  name: str = "table", **fields: Any) -> None:
         super().__init__(ui)
@@ -330,7 +331,7 @@ class TimelineScreen(Screen):
 
     name = "timeline"
 
-    def __init__(self, ui: "UI", title: str, heading: str, stages: Sequence[Stage], note: str = "",
+    def __init__(self, ui: UI, title: str, heading: str, stages: Sequence[Stage], note: str = "",
                  name: str = "timeline", **fields: Any) -> None:
         super().__init__(ui)
         self.title_key, self.heading, self.stages, self.note, self.name = title, heading, list(stages), note, name

@@ -110,6 +110,10 @@ class PicturesScreen(Screen):
         w = (area.width - th.px(16) * (cols - 1)) // cols
         self.images = picture_surfaces(self.pictures, (w, w * 3 // 4))
 
+    def release(self) -> None:
+        super().release()
+        self.images = []
+
     def draw(self, surf: pygame.Surface) -> None:
         ui, th, a = self.ui, self.ui.theme, self.area
         y = ui.draw_text(surf, "liveness.pictures.title", "title", COLORS["text"],
@@ -167,6 +171,10 @@ class ConfirmScreen(Screen):
         w = max(min((pw - gap) // 2, (ph - gap) // 2 * 4 // 3), min((pw - 3 * gap) // 4, ph * 4 // 3))
         if self.pictures is not None and len(self.pictures) and w >= th.px(80):
             self.images = picture_surfaces(self.pictures, (w, w * 3 // 4))
+
+    def release(self) -> None:
+        super().release()
+        self.images = []
 
     def draw(self, surf: pygame.Surface) -> None:
         ui, th, a = self.ui, self.ui.theme, self.area

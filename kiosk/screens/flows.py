@@ -16,12 +16,27 @@ if TYPE_CHECKING:
     from kiosk.screens.base import Screen
     from kiosk.screens.ui import UI
 
-__all__ = ["HomeScreen", "IdEntryScreen", "PinEntryScreen", "FailsafeScreen", "OutOfServiceScreen",
-           "ServicePendingScreen", "build_bars", "draw_bars", "draw_overlays", "overlay_buttons",
-           "entry_screen_for", "check_service_state", "start", "TechPinScreen", "MaintenanceScreen", "draw_dimmed"]
+__all__ = [
+    "FailsafeScreen",
+    "HomeScreen",
+    "IdEntryScreen",
+    "MaintenanceScreen",
+    "OutOfServiceScreen",
+    "PinEntryScreen",
+    "ServicePendingScreen",
+    "TechPinScreen",
+    "build_bars",
+    "check_service_state",
+    "draw_bars",
+    "draw_dimmed",
+    "draw_overlays",
+    "entry_screen_for",
+    "overlay_buttons",
+    "start",
+]
 
 
-def entry_screen_for(ui: "UI", spec: ServiceSpec) -> "Screen":
+def entry_screen_for(ui: UI, spec: ServiceSpec) -> Screen:
     """For a service whose flow this build does not have: identification by ID number leads to a
     plain notice that the service is offered at the counter."""
 
@@ -32,10 +47,15 @@ def entry_screen_for(ui: "UI", spec: ServiceSpec) -> "Screen":
     return IdEntryScreen(ui, identified)
 
 
-def start(ui: "UI", spec: ServiceSpec) -> None:
+def start(ui: UI, spec: ServiceSpec) -> None:
     """Start a tile's flow: its registered flow, or the counter notice."""
-    from kiosk.screens import (card_requests, card_services, face_flows, face_identify,  # noqa: F401
-                               query_flows)  # importing them registers their flows
+    from kiosk.screens import (  # noqa: F401
+        card_requests,
+        card_services,
+        face_flows,
+        face_identify,
+        query_flows,  # importing them registers their flows
+    )
     from kiosk.screens.registry import FLOWS
 
     starter = FLOWS.get(spec.id)
@@ -48,7 +68,7 @@ def start(ui: "UI", spec: ServiceSpec) -> None:
         ui.show(entry_screen_for(ui, spec))
 
 
-def check_service_state(ui: "UI") -> None:
+def check_service_state(ui: UI) -> None:
     """Swap home for out-of-service (and back) as devices come and go."""
     top = ui.screen
     if isinstance(top, HomeScreen) and ui.out_of_service:

@@ -58,6 +58,7 @@ class LivenessScreen(Screen):
         self._spoken = ""
         self._preview: pygame.Surface | None = None
         self._preview_of: Any = None
+        self.scrim: pygame.Surface | None = None
         self.voice = getattr(ui, "voice", None) or voice_for(ui.services.cfg)
         self.voice.prepare((ui.lang, ui.t(k, total=self.total)) for k in SPOKEN)
         session = ui.sessions.session.token if ui.sessions.session else 0
@@ -81,9 +82,9 @@ class LivenessScreen(Screen):
         p = self.preview
         self.oval = pygame.Rect(0, 0, int(p.width * OVAL_W), int(p.height * OVAL_H))
         self.oval.center = (p.centerx, p.centery - p.height // 40)
-        self.scrim = pygame.Surface(p.size, pygame.SRCALPHA)
-        self.scrim.fill((0, 0, 0, 120))  # darken around the oval: the eye goes where the face belongs
-        pygame.draw.ellipse(self.scrim, (0, 0, 0, 0), self.oval.move(-p.x, -p.y))
+        self.scrim = scrim = pygame.Surface(p.size, pygame.SRCALPHA)
+        scrim.fill((0, 0, 0, 120))  # darken around the oval: the eye goes where the face belongs
+        pygame.draw.ellipse(scrim, (0, 0, 0, 0), self.oval.move(-p.x, -p.y))
         self._preview_of = None
         w = min(self.panel.width, th.px(520))
         self.buttons.append(Button(pygame.Rect(self.panel.right - w, self.panel.bottom - th.button_h, w,
@@ -118,7 +119,8 @@ class LivenessScreen(Screen):
             surf.blit(self._preview, p)
         else:
             pygame.draw.rect(surf, COLORS["text"], p)
-        surf.blit(self.scrim, p)
+        if self.scrim is not None:
+            surf.blit(self.scrim, p)
         good = self.guidance == "ok" and frame is not None
         pygame.draw.ellipse(surf, COLORS["ok"] if good else (255, 255, 255), self.oval,
                             th.px(10) if good else th.px(6))
@@ -168,6 +170,16 @@ class LivenessScreen(Screen):
                      pygame.Rect(x, top + r - th.px(36), a.right - x, th.px(80)), 1, bold=True, align="left",
                      done=self.openings, total=self.total)
         return top + 2 * r
+
+    def release(self) -> None:
+        """Off the stack: nobody shows this check's cues any more, so it stops; the preview, its
+        frame (a picture of the citizen) and the scrim (together some 8 MB at 1080p) go now, not
+        at some later garbage collection."""
+        super().release()
+        self.check.cancel()
+        self.check.drop()
+        self._preview = self._preview_of = None
+        self.scrim = None
 
     # -- events ---------------------------------------------------------------------------------------
     def update(self, now: float) -> None:

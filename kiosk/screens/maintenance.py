@@ -31,7 +31,7 @@ class TechPinScreen(Screen):
     title_key = "tech.pin_title"
     in_session = False
 
-    def __init__(self, ui: "UI", via: str) -> None:
+    def __init__(self, ui: UI, via: str) -> None:
         super().__init__(ui)
         self.via = via
         self.message = ""
@@ -93,7 +93,7 @@ class MaintenanceScreen(Screen):
     title_key = "tech.menu_title"
     in_session = False
 
-    def __init__(self, ui: "UI", via: str = "gesture", page: str = "system") -> None:
+    def __init__(self, ui: UI, via: str = "gesture", page: str = "system") -> None:
         super().__init__(ui)
         self.via = via
         self.page_id = page
@@ -277,7 +277,8 @@ class MaintenanceScreen(Screen):
             lines[self.scroll:self.scroll + per_page]
         font = self.ui.text.font(size)
         y = area.y
-        for line in shown:
+        for full in shown:
+            line = full
             while line and font.size(line)[0] > area.width:
                 line = line[:-4] + "…"
             surf.blit(self.ui.text.render(line, size, COLORS["text"]), (area.x, y))

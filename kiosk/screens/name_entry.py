@@ -122,7 +122,7 @@ class NameEntryScreen(Screen):
             cell.enabled = i < len(chunk)
         self.prev.enabled = self.page > 0
         self.next.enabled = self.page + 1 < pages
-        self.confirm.enabled = MIN_NAME <= len(self.chars) and not self.pinyin
+        self.confirm.enabled = len(self.chars) >= MIN_NAME and not self.pinyin
         full = len(self.chars) >= MAX_NAME
         for key in self.keys:
             if key.name != "key-back":

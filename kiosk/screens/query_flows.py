@@ -7,7 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from kiosk.domain.masking import mask_account
 from kiosk.screens.card_flows import TakeCardScreen, identify_by_card, receipt_context
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 Identified = Callable[[str, str, Assurance, bool], None]  # id_number, name, assurance, card_in_reader
 
 
-def identify(ui: "UI", then: Identified) -> None:
+def identify(ui: UI, then: Identified) -> None:
     """Card + PIN, or (when the face flows are installed) ID number + liveness + the bureau's verdict."""
     face = FLOWS.get("_identify_by_face")
     health = ui.health
@@ -46,7 +47,7 @@ def identify(ui: "UI", then: Identified) -> None:
         lambda how: by_card() if how == "card" else face(ui, then), name="identify"))
 
 
-def query_step(ui: "UI", fn: Callable[[], Any], on_ok: Callable[[Any], None], retry: Callable[[], None]) -> None:
+def query_step(ui: UI, fn: Callable[[], Any], on_ok: Callable[[Any], None], retry: Callable[[], None]) -> None:
     """A live query: progress, a timeout, and plain words when the bureau cannot be reached."""
     from kiosk.screens.steps import show_error
 
@@ -55,7 +56,7 @@ def query_step(ui: "UI", fn: Callable[[], Any], on_ok: Callable[[Any], None], re
              timeout_s=timeout, name="query")
 
 
-def finish(ui: "UI", card: bool) -> Callable[[], None]:
+def finish(ui: UI, card: bool) -> Callable[[], None]:
     def done() -> None:
         ui.sessions.end("finish")
         if card:
@@ -65,11 +66,11 @@ def finish(ui: "UI", card: bool) -> Callable[[], None]:
     return done
 
 
-def query_reference(ui: "UI") -> str:
+def query_reference(ui: UI) -> str:
     return f"{ui.services.cfg['kiosk.id']}-Q{time.strftime('%Y%m%d%H%M%S')}"
 
 
-def print_then(ui: "UI", build: Callable[[], Any]) -> None:
+def print_then(ui: UI, build: Callable[[], Any]) -> None:
     """Print a summary receipt from a result screen; the outcome is shown as a notice."""
 
     def done(outcome: Any) -> None:
@@ -83,7 +84,7 @@ def print_then(ui: "UI", build: Callable[[], Any]) -> None:
 
 # ------------------------------------------------------------------------------ contributions
 @flow("payment_records")
-def payment_records(ui: "UI") -> None:
+def payment_records(ui: UI) -> None:
     def identified(id_number: str, name: str, assurance: Assurance, card: bool) -> None:
         ui.show(ChoiceScreen(ui, "records.bar", "records.pick_insurance",
                              [Choice(f"insurance.{k}", k) for k in INSURANCES],
@@ -132,7 +133,7 @@ def payment_records(ui: "UI") -> None:
 
 # ------------------------------------------------------------------------------ pension paid
 @flow("pension_received")
-def pension_received(ui: "UI") -> None:
+def pension_received(ui: UI) -> None:
     def identified(id_number: str, name: str, assurance: Assurance, card: bool) -> None:
         years = recent_years(dt.date.today())
         ui.show(ChoiceScreen(ui, "pension.bar", "pension.pick_year",
@@ -159,7 +160,7 @@ def pension_received(ui: "UI") -> None:
 
 # ------------------------------------------------------------------------------ balances and arrears
 @flow("balances")
-def balances(ui: "UI") -> None:
+def balances(ui: UI) -> None:
     def identified(id_number: str, name: str, assurance: Assurance, card: bool) -> None:
         q = ui.services.queries
         query_step(ui, lambda: (q.balances(id_number, assurance), q.arrears(id_number, assurance)),
@@ -184,7 +185,7 @@ def balances(ui: "UI") -> None:
 
 # ------------------------------------------------------------------------------ application progress
 @flow("application_progress")
-def application_progress(ui: "UI") -> None:
+def application_progress(ui: UI) -> None:
     def identified(id_number: str, name: str, assurance: Assurance, card: bool) -> None:
         query_step(ui, lambda: ui.services.queries.applications(id_number, assurance),
                    lambda apps: show(card, apps), retry=lambda: identified(id_number, name, assurance, card))

@@ -26,7 +26,7 @@ def label_key(key: config.Key) -> str:
 
 
 class SettingsPanel:
-    def __init__(self, ui: "UI", screen: Any) -> None:
+    def __init__(self, ui: UI, screen: Any) -> None:
         self.ui, self.screen = ui, screen
         self.selected: config.Key | None = None
         self.draft = ""

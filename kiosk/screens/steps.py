@@ -4,7 +4,8 @@ turn any failure into a plain message with a way forward."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from kiosk.screens.common import Action, MessageScreen, WaitScreen
 from kiosk.services.errors import explain
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def run_step(ui: "UI", message: str, fn: Callable[..., Any], *args: Any, on_ok: Callable[[Any], None],
+def run_step(ui: UI, message: str, fn: Callable[..., Any], *args: Any, on_ok: Callable[[Any], None],
              on_error: Callable[[BaseException], None] | None = None, timeout_s: float = 30.0,
              title: str = "wait.bar", name: str = "wait") -> None:
     """Show progress while fn runs on a worker; the loop never blocks. A job that outlives
@@ -40,7 +41,7 @@ def run_step(ui: "UI", message: str, fn: Callable[..., Any], *args: Any, on_ok: 
     ui.workers.submit(name, fn, *args, session=session, on_done=done)
 
 
-def show_message(ui: "UI", title: str, body: str, retry: Callable[[], None] | None, kind: str = "error",
+def show_message(ui: UI, title: str, body: str, retry: Callable[[], None] | None, kind: str = "error",
                  **fields: Any) -> None:
     if kind == "error" and retry is None and getattr(ui, "services", None) is not None:
         ui.services.count("failed")
@@ -51,7 +52,7 @@ def show_message(ui: "UI", title: str, body: str, retry: Callable[[], None] | No
     ui.show(MessageScreen(ui, title, body, actions, kind=kind, **fields), replace=ui.screen.name in ("wait", "message"))
 
 
-def show_error(ui: "UI", exc: BaseException, retry: Callable[[], None] | None = None) -> None:
+def show_error(ui: UI, exc: BaseException, retry: Callable[[], None] | None = None) -> None:
     ex = explain(exc)
     log.info("event=citizen_error error=%s screen=%s", type(exc).__name__, ui.screen.name)
     show_message(ui, ex.title, ex.body, retry if ex.retry else None, **ex.fields)

@@ -4,8 +4,9 @@ inactivity timer and the failsafe, and draws the top and bottom bars. It never b
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pygame
 
@@ -56,7 +57,7 @@ class UI:
         self.translators = {lang: Translator(lang) for lang in ("zh_CN", "en")}
         self.theme = Theme(*surface.get_size(), care_mode=options.care_mode)
         self.health: dict[str, DeviceHealth] = {}
-        self.stack: list[Screen] = []
+        self._stack: list[Screen] = []
         self.bar_buttons: list[Button] = []
         self.toast: tuple[str, float] | None = None
         self._pressed: Button | None = None
@@ -108,6 +109,24 @@ class UI:
     def screen(self) -> Screen:
         return self.stack[-1]
 
+    @property
+    def stack(self) -> list[Screen]:
+        return self._stack
+
+    @stack.setter
+    def stack(self, screens: list[Screen]) -> None:
+        """A new stack: every screen that is not on it any more is released."""
+        old, self._stack = self._stack, screens
+        for screen in old:
+            if not any(screen is s for s in screens):
+                self._release(screen)
+
+    def _release(self, screen: Screen) -> None:
+        try:
+            screen.release()
+        except Exception:  # releasing must never take the kiosk down
+            log.exception("event=screen_release_error screen=%s", screen.name)
+
     def content_area(self) -> pygame.Rect:
         th = self.theme
         w, h = self.surface.get_size()
@@ -118,14 +137,16 @@ class UI:
         if screen.in_session:
             self.sessions.begin(self.clock.monotonic())
         if replace and self.stack:
-            self.stack.pop()
+            left = self.stack.pop()
+            if left is not screen:
+                self._release(left)
         self.stack.append(screen)
         self._layout()
         log.info("event=screen screen=%s", screen.name)
 
     def back(self) -> None:
         if len(self.stack) > 1:
-            self.stack.pop()
+            self._release(self.stack.pop())
             self._layout()
         else:
             self.go_home()

@@ -3,8 +3,9 @@ switch redraws them in the other language without rebuilding anything."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import pygame
 
@@ -30,7 +31,7 @@ class Button:
     def hit(self, pos: tuple[int, int]) -> bool:
         return self.enabled and self.rect.collidepoint(pos)
 
-    def draw(self, ui: "UI", surf: pygame.Surface) -> None:
+    def draw(self, ui: UI, surf: pygame.Surface) -> None:
         th = ui.theme
         if not self.enabled:
             bg, fg, border = COLORS["disabled"], COLORS["on_disabled"], COLORS["tile_border"]
@@ -62,7 +63,7 @@ class Button:
 class Keypad:
     """A digit pad (optionally with X) that types into a bytearray registered for wiping."""
 
-    def __init__(self, ui: "UI", rect: pygame.Rect, max_len: int, with_x: bool = False,
+    def __init__(self, ui: UI, rect: pygame.Rect, max_len: int, with_x: bool = False,
                  on_change: Callable[[], None] | None = None, scrambled: bool = False,
                  order: list[str] | None = None) -> None:
         self.ui, self.rect, self.max_len, self.with_x = ui, rect, max_len, with_x

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from kiosk.hw.health import DeviceHealth
 
@@ -115,7 +116,7 @@ def build_services(cfg: Any, devices: Any, on_alert: Callable[[Any], None] | Non
     from kiosk.sync.ipc import SyncClient
 
     sync = SyncClient(cfg["sync.socket_path"], cfg["sync.query_timeout_s"])
-    queries = QueryService(lambda kind, body, timeout: sync.query(kind, body, timeout), cfg["sync.query_timeout_s"])
+    queries = QueryService(sync.query, cfg["sync.query_timeout_s"])
     outbox = open_outbox(cfg)
     from kiosk.services.heartbeat import UsageCounters
 

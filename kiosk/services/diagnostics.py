@@ -11,9 +11,10 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kiosk import __version__
 from kiosk.hw.health import DeviceHealth
@@ -294,7 +295,7 @@ def cert_row(path: Path, label: str) -> Row:
 
         cert = x509.load_pem_x509_certificate(path.read_bytes())
         until = cert.not_valid_after_utc
-        days = (until - dt.datetime.now(dt.timezone.utc)).days
+        days = (until - dt.datetime.now(dt.UTC)).days
         return Row(label, f"expires {until:%Y-%m-%d} ({days} days)", "bad" if days < 0 else "warn" if days < 30 else "ok")
     except Exception as exc:
         return Row(label, f"{path}: unreadable ({type(exc).__name__})", "bad")
@@ -303,7 +304,7 @@ def cert_row(path: Path, label: str) -> Row:
 def clock_state() -> str:
     try:
         out = subprocess.run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"],
-                             capture_output=True, text=True, timeout=2)
+                             capture_output=True, text=True, timeout=2, check=False)
         if out.returncode == 0 and out.stdout.strip():
             return "synchronised" if out.stdout.strip() == "yes" else "NOT synchronised"
     except (OSError, subprocess.TimeoutExpired):
@@ -325,8 +326,8 @@ def memory() -> str:
         info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
         total = int(info["MemTotal"].split()[0]) / 1024
         avail = int(info["MemAvailable"].split()[0]) / 1024
-        rss = next(int(l.split()[1]) / 1024 for l in Path("/proc/self/status").read_text().splitlines()
-                   if l.startswith("VmRSS:"))
+        rss = next(int(row.split()[1]) / 1024 for row in Path("/proc/self/status").read_text().splitlines()
+                   if row.startswith("VmRSS:"))
         return f"{avail:.0f} MB available of {total:.0f} MB; kiosk uses {rss:.0f} MB"
     except (OSError, KeyError, StopIteration):
         return "unknown"

@@ -4,8 +4,9 @@ to the sync daemon (for the heartbeat), and pick up settings the bureau pushed."
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kiosk.config import BUREAU_LAYER_FILE
 

@@ -137,7 +137,7 @@ def check_photo(rgb: np.ndarray, engine: FaceEngine, settings: PhotoSettings | N
     elif x1 - x0 > w or y1 - y0 > h:
         problems.append("photo.problem.too_close")
     if (abs(m.centre_dx) > s.max_centre_offset or abs(m.centre_dy) > s.max_centre_offset
-            or (x0 < 0 or y0 < 0 or x1 > w or y1 > h) and "photo.problem.too_close" not in problems):
+            or ((x0 < 0 or y0 < 0 or x1 > w or y1 > h) and "photo.problem.too_close" not in problems)):
         problems.append("photo.problem.not_centred")
     if abs(m.yaw_deg) > s.max_yaw_deg or abs(m.pitch_deg) > s.max_pitch_deg:
         problems.append("photo.problem.not_frontal")

@@ -9,9 +9,9 @@ import hmac
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable
 
 from kiosk.services.audit import AuditLog
 
@@ -199,10 +199,10 @@ class MaintenanceContext:
         self.on_config_change: list[Callable[[object], None]] = []
         self.last_error = ""
 
-    def cfg(self):  # noqa: ANN201 - a kiosk.config.Config
+    def cfg(self):
         return self._cfg
 
-    def reload(self):  # noqa: ANN201 - a kiosk.config.Config
+    def reload(self):
         """Re-read every layer (a pushed bureau file changed); keeps the old one on a bad file."""
         from kiosk import config
 

@@ -19,8 +19,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from kiosk.hw.printer_escpos import _describe, _q  # shared log helpers
-from kiosk.hw.printer_escpos import (
+from kiosk.hw.printer_escpos import (  # shared log helpers
     DOTS_PER_LINE,
     Feed,
     PaperLevel,
@@ -30,6 +29,8 @@ from kiosk.hw.printer_escpos import (
     PrintOp,
     QrCode,
     TextLine,
+    _describe,
+    _q,
 )
 from kiosk.services.receipts import (
     Field,

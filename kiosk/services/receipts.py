@@ -161,7 +161,8 @@ def _document(
     extra: Sequence[Block] = (), notes: Sequence[str] = (),
 ) -> ReceiptDocument:
     """The common frame; identity is masked here, so a document never holds it in full."""
-    t = lambda key, **kw: text(ctx.lang, key, **kw)
+    def t(key, **kw):
+        return text(ctx.lang, key, **kw)
     blocks: list[Block] = [Title(ctx.bureau), Separator(),
                            Field(t("receipt.label.service"), service)]
     if name is not None:
@@ -245,7 +246,7 @@ def card_loss(
         ctx, "card_loss", text(L, "receipt.service.card_loss"), reference,
         text(L, "receipt.result.loss_queued" if queued else "receipt.result.loss_reported"),
         id_number, name, [Field(text(L, "receipt.label.expires"), expires.isoformat())],
-        [text(L, k) for k in notes + ["receipt.note.loss_expiry"]],
+        [text(L, k) for k in [*notes, "receipt.note.loss_expiry"]],
     )
 
 
@@ -289,7 +290,8 @@ def pension_payments(
 ) -> ReceiptDocument:
     """Pension payments received: bank, masked account, period, months, total, latest payment."""
     L = ctx.lang
-    f = lambda key, value: Field(text(L, f"receipt.label.{key}"), value)
+    def f(key, value):
+        return Field(text(L, f"receipt.label.{key}"), value)
     extra: list[Block] = [
         Separator(), f("bank", bank), f("account", mask_account(account)),
         f("period", f"{first} - {last}"),

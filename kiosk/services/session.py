@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 _tokens = itertools.count(1)
@@ -39,7 +40,7 @@ class CitizenSession:
         self.wipers.append(wiper)
 
     def wipe(self) -> None:
-        for key, value in list(self.data.items()):
+        for _key, value in list(self.data.items()):
             if isinstance(value, bytearray):
                 value[:] = b"\0" * len(value)
         self.data.clear()

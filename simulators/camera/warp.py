@@ -70,7 +70,7 @@ class RegionWarp:
         self._cache: dict[int, np.ndarray] = {}
 
     def patch(self, image: np.ndarray, level: float, steps: int) -> np.ndarray:
-        q = int(round(min(max(level, 0.0), 1.0) * steps))
+        q = round(min(max(level, 0.0), 1.0) * steps)
         if q not in self._cache:
             self._cache[q] = self._render(image, q / steps)
         return self._cache[q]

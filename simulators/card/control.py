@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import socketserver
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from simulators.card.personas import CardFacts, StateStore
 from simulators.card.psam import Psam

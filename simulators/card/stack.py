@@ -84,7 +84,7 @@ class CardStack:
         return (f"<CardStack pcscd={self.pcscd.pid if self.pcscd else None} "
                 f"emulator={self.emulator.pid if self.emulator else None} control={self.control_port}>")
 
-    def __enter__(self) -> "CardStack":
+    def __enter__(self) -> CardStack:
         self.start()
         return self
 
@@ -107,7 +107,7 @@ class CardStack:
         logf = log_path.open("ab")
         self.pcscd = subprocess.Popen(["pcscd", "--foreground", "--info", "-c", str(conf)],
                                       stdout=logf, stderr=subprocess.STDOUT, start_new_session=True,
-                                      preexec_fn=_die_with_parent)
+                                      preexec_fn=_die_with_parent)  # noqa: PLW1509 (prctl only, before exec)
         deadline = time.monotonic() + START_TIMEOUT_S
         while b"daemon ready" not in log_path.read_bytes()[offset:]:
             if self.pcscd.poll() is not None:
@@ -148,7 +148,7 @@ class CardStack:
         env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         logf = (self.workdir / "emulator.log").open("ab")
         self.emulator = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=logf, cwd=root, env=env,
-                                         start_new_session=True, preexec_fn=_die_with_parent)
+                                         start_new_session=True, preexec_fn=_die_with_parent)  # noqa: PLW1509 (prctl only, before exec)
         line = self.emulator.stdout.readline() if self.emulator.stdout else b""
         if line.strip() != b"READY":
             raise StackUnavailable(f"card emulator did not start; see {self.workdir}/emulator.log")

@@ -4,11 +4,9 @@ started once per session and stopped by PID. Skips only when pcscd or vpcd is no
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
 
 from tests.conftest import CARD_READER, PSAM_READER, Stack  # noqa: F401  (card_stack lives there too)
 

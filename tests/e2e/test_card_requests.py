@@ -3,12 +3,20 @@
 
 from __future__ import annotations
 
-import base64
-
 import zxingcpp
 from PIL import Image
 
-from tests.e2e.test_face_flows import FAST, WANG, WANG_PINYIN, ZHOU, ZHOU_PINYIN, face_check, finish, stored, type_id_and_name
+from tests.e2e.test_face_flows import (
+    FAST,
+    WANG,
+    WANG_PINYIN,
+    ZHOU,
+    ZHOU_PINYIN,
+    face_check,
+    finish,
+    stored,
+    type_id_and_name,
+)
 
 
 def test_report_lost_by_face_reaches_the_bureau_with_a_receipt(make_kiosk):

@@ -169,7 +169,7 @@ def test_metadata_key_must_match_item(bureau: Bureau) -> None:
 def test_malformed_batch_is_a_bad_request(bureau: Bureau) -> None:
     status, _, body = checked(bureau, "POST", "/v1/submissions", {"items": []})
     assert status == 400 and body["code"] == "bad_request" and body["retryable"] is False
-    status, _, raw = bureau.call("POST", "/v1/submissions", None,
+    status, _, _raw = bureau.call("POST", "/v1/submissions", None,
                                  headers={"Content-Length": "0"})
     assert status == 400
 

@@ -102,7 +102,7 @@ def test_reference_data_uses_etags(bureau: Bureau) -> None:
     status, headers, body = checked(bureau, "GET", path)
     assert status == 200 and body["kiosk_id"] == KIOSK
     bureau.admin("PUT", f"/kiosk-config/{KIOSK}", {"sync.heartbeat_interval_s": 30})
-    status, headers3, body = checked(bureau, "GET", path,
+    status, _headers3, body = checked(bureau, "GET", path,
                                      headers={"If-None-Match": headers["etag"]})
     assert status == 200 and body["settings"] == {"sync.heartbeat_interval_s": 30}
     assert checked(bureau, "GET", "/v1/reference/kiosk-config/KIOSK-0002")[0] == 403
@@ -147,7 +147,7 @@ def _face_pictures(source: str) -> list[dict[str, str]]:
         matrix = cv2.getRotationMatrix2D((320, 240), angle, 1.0)
         canvas = cv2.warpAffine(canvas, matrix, (640, 480))
         canvas = cv2.convertScaleAbs(canvas, alpha=1.0 + 0.05 * i, beta=5 * i)
-        ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        _ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 80])
         out.append({"jpeg_b64": base64.b64encode(buf.tobytes()).decode()})
     return out
 

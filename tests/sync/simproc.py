@@ -32,7 +32,7 @@ class BureauSim:
         self.proc: subprocess.Popen | None = None
         self.restarts = 0
 
-    def start(self, timeout: float = 30.0) -> "BureauSim":
+    def start(self, timeout: float = 30.0) -> BureauSim:
         self.workdir.mkdir(parents=True, exist_ok=True)
         ready = self.workdir / "ready.json"
         ready.unlink(missing_ok=True)

@@ -148,8 +148,8 @@ def test_contact_sheet_of_every_screen():
     thumb_w, cols = 480, 4
     thumbs = []
     for f in files:
-        with Image.open(f) as img:
-            img = img.convert("RGB")
+        with Image.open(f) as opened:
+            img = opened.convert("RGB")
             img.thumbnail((thumb_w, thumb_w))
             thumbs.append((f.stem, img.copy()))
     cell_h = max(t.height for _, t in thumbs) + 24

@@ -17,7 +17,7 @@ import pygame
 import pytest
 from PIL import Image
 
-from kiosk import config, provisioning
+from kiosk import provisioning
 from kiosk.i18n import LANGUAGES, catalog
 from kiosk.screens import card_flows, face_screens, maintenance, name_entry
 from kiosk.services.face_check import FacePictures

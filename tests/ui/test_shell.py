@@ -101,7 +101,7 @@ def test_inactivity_prompt_then_home_with_the_session_wiped(h):
     h.clock.advance(h.cfg["session.inactivity_s"] + 1)
     h.frame()
     assert h.ui.screen.name == "id_entry"
-    assert [b.name for b in h.ui._tap_targets()][0] == "continue"  # the prompt, with its countdown
+    assert next(b.name for b in h.ui._tap_targets()) == "continue"  # the prompt, with its countdown
     assert any("秒后将返回首页" in t for t in h.ui.text.rendered)
     h.clock.advance(h.cfg["session.countdown_s"])
     h.frame()
