@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pygame
@@ -51,7 +52,7 @@ class TechPinScreen(Screen):
                                    "tech.enter", self._submit, "primary", name="confirm"))
 
     def _submit(self) -> None:
-        if self.checking or len(self.keypad.buffer) < 6:
+        if self.checking or self.keypad is None or len(self.keypad.buffer) < 6:
             return
         pin = self.keypad.value
         self.keypad.wipe()
@@ -70,6 +71,7 @@ class TechPinScreen(Screen):
 
     def draw(self, surf: pygame.Surface) -> None:
         ui, th = self.ui, self.ui.theme
+        assert self.keypad is not None, "layout() builds the keypad before anything is drawn"
         y = ui.draw_text(surf, "tech.pin_prompt", "body", COLORS["text"], self.info, 3, align="left")
         field = pygame.Rect(self.info.x, y + th.px(16), self.info.width, th.px(110))
         pygame.draw.rect(surf, COLORS["surface"], field, border_radius=th.radius)
@@ -97,7 +99,7 @@ class MaintenanceScreen(Screen):
         super().__init__(ui)
         self.via = via
         self.page_id = page
-        self.page: Page | None = None
+        self.page = Page(page, f"diag.page.{page}")  # an empty page until layout() loads it
         self.confirming: str | None = None
         self.scroll = 0
         self.last_touch = ui.clock.monotonic()
@@ -130,7 +132,7 @@ class MaintenanceScreen(Screen):
 
     def _nav(self, name: str, rect: pygame.Rect) -> None:
         style = "danger" if name == "exit" else ("primary" if name == self.page_id else "secondary")
-        self.buttons.append(Button(rect, f"diag.nav.{name}", lambda n=name: self.open(n), style,
+        self.buttons.append(Button(rect, f"diag.nav.{name}", partial(self.open, name), style,
                                    name=f"nav-{name}"))
 
     def open(self, page_id: str) -> None:
@@ -163,7 +165,7 @@ class MaintenanceScreen(Screen):
             for i, action in enumerate(actions):
                 r, col = divmod(i, cols)
                 rect = pygame.Rect(c.x + col * (bw + th.px(12)), top + r * (bh + th.px(12)), bw, bh)
-                self.buttons.append(Button(rect, action.label, lambda a=action: self._action(a),
+                self.buttons.append(Button(rect, action.label, partial(self._action, action),
                                            "secondary", enabled=action.enabled, name=f"act-{action.id}"))
         if self.page.lines:
             sw = th.px(120)
@@ -193,7 +195,8 @@ class MaintenanceScreen(Screen):
 
     def _confirmed(self) -> None:
         action, self.confirming = self.confirming, None
-        self._run(action)
+        if action is not None:  # the confirm buttons exist only while an action awaits them
+            self._run(action)
         self._load_page()
 
     def _cancel_confirm(self) -> None:
