@@ -8,6 +8,13 @@ liveness.raw_invoke_ms_p50    the landmark model's bare Interpreter.invoke, time
 liveness.frame_vs_invoke      frame_ms_p50 / raw_invoke_ms_p50: the pipeline's cost around the
                               model (the target is <= 1.5)
 liveness.detect_invoke_ms_p50 the detector's bare invoke
+liveness.stage_*_ms_p50       where a landmark frame's time around the model goes, from a second
+                              pass over the same frames with each stage timed (kept apart so that
+                              the timers add nothing to frame_ms_p50): crop (the 192x192 warp with
+                              its source window copy), io (writing the input into the interpreter
+                              and copying the outputs out, i.e. invoke_scaled minus the invoke),
+                              mesh (landmarks to frame pixels, both boxes), measure (measure()),
+                              rest (the session and tracker: the frame minus those and the invoke)
 liveness.rss_mb               peak resident memory of a fresh process holding both models while
                               the landmark model runs on recorded frames with a face
 """
@@ -145,8 +152,62 @@ def run() -> dict[str, float]:
         "liveness.raw_invoke_ms_p50": raw_p50,
         "liveness.detect_invoke_ms_p50": statistics.median(det_times),
         "liveness.model_frames": float(len(model_frames_ms)),
+        **stages(frames),
         "liveness.rss_mb": rss_mb(frames),
     }
+
+
+def stages(frames: list[Any]) -> dict[str, float]:
+    """Per-stage medians over the frames that ran the landmark model once and no detector."""
+    import kiosk.liveness.session as session_module
+    from kiosk.liveness import FaceEngine, LivenessSession, LivenessSettings
+
+    engine = FaceEngine.load()
+    lm = engine.landmarker
+    log: dict[str, list[float]] = {}
+
+    def timed(owner: Any, name: str, key: str) -> None:
+        inner = getattr(owner, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                log.setdefault(key, []).append((time.perf_counter() - t0) * 1e3)
+
+        setattr(owner, name, wrapper)
+
+    timed(lm.model._it, "invoke", "invoke")
+    timed(lm.model, "invoke_scaled", "scaled")
+    timed(lm, "_warp", "crop")
+    timed(lm, "run", "run")
+    timed(engine.detector, "detect", "detect")
+    measure = session_module.measure
+    timed(session_module, "measure", "measure")
+    try:
+        settings = LivenessSettings(attempts=1)
+        session = LivenessSession(engine, settings, random.Random(7))
+        rows: dict[str, list[float]] = {k: [] for k in ("crop", "io", "mesh", "measure", "rest")}
+        for i, frame in enumerate(frames):
+            if session.done:
+                session = LivenessSession(engine, settings, random.Random(7))
+            for values in log.values():
+                values.clear()
+            t0 = time.perf_counter()
+            session.feed(frame)
+            elapsed = (time.perf_counter() - t0) * 1e3
+            if i < 10 or len(log.get("run", ())) != 1 or log.get("detect") or len(log.get("measure", ())) != 1:
+                continue
+            (crop,), (scaled,), (invoke,), (run,), (meas,) = (log[k] for k in ("crop", "scaled", "invoke", "run", "measure"))
+            rows["crop"].append(crop)
+            rows["io"].append(scaled - invoke)
+            rows["mesh"].append(run - crop - scaled)
+            rows["measure"].append(meas)
+            rows["rest"].append(elapsed - run - meas)
+    finally:
+        session_module.measure = measure
+    return {f"liveness.stage_{k}_ms_p50": statistics.median(v) for k, v in rows.items() if v}
 
 
 if __name__ == "__main__":
