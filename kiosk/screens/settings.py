@@ -3,6 +3,7 @@ technician may change, its value and layer; an editor fitted to the key's type."
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pygame
@@ -52,7 +53,7 @@ class SettingsPanel:
         for i, key in enumerate(shown):
             r = pygame.Rect(rect.x, top + i * (rh + gap), list_w, rh)
             style = "primary" if key is self.selected else "secondary"
-            buttons.append(Button(r, label_key(key), lambda k=key: self.select(k), style, name=f"set-{key.name}",
+            buttons.append(Button(r, label_key(key), partial(self.select, key), style, name=f"set-{key.name}",
                                   detail=f"{cfg[key.name]}   [{cfg.sources[key.name]}]"))
         if pages > 1:
             half = (list_w - gap) // 2
@@ -63,8 +64,9 @@ class SettingsPanel:
                                   lambda: self._page(1), "secondary", enabled=self.page < pages - 1,
                                   name="set-next"))
         if self.selected is not None:
-            buttons += self._editor(pygame.Rect(rect.x + list_w + th.margin, top,
-                                                rect.width - list_w - th.margin, rect.bottom - top))
+            buttons += self._editor(self.selected, pygame.Rect(rect.x + list_w + th.margin, top,
+                                                               rect.width - list_w - th.margin,
+                                                               rect.bottom - top))
         return buttons
 
     def _page(self, delta: int) -> None:
@@ -87,8 +89,8 @@ class SettingsPanel:
         self.message = ""
         self.screen._load_page()
 
-    def _editor(self, area: pygame.Rect) -> list[Button]:
-        th, key = self.ui.theme, self.selected
+    def _editor(self, key: config.Key, area: pygame.Rect) -> list[Button]:
+        th = self.ui.theme
         self.editor = area
         gap = th.px(8)
         buttons: list[Button] = []
@@ -99,7 +101,7 @@ class SettingsPanel:
             bh = min(th.button_h, (area.bottom - body_top - bottom_h) // max(1, len(options)) - gap)
             for i, option in enumerate(options):
                 r = pygame.Rect(area.x, body_top + i * (bh + gap), area.width, bh)
-                buttons.append(Button(r, option, lambda o=option: self._set_draft(o),
+                buttons.append(Button(r, option, partial(self._set_draft, option),
                                       "primary" if self.draft.lower() == option else "key", literal=True,
                                       name=f"opt-{option}"))
         else:
@@ -112,7 +114,7 @@ class SettingsPanel:
                 for c_i, ch in enumerate(row):
                     shown = ch.upper() if self.upper else ch
                     r = pygame.Rect(area.x + c_i * (kw + gap), body_top + r_i * (kh + gap), kw, kh)
-                    buttons.append(Button(r, shown, lambda s=shown: self._type(s), "key", literal=True,
+                    buttons.append(Button(r, shown, partial(self._type, shown), "key", literal=True,
                                           name=f"kb-{shown}"))
             y = body_top + len(rows) * (kh + gap)
             third = (area.width - 2 * gap) // 3
@@ -150,6 +152,8 @@ class SettingsPanel:
         self.screen._load_page()
 
     def _save(self) -> None:
+        if self.selected is None:  # the save button exists only while a key is being edited
+            return
         self.message = self.ui.maintenance.save_setting(self.selected.name, self.draft)
         if self.message in ("settings.applied", "settings.after_restart"):
             self.selected = None
