@@ -99,9 +99,10 @@ class Diagnostics:
     def _page_reader(self) -> Page:
         dev = self.devices().get("reader")
         rows = self._device_rows("reader")
-        if callable(getattr(dev, "card_present", None)):
+        card_present = getattr(dev, "card_present", None)
+        if callable(card_present):
             try:
-                rows.insert(1, Row("diag.reader.card", "present" if dev.card_present() else "none"))
+                rows.insert(1, Row("diag.reader.card", "present" if card_present() else "none"))
             except Exception as exc:
                 rows.insert(1, Row("diag.reader.card", repr(exc), "bad"))
         return Page("reader", "diag.page.reader", tuple(rows),
@@ -126,7 +127,7 @@ class Diagnostics:
         gpio = self.devices().get("gpio")
         rows = [health_row(self.health().get("gpio"))]
         actions = []
-        if hasattr(gpio, "status_led"):
+        if gpio is not None and hasattr(gpio, "status_led"):
             for part in ("status_led", "help_beacon", "buzzer"):
                 on = bool(getattr(gpio, part).value)
                 rows.append(Row(f"diag.gpio.{part}", f"{'on' if on else 'off'} (GPIO{gpio.pins[part]})",

@@ -12,8 +12,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from kiosk.services.audit import AuditLog
+
+if TYPE_CHECKING:
+    from kiosk.config import Config
+    from kiosk.services.diagnostics import Diagnostics
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +188,7 @@ class MaintenanceAccess:
 class MaintenanceContext:
     """Everything the maintenance screens need, built once by the composition root."""
 
-    def __init__(self, cfg_loader: Callable[[], object], audit: AuditLog, diagnostics: object,
+    def __init__(self, cfg_loader: Callable[[], Config], audit: AuditLog, diagnostics: Diagnostics,
                  gpio: object, corner_px: int = 160) -> None:
         self._loader = cfg_loader
         self._cfg = cfg_loader()
@@ -196,13 +201,13 @@ class MaintenanceContext:
                                         cfg["maintenance.tamper_s"])
         self.gesture = GestureDetector(cfg["maintenance.gesture_taps"], cfg["maintenance.gesture_window_s"],
                                        corner_px)
-        self.on_config_change: list[Callable[[object], None]] = []
+        self.on_config_change: list[Callable[[Config], None]] = []
         self.last_error = ""
 
-    def cfg(self):
+    def cfg(self) -> Config:
         return self._cfg
 
-    def reload(self):
+    def reload(self) -> Config:
         """Re-read every layer (a pushed bureau file changed); keeps the old one on a bad file."""
         from kiosk import config
 
