@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pygame
@@ -50,7 +51,7 @@ class ChoiceScreen(Screen):
         for i, choice in enumerate(self.choices):
             r, c = divmod(i, cols)
             rect = pygame.Rect(area.x + c * (bw + gap), top + r * (bh + gap), bw, bh)
-            self.buttons.append(Button(rect, choice.key, lambda v=choice.value: self.on_choice(v), "secondary",
+            self.buttons.append(Button(rect, choice.key, partial(self.on_choice, choice.value), "secondary",
                                        enabled=choice.enabled, sublabel=choice.hint, fields=choice.fields,
                                        name=f"choice-{choice.value}"))
 

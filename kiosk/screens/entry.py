@@ -65,6 +65,8 @@ class IdEntryScreen(Screen):
         return citizen_id.problem(self.keypad.value) if self.keypad else None
 
     def _confirm(self) -> None:
+        if self.keypad is None:  # not laid out yet: nothing typed
+            return
         value = self.keypad.value
         if citizen_id.validate(value) is None:
             self.on_done(value)
@@ -74,6 +76,7 @@ class IdEntryScreen(Screen):
 
     def draw(self, surf: pygame.Surface) -> None:
         ui, th, info = self.ui, self.ui.theme, self.info
+        assert self.keypad is not None, "layout() builds the keypad before anything is drawn"
         y = ui.draw_text(surf, "id_entry.prompt", "body", COLORS["text"], info, 2, align="left")
         field = pygame.Rect(info.x, y + th.px(16), info.width, th.px(120))
         pygame.draw.rect(surf, COLORS["surface"], field, border_radius=th.radius)
@@ -127,7 +130,7 @@ class PinEntryScreen(Screen):
         self.buttons.append(self.next)
 
     def _confirm(self) -> None:
-        if len(self.keypad.buffer) == 6:
+        if self.keypad is not None and len(self.keypad.buffer) == 6:
             pin = bytearray(self.keypad.buffer)
             self.keypad.wipe()
             self.on_done(pin)
@@ -137,6 +140,7 @@ class PinEntryScreen(Screen):
 
     def draw(self, surf: pygame.Surface) -> None:
         ui, th, info = self.ui, self.ui.theme, self.info
+        assert self.keypad is not None, "layout() builds the keypad before anything is drawn"
         y = ui.draw_text(surf, "pin_entry.prompt", "body", COLORS["text"], info, 2, align="left")
         field = pygame.Rect(info.x, y + th.px(16), info.width, th.px(120))
         pygame.draw.rect(surf, COLORS["surface"], field, border_radius=th.radius)

@@ -4,6 +4,7 @@ and says why in plain words."""
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import pygame
 
@@ -35,7 +36,7 @@ class HomeScreen(Screen):
             rect = pygame.Rect(area.x + c * (tw + gap), top + r * (tile_h + gap), tw, tile_h)
             avail = self._state[spec.id]
             self.buttons.append(Button(
-                rect, spec.title_key, lambda s=spec: self.open(s), "secondary",
+                rect, spec.title_key, partial(self.open, spec), "secondary",
                 enabled=avail.available,
                 sublabel=spec.hint_key if avail.available else avail.reason, name=f"tile-{spec.id}"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pygame
@@ -94,7 +95,7 @@ class Keypad:
                 elif key == "clear":
                     b = Button(kr, "keypad.clear", self.clear, "secondary", name="key-clear")
                 else:
-                    b = Button(kr, key, lambda k=key: self.press(k), "key", literal=True, name=f"key-{key}")
+                    b = Button(kr, key, partial(self.press, key), "key", literal=True, name=f"key-{key}")
                 self.buttons.append(b)
 
     @property
