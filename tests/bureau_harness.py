@@ -10,6 +10,7 @@ import base64
 import http.client
 import io
 import json
+import os
 import re
 import ssl
 import subprocess
@@ -149,7 +150,8 @@ def sealed_item(bureau: Bureau, kind: str = "card_loss_report", id_number: str =
                 ) -> dict[str, Any]:
     key = key or str(uuid.uuid4())
     reference = f"KIOSK0001-20250630-{uuid.uuid4().int % 10**6:06d}-Q"
-    assurance = {"method": "card_pin", "card_number": PIN.get(id_number, "A00000001")}
+    card = PIN.get(id_number, "A00000001")
+    assurance = {"method": "card_pin", "card_number": card, "card_auth": offline_proof(card)}
     defaults = {
         "card_loss_report": ({"card_number": PIN.get(id_number, "A00000001"),
                               "loss_type": "temporary", "assurance": assurance}, []),
@@ -177,9 +179,46 @@ def submit(bureau: Bureau, *items: dict[str, Any]) -> list[dict[str, Any]]:
     return list(body["results"])
 
 
+def card_answer(card_number: str, challenge: bytes, persona: str = "") -> bytes:
+    """What the emulated card answers to INTERNAL AUTHENTICATE over `challenge`: the card
+    emulator's key for it (the genuine card with that number unless `persona` names another)."""
+    from simulators.card import crypto
+    from simulators.card.personas import load_cards
+
+    cards = load_cards()
+    f = cards[persona] if persona else next(f for f in cards.values() if f.card_number == card_number)
+    alg = crypto.ALG_SM4 if f.generation >= 3 else crypto.ALG_3DES
+    key = crypto.diversify_card_auth(alg, f.card_auth_master(alg), f.card_number, f.card_id[:3])
+    return crypto.cryptogram(alg, key, challenge)
+
+
+def offline_proof(card_number: str, persona: str = "") -> dict[str, str]:
+    """A card's proof made offline: a fresh challenge of the kiosk's and the card's answer."""
+    challenge = os.urandom(8)
+    return {"challenge": challenge.hex().upper(),
+            "cryptogram": card_answer(card_number, challenge, persona).hex().upper()}
+
+
+def card_auth_id(bureau: Bureau, card_number: str, persona: str = "") -> str:
+    """Online card authentication: the bureau's challenge, the card's answer, the card_auth_id."""
+    status, _, issued = checked(bureau, "POST", "/v1/card-auth/challenge", {"card_number": card_number})
+    assert status == 200, issued
+    answer = card_answer(card_number, bytes.fromhex(issued["challenge"]), persona)
+    status, _, result = checked(bureau, "POST", "/v1/card-auth/verify", {
+        "challenge_id": issued["challenge_id"], "card_number": card_number, "cryptogram": answer.hex().upper()})
+    assert status == 200, result
+    return str(result["card_auth_id"])
+
+
+def card_pin(bureau: Bureau, card_number: str) -> dict[str, str]:
+    """A card_pin assurance as a kiosk sends it after online card authentication."""
+    return {"method": "card_pin", "card_number": card_number,
+            "card_auth_id": card_auth_id(bureau, card_number)}
+
+
 def query(bureau: Bureau, name: str, id_number: str, **extra: Any) -> tuple[int, Any]:
-    body = {"id_number": id_number, "assurance": {"method": "card_pin",
-                                                  "card_number": PIN.get(id_number, "X")},
-            **extra}
+    card = PIN.get(id_number)
+    assurance = card_pin(bureau, card) if card else {"method": "card_pin", "card_number": "X00000000"}
+    body = {"id_number": id_number, "assurance": assurance, **extra}
     status, _, parsed = checked(bureau, "POST", f"/v1/queries/{name}", body)
     return status, parsed

@@ -82,6 +82,13 @@ class TerminalAuthFailed(CardError):
     reason = "card.terminal_auth_failed"
 
 
+class CardNotGenuine(CardError):
+    """The card could not prove it holds its issuer key (INTERNAL AUTHENTICATE refused by the PSAM
+    or the bureau): a forged or cloned card. Never retryable at the kiosk."""
+
+    reason = "card.not_genuine"
+
+
 class SecurityModuleError(CardError):
     """The PSAM is missing or refused to compute a cryptogram."""
 

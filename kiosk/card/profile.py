@@ -13,6 +13,7 @@ class RegionProfile:
     pin_length: int = 6
     record_mode: int = 4  # READ RECORD P2 low bits: 4 = P1 is the record's tag
     ext_auth_key_id: int = 0x01  # P2 of EXTERNAL AUTHENTICATE for PIN reload
+    int_auth_key_id: int = 0x00  # P2 of INTERNAL AUTHENTICATE (card authentication)
 
 
 PROFILES: dict[str, RegionProfile] = {

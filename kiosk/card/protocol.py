@@ -161,6 +161,22 @@ class SscCard:
                  holder, self.apdus - start)
         return CardIdentity(info, holder, self.apdus - start)
 
+    # --- card authentication
+    def internal_authenticate(self, challenge: bytes) -> bytes:
+        """INTERNAL AUTHENTICATE (00 88 00 <kid> 08 challenge): the card's 16-byte cryptogram over
+        the challenge under its card-authentication key. Judged by the PSAM and the bureau, never
+        here: the kiosk holds no card key."""
+        if len(challenge) != 8:
+            raise ValueError("challenge must be 8 bytes")
+        if not self.selected:
+            self.select()
+        apdu = bytes((0x00, 0x88, 0x00, self.profile.int_auth_key_id, len(challenge))) + challenge + b"\x10"
+        data, sw = self.send(apdu)
+        if sw != SW_OK or len(data) != 16:
+            log.info("event=internal_auth_refused sw=%04X len=%d", sw, len(data))
+            raise MalformedReply(f"INTERNAL AUTHENTICATE: SW {sw:04X}, {len(data)} bytes")
+        return data
+
     # --- PIN
     def _pin_outcome(self, sw: int, what: str) -> None:
         if sw == SW_OK:

@@ -1,4 +1,5 @@
-"""The security-module port (terminal authentication for PIN reload) and its PSAM adapter.
+"""The security-module port (terminal authentication for PIN reload, card authentication) and its
+PSAM adapter.
 
 The PSAM sits in a second reader slot; this adapter only needs that slot's transmit.
 """
@@ -25,6 +26,11 @@ class SecurityModule(Protocol):
         """The cryptogram the card expects in EXTERNAL AUTHENTICATE for this challenge."""
         ...
 
+    def card_is_genuine(self, card_number: str, region_code: str, generation: int, challenge: bytes,
+                        cryptogram: bytes) -> bool:
+        """Whether `cryptogram` is a genuine card's INTERNAL AUTHENTICATE answer to `challenge`."""
+        ...
+
 
 class PsamSecurityModule:
     """PSAM commands: SELECT by AID; INIT FOR DESCRYPT (80 1A) with the card's ATR tail and
@@ -42,6 +48,27 @@ class PsamSecurityModule:
             log.warning("event=psam_refused step=%s sw=%04X", what, sw)
             raise SecurityModuleError(f"PSAM {what}: SW {sw:04X}")
         return data
+
+    def card_is_genuine(self, card_number: str, region_code: str, generation: int, challenge: bytes,
+                        cryptogram: bytes) -> bool:
+        """INIT FOR DESCRYPT with the card-authentication key (80 1A <alg> 02: card number and
+        region), then VERIFY (80 FC) challenge || cryptogram: 9000 genuine, 6300 not. The PSAM
+        only checks with that key; it never computes a card's answer."""
+        number = card_number.encode("ascii", errors="replace")
+        if len(number) != 9:
+            raise SecurityModuleError("card number is not 9 characters")
+        self._cmd(bytes((0x00, 0xA4, 0x04, 0x00, len(PSAM_AID))) + PSAM_AID, "select")
+        div = number + encode_bcd(region_code)[:3]
+        alg = ALG_SM4 if generation >= 3 else ALG_3DES
+        self._cmd(bytes((0x80, 0x1A, alg, 0x02, len(div))) + div, "init_card_auth")
+        body = challenge + cryptogram
+        _data, sw = iso7816.complete(self._transmit, bytes((0x80, 0xFC, 0x00, 0x00, len(body))) + body)
+        if sw == 0x9000:
+            return True
+        if sw == 0x6300:
+            return False
+        log.warning("event=psam_refused step=card_auth sw=%04X", sw)
+        raise SecurityModuleError(f"PSAM card auth: SW {sw:04X}")
 
     def terminal_cryptogram(self, challenge: bytes, card_atr: bytes, region_code: str, generation: int) -> bytes:
         if len(card_atr) < 8:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import pygame
 
-from kiosk.card.errors import PinBlocked, WrongPin
+from kiosk.card.errors import CardNotGenuine, PinBlocked, WrongPin
 from kiosk.card.pin import new_pin_problem
 from kiosk.screens.base import Screen
 from kiosk.screens.common import ResultScreen
@@ -267,11 +267,40 @@ def ask_new_pin(ui: "UI", id_number: str, then: Callable[[str], None], problem: 
     ui.show(s1, replace=ui.screen.name in ("pin_entry", "wait", "message"))
 
 
+def authenticate_card(ui: "UI", then: Callable[[Any], None]) -> None:
+    """The card proves it is genuine (INTERNAL AUTHENTICATE, checked by the PSAM and the bureau)
+    before anything it says is trusted; `then` gets the CardProof. A card that cannot is refused
+    on the spot with a plain message and no retry."""
+    cfg = ui.services.cfg
+    timeout = float(cfg["sync.query_timeout_s"])
+
+    def work() -> Any:
+        from kiosk.hw.reader_pcsc import open_psam_reader
+
+        psam = open_psam_reader(cfg, sim=cfg["devices.reader"] == "sim")
+        try:
+            return card_service(ui).authenticate(ui.services.sync.query, psam, timeout)
+        finally:
+            if psam is not None:
+                psam.close()
+
+    def failed(exc: BaseException) -> None:
+        if isinstance(exc, CardNotGenuine):
+            show_message(ui, "card.error.not_genuine.title", "card.error.not_genuine.body", retry=None)
+        else:
+            show_error(ui, exc, retry=lambda: authenticate_card(ui, then))
+
+    run_step(ui, "card.auth.checking", work, on_ok=then, on_error=failed, timeout_s=2 * timeout + 10,
+             name="card_auth")
+
+
 def identify_by_card(ui: "UI", then: Callable[[Any, Assurance], None]) -> None:
-    """Card + PIN: the strong identification of DESIGN.md. Gives the card identity and assurance."""
+    """Card + PIN + the card's proof that it is genuine: the strong identification of DESIGN.md.
+    Gives the card identity and the assurance."""
 
     def read(identity: Any) -> None:
         ui.sessions.session.remember("card", identity)
-        ask_pin(ui, "card.pin.title", lambda _pin: then(identity, Assurance("card_pin", identity.info.card_number)))
+        authenticate_card(ui, lambda proof: ask_pin(ui, "card.pin.title",
+                                                    lambda _pin: then(identity, proof.assurance())))
 
     ui.show(InsertCardScreen(ui, read))

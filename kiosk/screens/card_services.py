@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from kiosk.screens.card_flows import (InsertCardScreen, WaitCardScreen, after_receipt, ask_new_pin, ask_pin,
-                                      card_service, receipt_context)
+                                      authenticate_card, card_service, receipt_context)
 from kiosk.screens.common import Choice, ChoiceScreen
 from kiosk.screens.registry import flow
 from kiosk.screens.steps import run_step, show_error, show_message
@@ -21,24 +21,28 @@ log = logging.getLogger(__name__)
 
 @flow("activate_card")
 def activate(ui: "UI") -> None:
+    proven: dict[str, Assurance] = {}  # the card's proof, for the activation the bureau records
+
     def read(identity: Any) -> None:
+        ui.sessions.session.remember("card", identity)
+        authenticate_card(ui, lambda proof: confirm(identity, proof.assurance()))
+
+    def confirm(identity: Any, assurance: Assurance) -> None:
         from kiosk.domain.masking import mask_name
         from kiosk.screens.common import Action, MessageScreen
 
-        ui.sessions.session.remember("card", identity)
+        proven["card"] = assurance
         number = identity.info.card_number
         # The holder checks it is their card before anything is changed on it (masked, not in full).
         ui.show(MessageScreen(ui, "card.activate.confirm.title", "card.activate.confirm.body", [
             Action("card.activate.confirm.yes", lambda: ask_pin(ui, "card.activate.pin_title",
-                                                                 lambda pin: verified(identity, pin),
+                                                                 lambda pin: verified(identity, pin, assurance),
                                                                  initial_hint=True), "primary", "confirm-card"),
             Action("nav.cancel", lambda: ui.go_home("cancel"), "secondary", "cancel")], kind="info",
             name="confirm_card", name_masked=mask_name(identity.holder.name),
             card=number[:2] + "*****" + number[-2:]), replace=True)
 
-    def verified(identity: Any, initial: str) -> None:
-        assurance = Assurance("card_pin", identity.info.card_number)
-
+    def verified(identity: Any, initial: str, assurance: Assurance) -> None:
         def status() -> str | None:
             try:
                 return ui.services.queries.card_status(identity.holder.id_number, assurance)
@@ -89,8 +93,10 @@ def activate(ui: "UI") -> None:
         def work() -> Any:
             card_service(ui).change_pin(initial, new)
             citizen = {"id_number": identity.holder.id_number, "name": identity.holder.name}
-            return ui.services.submit("card_activation", citizen,
-                                      {"card_number": identity.info.card_number, "pin_action": action})
+            data: dict[str, Any] = {"card_number": identity.info.card_number, "pin_action": action}
+            if "card" in proven:
+                data["assurance"] = proven["card"].to_json()
+            return ui.services.submit("card_activation", citizen, data)
 
         def done(sub: Any) -> None:
             from kiosk.services import receipts

@@ -1,18 +1,53 @@
-"""The citizen's card at the kiosk: wait for it, read who it belongs to, check and change the
-PIN, wait for it to be taken. Blocking calls: the UI runs them on worker threads."""
+"""The citizen's card at the kiosk: wait for it, read who it belongs to, prove it genuine, check
+and change the PIN, wait for it to be taken. Blocking calls: the UI runs them on worker threads."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import re
+from dataclasses import dataclass
 from typing import Any, Callable
 
+from kiosk.card.errors import CardNotGenuine, SecurityModuleError
 from kiosk.card.model import CardIdentity
 from kiosk.card.profile import RegionProfile, get_profile
 from kiosk.card.protocol import SscCard
-from kiosk.hw.errors import NoCard
+from kiosk.hw.errors import NoCard, ReaderError
+from kiosk.services.queries import Assurance, Query, QueryFailed, ask
 
 log = logging.getLogger(__name__)
+
+_CHALLENGE_ID = re.compile(r"^CC-[0-9A-F]{16}$")
+_CHALLENGE = re.compile(r"^[0-9A-F]{16}$")
+_CARD_AUTH_ID = re.compile(r"^CA-[0-9A-F]{16}$")
+
+
+@dataclass(frozen=True)
+class CardProof:
+    """The card's proof that it is genuine, for the assurance of this citizen session: the
+    bureau's card_auth_id (online), or the kiosk's challenge and the card's answer (offline,
+    verified by the bureau when the submission arrives)."""
+
+    card_number: str
+    card_auth_id: str = ""
+    challenge: bytes = b""
+    cryptogram: bytes = b""
+    psam_checked: bool = False
+
+    @property
+    def online(self) -> bool:
+        return bool(self.card_auth_id)
+
+    def assurance(self) -> Assurance:
+        if self.card_auth_id:
+            return Assurance("card_pin", self.card_number, card_auth_id=self.card_auth_id)
+        return Assurance("card_pin", self.card_number, card_challenge=self.challenge.hex().upper(),
+                         card_cryptogram=self.cryptogram.hex().upper())
+
+    def __repr__(self) -> str:
+        return f"<CardProof online={self.online} psam_checked={self.psam_checked}>"
 
 
 class CardService:
@@ -22,6 +57,7 @@ class CardService:
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
         self.clock_trusted = clock_trusted
         self._card: SscCard | None = None
+        self._identity: CardIdentity | None = None
 
     def wait_for_card(self, timeout_s: float) -> bool:
         return bool(self.reader.wait_for_card(timeout_s))
@@ -34,6 +70,7 @@ class CardService:
         self._card = SscCard(self.reader.transmit, self.profile)
         today = dt.date.today() if self.clock_trusted() else None
         identity = self._card.read_identity(today=today)
+        self._identity = identity
         log.info("event=card_read holder=%r info=%r apdus=%d", identity.holder, identity.info, identity.apdus)
         return identity
 
@@ -46,6 +83,83 @@ class CardService:
         if self._card is None:
             raise NoCard("card not read yet")
         return self._card
+
+    def authenticate(self, query: Query, psam_reader: Any | None, timeout_s: float) -> CardProof:
+        """The card proves it holds its issuer key: INTERNAL AUTHENTICATE over a fresh challenge,
+        checked by the PSAM here (when the kiosk has one) and by the bureau. Online the bureau
+        draws the challenge and answers a card_auth_id; offline the kiosk draws it and the proof
+        travels in the submission. Raises CardNotGenuine when the PSAM or the bureau refuses."""
+        card = self._require()
+        if self._identity is None:
+            raise NoCard("card not read yet")
+        info = self._identity.info
+        issued = self._bureau_challenge(query, info.card_number, timeout_s)
+        challenge = bytes.fromhex(issued["challenge"]) if issued else os.urandom(8)
+        cryptogram = card.internal_authenticate(challenge)
+        psam_checked = self._psam_check(psam_reader, info, challenge, cryptogram)
+        if issued is not None:
+            try:
+                a = ask(query, "card_auth_verify", {"challenge_id": issued["challenge_id"],
+                                                     "card_number": info.card_number,
+                                                     "cryptogram": cryptogram.hex().upper()}, timeout_s)
+            except QueryFailed as exc:
+                if exc.detail == "card_auth_failed":
+                    log.warning("event=card_auth outcome=refused by=bureau psam_checked=%d", psam_checked)
+                    raise CardNotGenuine("the bureau did not verify the card's cryptogram") from None
+                if exc.reason != "query.error.offline":
+                    raise
+                # The bureau may have seen its challenge before the answer was lost: a fresh one of
+                # our own, so the offline proof is never taken for a replay.
+                challenge = os.urandom(8)
+                cryptogram = card.internal_authenticate(challenge)
+            else:
+                auth_id = a.get("card_auth_id")
+                if not isinstance(auth_id, str) or not _CARD_AUTH_ID.match(auth_id):
+                    raise QueryFailed("query.error.garbage", "card_auth_id")
+                log.info("event=card_auth outcome=genuine mode=online psam_checked=%d", psam_checked)
+                return CardProof(info.card_number, card_auth_id=auth_id, psam_checked=psam_checked)
+        log.info("event=card_auth outcome=pending mode=offline psam_checked=%d", psam_checked)
+        return CardProof(info.card_number, challenge=challenge, cryptogram=cryptogram, psam_checked=psam_checked)
+
+    @staticmethod
+    def _bureau_challenge(query: Query, card_number: str, timeout_s: float) -> dict | None:
+        """The bureau's challenge for this card, or None when the bureau cannot be reached."""
+        try:
+            a = ask(query, "card_auth_challenge", {"card_number": card_number}, timeout_s)
+        except QueryFailed as exc:
+            if exc.reason == "query.error.offline":
+                return None
+            if exc.detail == "card_not_found":
+                log.warning("event=card_auth outcome=refused by=bureau reason=card_not_found")
+                raise CardNotGenuine("the bureau knows no such card") from None
+            raise
+        if not (_CHALLENGE_ID.match(str(a.get("challenge_id", ""))) and _CHALLENGE.match(str(a.get("challenge", "")))):
+            raise QueryFailed("query.error.garbage", "card auth challenge")
+        return a
+
+    @staticmethod
+    def _psam_check(psam_reader: Any | None, info: Any, challenge: bytes, cryptogram: bytes) -> bool:
+        """True when the PSAM found the card genuine; False when there is no PSAM to ask (the
+        bureau alone judges); CardNotGenuine when the PSAM says it is not."""
+        from kiosk.card.security import PsamSecurityModule
+
+        if psam_reader is None:
+            log.warning("event=card_auth psam=absent")
+            return False
+        try:
+            psam_reader.connect()
+            try:
+                genuine = PsamSecurityModule(psam_reader.transmit).card_is_genuine(
+                    info.card_number, info.region_code, info.generation, challenge, cryptogram)
+            finally:
+                psam_reader.end_session()
+        except (SecurityModuleError, ReaderError) as exc:
+            log.warning("event=card_auth psam=unusable error=%s", type(exc).__name__)
+            return False
+        if not genuine:
+            log.warning("event=card_auth outcome=refused by=psam")
+            raise CardNotGenuine("the PSAM did not verify the card's cryptogram")
+        return True
 
     def verify_pin(self, pin: str) -> None:
         self._require().verify_pin(pin)
@@ -83,6 +197,7 @@ class CardService:
     def end(self) -> None:
         """Forget the card session (the card stays powered until it is taken)."""
         self._card = None
+        self._identity = None
         try:
             self.reader.end_session()
         except Exception as exc:

@@ -55,7 +55,7 @@ def family_members(query: Query, id_number: str, assurance: Assurance, timeout_s
     return out
 
 
-def assurance_json(assurance: Assurance | None) -> dict[str, str]:
+def assurance_json(assurance: Assurance | None) -> dict[str, Any]:
     """None: identity not established at the kiosk (made offline); the bureau judges the pictures."""
     return {"method": "none"} if assurance is None else assurance.to_json()
 

@@ -31,15 +31,24 @@ class QueryFailed(Exception):
 
 @dataclass(frozen=True)
 class Assurance:
-    """How the citizen proved who they are: the card and its PIN, or a face-match verdict."""
+    """How the citizen proved who they are: the card, its PIN and the card's proof that it is
+    genuine (docs/card-authentication.md), or a face-match verdict."""
 
     method: str  # card_pin | face_match
     card_number: str = ""
     verification_id: str = ""
+    card_auth_id: str = ""  # online: the bureau verified the card's cryptogram over its challenge
+    card_challenge: str = ""  # offline: the kiosk's challenge and the card's answer (hex), which
+    card_cryptogram: str = ""  # the bureau verifies when the submission arrives
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, Any]:
         if self.method == "card_pin":
-            return {"method": "card_pin", "card_number": self.card_number}
+            out: dict[str, Any] = {"method": "card_pin", "card_number": self.card_number}
+            if self.card_auth_id:
+                out["card_auth_id"] = self.card_auth_id
+            elif self.card_challenge:
+                out["card_auth"] = {"challenge": self.card_challenge, "cryptogram": self.card_cryptogram}
+            return out
         return {"method": "face_match", "verification_id": self.verification_id}
 
 

@@ -42,6 +42,8 @@ QUERY_PATHS = {
     "card_applications": "/v1/queries/card-applications",
     "family_members": "/v1/queries/family-members",
     "identity_verify": "/v1/identity/verify",
+    "card_auth_challenge": "/v1/card-auth/challenge",
+    "card_auth_verify": "/v1/card-auth/verify",
 }
 _TRANSIENT_ERRORS = (OSError, http.client.HTTPException, ssl.SSLError)
 

@@ -36,6 +36,7 @@ class Card:
     bank: str
     bank_account: str
     reported_lost_at: str | None = None
+    region_code: str = ""  # first 3 bytes (BCD) of the card identification code
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,13 @@ class Personas:
     outlets: tuple[dict[str, str], ...]
     payment_base_year: int
     path: Path
+    card_auth_keys: dict[int, bytes] = field(default_factory=dict, repr=False)  # by algorithm
 
     def get(self, id_number: str) -> Persona | None:
         return self.citizens.get(id_number)
+
+    def by_card(self, card_number: str) -> Persona | None:
+        return next((p for p in self.citizens.values() if p.card.number == card_number), None)
 
     def outlet(self, outlet_id: str) -> dict[str, str] | None:
         return next((o for o in self.outlets if o["outlet_id"] == outlet_id), None)
@@ -103,6 +108,8 @@ def _persona(raw: dict[str, Any]) -> Persona:
             bank=card["bank"],
             bank_account=card["bank_account"],
             reported_lost_at=card.get("reported_lost_at"),
+            region_code=str(card.get("card_id_code", ""))[:6] or str(raw.get("region_code", ""))
+            or raw["id_number"][:6],
         ),
         retired_since=raw.get("retired_since"),
         pension_monthly=Decimal(pension) if pension is not None else None,
@@ -135,4 +142,8 @@ def load(path: Path = DEFAULT_PATH) -> Personas:
             if member not in citizens:
                 raise ValueError(f"family member {mask_id(member)} is not a persona")
     outlets = tuple(dict(o) for o in raw.get("outlets", ()))
-    return Personas(citizens, outlets, int(raw.get("payment_base_year", 2024)), Path(path))
+    keys = raw.get("issuer_keys", {})
+    card_auth_keys = {alg: bytes.fromhex(keys[name]) for alg, name in
+                      ((1, "card_auth_des3"), (2, "card_auth_sm4")) if name in keys}
+    return Personas(citizens, outlets, int(raw.get("payment_base_year", 2024)), Path(path),
+                    card_auth_keys)

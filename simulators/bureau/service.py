@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import cardauth
 from .answers import Answers
 from .envelope import EnvelopeRejected, Opener
 from .facematch import FaceMatcher, MatcherUnavailable, resolve_photo
@@ -122,11 +123,15 @@ class Bureau:
             return self.submit(doc, kiosk_id)
         if path == "/v1/identity/verify":
             return self.verify(doc)
+        if path == "/v1/card-auth/challenge":
+            return self.card_auth_challenge(doc, kiosk_id)
+        if path == "/v1/card-auth/verify":
+            return self.card_auth_verify(doc, kiosk_id)
         match = re.fullmatch(r"/v1/kiosks/([^/]+)/heartbeat", path)
         if match:
             return self.heartbeat(match.group(1), doc, kiosk_id)
         if path.startswith("/v1/queries/") and path[12:] in self._queries:
-            return self.query(path[12:], doc)
+            return self.query(path[12:], doc, kiosk_id)
         return problem(404, "not_found", "no such operation")
 
     # ---- submissions ---------------------------------------------------------------------
@@ -206,8 +211,11 @@ class Bureau:
         if persona is None:
             raise EnvelopeRejected("citizen_not_found", "no such citizen")
         assurance = payload["data"].get("assurance")
-        if assurance and self._assurance_problem(persona, assurance, max_age=None):
-            raise EnvelopeRejected("assurance_invalid", "assurance does not fit the citizen")
+        why = self._assurance_problem(persona, assurance, None, kiosk_id) if assurance else None
+        if why:
+            log("assurance_refused", kind=meta["kind"], citizen=mask_id(id_number),
+                reason=why.replace(" ", "_"))
+            raise EnvelopeRejected("assurance_invalid", f"assurance does not fit the citizen: {why}")
         digests = []
         for picture in payload["pictures"]:
             data = _jpeg(picture["jpeg_b64"])
@@ -218,11 +226,14 @@ class Bureau:
         return payload, digests
 
     def _assurance_problem(self, persona: Persona, assurance: dict[str, Any],
-                           max_age: float | None) -> str | None:
+                           max_age: float | None, kiosk_id: str) -> str | None:
+        """None when the assurance authorises this citizen's data; else why not. `max_age` is
+        set for queries (answered now) and None for submissions (judged when they arrive)."""
         method = assurance.get("method")
         if method == "card_pin":
-            ok = assurance.get("card_number") == persona.card.number
-            return None if ok else "card_number is not the citizen's card"
+            if assurance.get("card_number") != persona.card.number:
+                return "card_number is not the citizen's card"
+            return self._card_proof_problem(persona, assurance, max_age, kiosk_id)
         if method == "face_match":
             record = self.store.verification(assurance.get("verification_id", ""))
             if record is None or record["verdict"] != "match":
@@ -234,8 +245,85 @@ class Bureau:
             return None
         return None if max_age is None else "assurance method none cannot read personal data"
 
+    def _card_proof_problem(self, persona: Persona, assurance: dict[str, Any],
+                            max_age: float | None, kiosk_id: str) -> str | None:
+        """card_pin stands only on a verified INTERNAL AUTHENTICATE cryptogram: a card_auth_id this
+        bureau issued for this card and kiosk (queries: at most max_age old), or, in a submission
+        made offline, the kiosk's challenge and the card's cryptogram, checked here, once."""
+        number = persona.card.number
+        auth_id, proof = assurance.get("card_auth_id"), assurance.get("card_auth")
+        if auth_id:
+            record = self.store.card_auth(auth_id)
+            if record is None:
+                return "card_auth_id unknown"
+            if record["card_number"] != number or record["kiosk_id"] != kiosk_id:
+                return "card_auth_id is for another card or kiosk"
+            if max_age is not None and time.time() - record["created_unix"] > max_age:
+                return "card_auth_id is too old"
+            return None
+        if proof:
+            if max_age is not None:
+                return "a query needs a card_auth_id (the bureau's challenge), not an offline proof"
+            try:
+                challenge = bytes.fromhex(proof["challenge"])
+                cryptogram = bytes.fromhex(proof["cryptogram"])
+            except (KeyError, TypeError, ValueError):
+                return "card_auth is not hex challenge and cryptogram"
+            if not cardauth.genuine(self.personas.card_auth_keys, persona.card.generation, number,
+                                    persona.card.region_code, challenge, cryptogram):
+                return "card cryptogram does not verify"
+            if not self.store.see_card_challenge(number, challenge.hex().upper()):
+                return "card challenge seen before (replay)"
+            return None
+        return "card_pin needs a verified card cryptogram (card_auth_id or card_auth)"
+
+    # ---- card authentication -------------------------------------------------------------
+    def card_auth_challenge(self, doc: dict[str, Any], kiosk_id: str) -> Reply:
+        issue = self.schemas.problem("CardAuthChallengeRequest", doc)
+        if issue:
+            return problem(400, "bad_request", f"request does not fit: {issue}")
+        if self.personas.by_card(doc["card_number"]) is None:
+            return problem(404, "card_not_found", "no such card")
+        challenge = secrets.token_bytes(cardauth.CHALLENGE_BYTES).hex().upper()
+        challenge_id = "CC-" + secrets.token_hex(8).upper()
+        self.store.put_card_challenge(challenge_id, challenge, doc["card_number"], kiosk_id)
+        return Reply(200, {"challenge_id": challenge_id, "challenge": challenge,
+                           "expires_in_s": cardauth.CHALLENGE_TTL_S})
+
+    def card_auth_verify(self, doc: dict[str, Any], kiosk_id: str) -> Reply:
+        issue = self.schemas.problem("CardAuthVerifyRequest", doc)
+        if issue:
+            return problem(400, "bad_request", f"request does not fit: {issue}")
+        number = doc["card_number"]
+        persona = self.personas.by_card(number)
+        issued = self.store.take_card_challenge(doc["challenge_id"])
+        masked = number[:2] + "*****" + number[-2:]
+        why = None
+        if persona is None:
+            why = "no such card"
+        elif issued is None:
+            why = "challenge unknown or already answered"
+        elif issued["card_number"] != number or issued["kiosk_id"] != kiosk_id:
+            why = "challenge was issued for another card or kiosk"
+        elif time.time() - issued["created_unix"] > cardauth.CHALLENGE_TTL_S:
+            why = "challenge expired"
+        elif not self.store.see_card_challenge(number, issued["challenge"]):
+            why = "challenge seen before (replay)"
+        elif not cardauth.genuine(self.personas.card_auth_keys, persona.card.generation, number,
+                                  persona.card.region_code, bytes.fromhex(issued["challenge"]),
+                                  bytes.fromhex(doc["cryptogram"])):
+            why = "cryptogram does not verify: not a genuine card"
+        if why is not None:
+            log("card_auth", card=masked, outcome="refused", reason=why.split(":")[0].replace(" ", "_"))
+            return problem(403, "card_auth_failed", why)
+        card_auth_id = "CA-" + secrets.token_hex(8).upper()
+        self.store.put_card_auth(card_auth_id, number, kiosk_id)
+        log("card_auth", card=masked, outcome="genuine")
+        return Reply(200, {"card_auth_id": card_auth_id,
+                           "expires_in_s": cardauth.CARD_AUTH_MAX_AGE_S})
+
     # ---- queries and identity ------------------------------------------------------------
-    def query(self, name: str, doc: dict[str, Any]) -> Reply:
+    def query(self, name: str, doc: dict[str, Any], kiosk_id: str) -> Reply:
         schema, answer = self._queries[name]
         issue = self.schemas.problem(schema, doc)
         if issue:
@@ -244,7 +332,7 @@ class Bureau:
         if persona is None:
             log("query", kind=name, citizen=mask_id(doc["id_number"]), status=404)
             return problem(404, "citizen_not_found", "no such citizen")
-        why = self._assurance_problem(persona, doc["assurance"], VERIFICATION_MAX_AGE_S)
+        why = self._assurance_problem(persona, doc["assurance"], VERIFICATION_MAX_AGE_S, kiosk_id)
         if why:
             log("query", kind=name, citizen=mask_id(persona.id_number), status=403)
             return problem(403, "assurance_invalid", why)

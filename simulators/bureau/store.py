@@ -36,6 +36,25 @@ CREATE TABLE IF NOT EXISTS verifications (
     score REAL NOT NULL,
     created_unix REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS card_challenges (  -- issued, not yet answered (one answer each)
+    challenge_id TEXT PRIMARY KEY,
+    challenge TEXT NOT NULL,
+    card_number TEXT NOT NULL,
+    kiosk_id TEXT NOT NULL,
+    created_unix REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS card_challenges_seen (  -- every challenge a cryptogram was judged for
+    card_number TEXT NOT NULL,
+    challenge TEXT NOT NULL,
+    seen_unix REAL NOT NULL,
+    PRIMARY KEY (card_number, challenge)
+);
+CREATE TABLE IF NOT EXISTS card_auths (
+    card_auth_id TEXT PRIMARY KEY,
+    card_number TEXT NOT NULL,
+    kiosk_id TEXT NOT NULL,
+    created_unix REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS heartbeats (
     kiosk_id TEXT PRIMARY KEY,
     body TEXT NOT NULL,
@@ -139,6 +158,48 @@ class Store:
         if row is None:
             return None
         return {"id_number": row[0], "verdict": row[1], "score": row[2], "created_unix": row[3]}
+
+    def put_card_challenge(self, challenge_id: str, challenge: str, card_number: str,
+                           kiosk_id: str) -> None:
+        with self.lock:
+            self._db.execute("INSERT INTO card_challenges VALUES (?, ?, ?, ?, ?)",
+                             (challenge_id, challenge, card_number, kiosk_id, time.time()))
+
+    def take_card_challenge(self, challenge_id: str) -> dict[str, Any] | None:
+        """The issued challenge, removed: it can be answered once."""
+        with self.lock:
+            row = self._db.execute(
+                "DELETE FROM card_challenges WHERE challenge_id = ?"
+                " RETURNING challenge, card_number, kiosk_id, created_unix", (challenge_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return {"challenge": row[0], "card_number": row[1], "kiosk_id": row[2],
+                "created_unix": row[3]}
+
+    def see_card_challenge(self, card_number: str, challenge: str) -> bool:
+        """Record a challenge a cryptogram was judged for; False if it was seen before (replay)."""
+        with self.lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO card_challenges_seen VALUES (?, ?, ?)",
+                (card_number, challenge, time.time()),
+            )
+            return cur.rowcount == 1
+
+    def put_card_auth(self, card_auth_id: str, card_number: str, kiosk_id: str) -> None:
+        with self.lock:
+            self._db.execute("INSERT INTO card_auths VALUES (?, ?, ?, ?)",
+                             (card_auth_id, card_number, kiosk_id, time.time()))
+
+    def card_auth(self, card_auth_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self._db.execute(
+                "SELECT card_number, kiosk_id, created_unix FROM card_auths"
+                " WHERE card_auth_id = ?", (card_auth_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return {"card_number": row[0], "kiosk_id": row[1], "created_unix": row[2]}
 
     def put_heartbeat(self, kiosk_id: str, body: str, received_at: str) -> None:
         with self.lock:

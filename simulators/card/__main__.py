@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from simulators.card.control import HELP, ControlServer, Emulator
-from simulators.card.personas import CARDS_FILE, PERSONAS_FILE, StateStore, load_cards
+from simulators.card.personas import CARDS_FILE, PERSONAS_FILE, StateStore, issuer_keys, load_cards
 from simulators.card.psam import Psam
 from simulators.card.vpcd import Slot
 
@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     slot = Slot(args.host, args.port, quickack=quickack)
     psam = psam_slot = None
     if not args.no_psam:
-        any_card = next(iter(cards.values()), None)
-        psam = Psam(keys=dict(any_card.keys) if any_card else {})
+        terminal_keys, card_auth_keys = issuer_keys(args.cards, args.personas)
+        psam = Psam(keys=terminal_keys, auth_keys=card_auth_keys)
         psam_slot = Slot(args.host, args.psam_port, quickack=quickack)
         psam_slot.insert(psam)
     emulator = Emulator(cards, store, slot, psam_slot, psam)

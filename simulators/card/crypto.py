@@ -1,8 +1,13 @@
-"""Terminal authentication keys shared by the emulated cards and the emulated PSAM.
+"""Card keys shared by the emulated cards and the emulated PSAM.
 
 Our own scheme in the spirit of the public descriptions (the exact APDUs are not public):
-card key = ECB(master, ATR tail 8 || region BCD 3 || 80 00..), cryptogram = ECB(card key,
-challenge 8 || 80 00..); 3DES for generation 1-2, SM4 for generation 3. Both 16 bytes.
+- terminal authentication (EXTERNAL AUTHENTICATE, for PIN reload): card key = ECB(master,
+  ATR tail 8 || region BCD 3 || 80 00..);
+- card authentication (INTERNAL AUTHENTICATE, the card proves it is genuine): card key =
+  ECB(card-auth master, card number 9 ASCII || region BCD 3 || 80 00..), under a master key of
+  its own that the bureau also holds (docs/card-authentication.md);
+cryptogram = ECB(card key, challenge 8 || 80 00..); 3DES for generation 1-2, SM4 for
+generation 3. Keys and cryptograms are 16 bytes.
 """
 
 from __future__ import annotations
@@ -31,3 +36,9 @@ def diversify(alg: int, master: bytes, atr_tail: bytes, region_bcd: bytes) -> by
 
 def cryptogram(alg: int, card_key: bytes, challenge: bytes) -> bytes:
     return _ecb(alg, card_key, _pad16(challenge))
+
+
+def diversify_card_auth(alg: int, master: bytes, card_number: str, region_bcd: bytes) -> bytes:
+    """The card's INTERNAL AUTHENTICATE key: by card number and region, which the bureau knows
+    without ever seeing the card (unlike the ATR)."""
+    return _ecb(alg, master, _pad16(card_number.encode("ascii")[:9] + region_bcd[:3]))

@@ -4,6 +4,7 @@ facts from cards.toml, and the card state that must survive a restart (PIN, trie
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -47,9 +48,14 @@ class CardFacts:
     initial_pin: str = "123456"  # the PIN the chip holds before any change made here
     initial_tries: int | None = None  # None: the full retry limit
     keys: dict[int, bytes] = field(default_factory=dict, hash=False, compare=False)
+    # INTERNAL AUTHENTICATE master keys (the bureau's; a forged card holds others)
+    auth_keys: dict[int, bytes] = field(default_factory=dict, hash=False, compare=False)
 
     def master_key(self, alg: int) -> bytes:
         return self.keys[alg]
+
+    def card_auth_master(self, alg: int) -> bytes:
+        return self.auth_keys[alg]
 
 
 def build_atr(historical: bytes, protocol: str) -> bytes:
@@ -99,14 +105,9 @@ def load_cards(cards_file: Path = CARDS_FILE, personas_file: Path = PERSONAS_FIL
     an emulator needs (ATR, 61xx, mute). An entry whose number the bureau does not know must
     carry the same fields itself (a card from elsewhere, e.g. the long-name case).
     """
-    from simulators.card import crypto
-
     with cards_file.open("rb") as fh:
         doc = tomllib.load(fh)
-    keys = {
-        crypto.ALG_3DES: bytes.fromhex(doc["master_keys"]["des3"]),
-        crypto.ALG_SM4: bytes.fromhex(doc["master_keys"]["sm4"]),
-    }
+    keys, auth_keys = issuer_keys(cards_file, personas_file)
     bureau = _bureau_cards(personas_file)
     cards: dict[str, CardFacts] = {}
     for pid, entry in doc.get("cards", {}).items():
@@ -149,8 +150,35 @@ def load_cards(cards_file: Path = CARDS_FILE, personas_file: Path = PERSONAS_FIL
             initial_pin=str(c.get("pin", c.get("initial_pin", "123456"))),
             initial_tries=int(c.get("pin_tries_left", limit)),
             keys=keys,
+            auth_keys=auth_keys,
         )
+        if c.get("keys") == "forger":
+            # a programmable card loaded with a real citizen's printed numbers, not the issuer's keys
+            forged = _key_pair(doc["forger_keys"], "")
+            cards[pid] = dataclasses.replace(cards[pid], keys=forged, auth_keys=_key_pair(doc["forger_keys"], "card_auth_"))
     return cards
+
+
+def _key_pair(table: dict[str, Any], prefix: str) -> dict[int, bytes]:
+    from simulators.card import crypto
+
+    return {crypto.ALG_3DES: bytes.fromhex(table[prefix + "des3"]),
+            crypto.ALG_SM4: bytes.fromhex(table[prefix + "sm4"])}
+
+
+def issuer_keys(cards_file: Path = CARDS_FILE, personas_file: Path = PERSONAS_FILE
+                ) -> tuple[dict[int, bytes], dict[int, bytes]]:
+    """The issuer's master keys: terminal authentication (cards.toml, what the PSAM shares with
+    the cards) and card authentication (personas.toml, what the bureau holds)."""
+    with cards_file.open("rb") as fh:
+        terminal = _key_pair(tomllib.load(fh)["master_keys"], "")
+    auth: dict[int, bytes] = {}
+    if personas_file.exists():
+        with personas_file.open("rb") as fh:
+            table = tomllib.load(fh).get("issuer_keys")
+        if table:
+            auth = _key_pair(table, "card_auth_")
+    return terminal, auth
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,7 @@ class SscCard:
             (0x80, 0x5E): self._change_or_reload,
             (0x00, 0x84): self._get_challenge,
             (0x00, 0x82): self._external_auth,
+            (0x00, 0x88): self._internal_auth,
         }.get(cmd.header)
         if handler is None:
             return A.SW_CLA_UNKNOWN if cmd.cla not in (0x00, 0x80) else A.SW_INS_UNKNOWN
@@ -251,3 +252,19 @@ class SscCard:
             return A.SW_AUTH_FAILED
         self.v.authenticated = True
         return A.SW_OK
+
+    # --- card authentication
+    def _internal_auth(self, cmd: A.Command) -> bytes:
+        """INTERNAL AUTHENTICATE `00 88 00 <kid> 08` + the terminal's challenge: the card proves
+        it holds its card-authentication key (crypto.diversify_card_auth) by the cryptogram."""
+        if self.v.selected != "ssc":
+            return A.SW_CONDITIONS
+        if cmd.p1 != 0x00 or cmd.p2 not in (0x00, 0x01):
+            return A.SW_WRONG_P1P2
+        if len(cmd.data) not in (4, 8):
+            return A.SW_WRONG_LENGTH
+        f = self.facts
+        alg = crypto.ALG_SM4 if f.generation >= 3 else crypto.ALG_3DES
+        key = crypto.diversify_card_auth(alg, f.card_auth_master(alg), f.card_number, f.card_id[:3])
+        log.info("event=internal_auth persona=%s", self.label)
+        return A.with_le(crypto.cryptogram(alg, key, cmd.data), cmd.le)

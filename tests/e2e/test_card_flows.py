@@ -48,7 +48,11 @@ def test_activation_sets_a_new_pin_reaches_the_bureau_and_prints_the_reference(m
     stored = k.sims.wait_submission(reference)
     assert stored["kind"] == "card_activation"
     detail = k.sims.bureau.admin("GET", f"/submissions/{stored['idempotency_key']}")
-    assert detail["payload"]["data"] == {"card_number": "C00000004", "pin_action": "set_new_pin"}
+    data = detail["payload"]["data"]
+    assert {k: v for k, v in data.items() if k != "assurance"} == {"card_number": "C00000004",
+                                                                   "pin_action": "set_new_pin"}
+    # the card proved itself genuine online before anything was changed on it
+    assert data["assurance"]["method"] == "card_pin" and data["assurance"]["card_auth_id"].startswith("CA-")
     assert detail["payload"]["citizen"]["id_number"] == LIU
     assert "246813" in k.sims.card.ctl("PIN new_card")  # the chip really has the new PIN
     receipt = k.sims.printer.receipts[-1]
@@ -196,4 +200,7 @@ def test_activation_keeping_the_old_medical_cards_pin(make_kiosk):
     result = k.screen("result", timeout=30)
     assert "864209" in k.sims.card.ctl("PIN new_card_2")
     payload = k.sims.bureau.admin("GET", f"/submissions/{k.sims.wait_submission(result.reference)['idempotency_key']}")
-    assert payload["payload"]["data"] == {"card_number": "C00000013", "pin_action": "adopted_medical_card_pin"}
+    data = payload["payload"]["data"]
+    assert {k: v for k, v in data.items() if k != "assurance"} == {"card_number": "C00000013",
+                                                                   "pin_action": "adopted_medical_card_pin"}
+    assert data["assurance"]["card_number"] == "C00000013"

@@ -142,8 +142,9 @@ def test_pension_certification_by_card_is_matched_submitted_sealed_and_printed(m
     assert payload["kind"] == "pension_certification"
     assert payload["citizen"] == {"id_number": WANG, "name": "王秀英"}
     data = payload["data"]
-    assert data["residence"] == "other_city" and data["assurance"] == {"method": "card_pin",
-                                                                     "card_number": "A00000001"}
+    assert data["residence"] == "other_city" and data["assurance"]["method"] == "card_pin"
+    # card + PIN + the card's proof that it is genuine (online: the bureau's card_auth_id)
+    assert data["assurance"]["card_number"] == "A00000001" and data["assurance"]["card_auth_id"].startswith("CA-")
     assert data["liveness"]["passed"] is True and data["liveness"]["challenge"] == "mouth_open_x3"
     assert data["liveness"]["duration_ms"] > 0
     assert [p["role"] for p in payload["pictures"]] == ["liveness_1", "liveness_2", "liveness_3", "liveness_4"]

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from kiosk.services.queries import yuan
-from tests.bureau_harness import checked
+from tests.bureau_harness import card_pin, checked
 
 QIAN = ("answers_61xx", "610113197410120092", "J00000010", "741852")  # 钱多多: three owed months
 WANG = ("activated", "110105195803120029", "A00000001", "258147")  # 王秀英: retiree
@@ -28,7 +28,7 @@ def identify(k, who):
 
 def bureau_answer(k, path, who, **extra):
     _p, id_number, card, _pin = who
-    body = {"id_number": id_number, "assurance": {"method": "card_pin", "card_number": card}, **extra}
+    body = {"id_number": id_number, "assurance": card_pin(k.sims.bureau, card), **extra}
     status, _h, answer = checked(k.sims.bureau, "POST", f"/v1/queries/{path}", body)
     assert status == 200
     return answer
@@ -156,3 +156,32 @@ def test_activation_made_offline_is_queued_and_arrives_later(make_kiosk, faults)
     k.sims.wait_submission(result.reference, timeout=60)
     k.until(lambda: not outbox.holds(result.reference), 60, "acknowledged and removed from the queue")
     assert [s["reference"] for s in k.sims.submissions()].count(result.reference) == 1
+
+
+def test_activation_made_offline_carries_the_cards_offline_proof(make_kiosk, faults):
+    """Offline, the kiosk draws the challenge: the queued activation carries the challenge and the
+    card's answer, which the bureau verifies when it arrives (and accepts once)."""
+    k = make_kiosk()
+    faults(drop_rate=1.0)
+    k.sims.card.ctl("INSERT new_card_3")
+    k.tap("tile-activate_card")
+    k.screen("confirm_card", timeout=40)
+    k.tap("confirm-card")
+    k.screen("pin_entry")
+    k.type("123456")
+    k.tap("confirm")
+    k.screen("pin_choice", timeout=40)
+    k.tap("choice-new")
+    k.until(lambda: k.ui.screen.name == "pin_entry" and k.ui.screen.title_key == "card.new_pin.title", 40, "new PIN")
+    for _ in range(2):
+        k.type("246813")
+        k.tap("confirm")
+        k.frame()
+    result = k.screen("result", timeout=30)
+    assert result.body == "card.activate.done.queued"
+    faults(drop_rate=0)
+    stored = k.sims.wait_submission(result.reference, timeout=60)
+    detail = k.sims.bureau.admin("GET", f"/submissions/{stored['idempotency_key']}")
+    assert detail["answer"]["outcome"] == "accepted"
+    proof = detail["payload"]["data"]["assurance"]["card_auth"]
+    assert len(bytes.fromhex(proof["challenge"])) == 8 and len(bytes.fromhex(proof["cryptogram"])) == 16

@@ -51,10 +51,18 @@ def jpeg_bytes(seed: int = 0, size: int = 160) -> bytes:
     return buf.getvalue()
 
 
+def card_pin_offline(card: str = CARD) -> dict[str, Any]:
+    """card_pin as a kiosk without the bureau makes it: the card's answer to a fresh challenge of
+    its own, which the bureau verifies on arrival (docs/card-authentication.md)."""
+    from tests.bureau_harness import offline_proof
+
+    return {"method": "card_pin", "card_number": card, "card_auth": offline_proof(card)}
+
+
 def loss_report(card: str = CARD, id_number: str = ID_NUMBER, name: str = NAME) -> dict[str, Any]:
     return {"citizen": {"id_number": id_number, "name": name},
             "data": {"card_number": card, "loss_type": "temporary",
-                     "assurance": {"method": "card_pin", "card_number": card}},
+                     "assurance": card_pin_offline(card)},
             "pictures": []}
 
 
@@ -80,5 +88,5 @@ def card_application(photo: bytes, card: str = CARD, id_number: str = ID_NUMBER,
     return {"citizen": {"id_number": id_number, "name": name},
             "data": {"outlet_id": "ICBC-110105-01", "reason": "replacement",
                      "phone": "138 0000 0000",
-                     "assurance": {"method": "card_pin", "card_number": card}},
+                     "assurance": card_pin_offline(card)},
             "pictures": [{"role": "card_photo", "jpeg_b64": base64.b64encode(photo).decode()}]}

@@ -34,7 +34,9 @@ pytestmark = pytest.mark.slow
 
 _REQUEST_SCHEMAS = {"/v1/submissions": "SubmissionBatch", "/v1/identity/verify":
                     "IdentityVerifyRequest", "/v1/queries/card-status": "CitizenQuery",
-                    "/v1/queries/payment-records": "YearInsuranceQuery"}
+                    "/v1/queries/payment-records": "YearInsuranceQuery",
+                    "/v1/card-auth/challenge": "CardAuthChallengeRequest",
+                    "/v1/card-auth/verify": "CardAuthVerifyRequest"}
 
 
 class CheckedClient(BureauClient):
@@ -132,8 +134,15 @@ def test_daemon_drains_the_queue_and_answers_queries(sim, tmp_path):
         assert refs <= stored.keys() and all(stored[r][2] == "accepted" for r in refs)
         ui = SyncClient(daemon.settings.socket_path)
         wait_for(lambda: ui.status().online is True, 5)
-        answer = ui.query("card_status", {"id_number": ID_NUMBER,
-                                          "assurance": {"method": "card_pin", "card_number": CARD}})
+        # card_pin stands on the card's proof (docs/card-authentication.md): online, through
+        # the same socket, the bureau's challenge and the card's answer earn a card_auth_id
+        from tests.bureau_harness import card_answer
+        issued = ui.query("card_auth_challenge", {"card_number": CARD})
+        auth = ui.query("card_auth_verify", {
+            "challenge_id": issued["challenge_id"], "card_number": CARD,
+            "cryptogram": card_answer(CARD, bytes.fromhex(issued["challenge"])).hex().upper()})
+        answer = ui.query("card_status", {"id_number": ID_NUMBER, "assurance": {
+            "method": "card_pin", "card_number": CARD, "card_auth_id": auth["card_auth_id"]}})
         openapi_util.validate("CardStatus", answer)
         assert answer["status"] == "reported_lost"  # the loss reports just delivered count
         assert sim.admin("GET", "/heartbeats")  # the daemon said hello
