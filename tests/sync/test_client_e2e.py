@@ -279,15 +279,17 @@ def test_cli_status_and_retry_dead(sim, tmp_path):
     ob.close()
     cfg = sim.kiosk_config(tmp_path / "data")
     run = [sys.executable, "-m", "kiosk.sync"]
-    out = subprocess.run(run + ["status", "--json", "--config", str(cfg)], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout
-    st = json.loads(out)
+    res = subprocess.run(run + ["status", "--json", "--config", str(cfg)], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert res.returncode == 3  # the README's "sync daemon not running"
+    st = json.loads(res.stdout)
     assert (st["pending"], st["dead"], st["online"], st["daemon_running"]) == (0, 1, None, False)
     out = subprocess.run(run + ["retry-dead", "--config", str(cfg)], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
     assert out.startswith("1 dead-lettered")
-    out = subprocess.run(run + ["status", "--config", str(cfg)], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout
+    res = subprocess.run(run + ["status", "--config", str(cfg)], cwd=ROOT, capture_output=True, text=True)
+    out = res.stdout
+    assert res.returncode == 3
     assert "pending         1" in out and "sync daemon not running" in out
 
 
