@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pygame
 
-from kiosk.screens.widgets import Button
+from kiosk.screens.widgets import Button, Keypad
 
 if TYPE_CHECKING:
     from kiosk.screens.ui import UI
@@ -54,6 +54,13 @@ class Screen:
         """The screen has left the stack for good: drop what it holds. Its buttons' callbacks
         refer back to the screen (a cycle only a full garbage collection would find), so a left
         screen with its surfaces, frames and pictures would otherwise outlive its session.
-        Screens that hold more (surfaces, a running check) extend this; layout() builds it all
-        again should the screen ever be shown anew."""
+        Buttons and keypads kept as attributes go too; screens that hold more (surfaces, a
+        running check) extend this. layout() builds it all again should the screen be shown anew."""
         self.buttons = []
+        for name, value in list(vars(self).items()):
+            if isinstance(value, Keypad):
+                value.release()
+            if isinstance(value, (Button, Keypad)):
+                setattr(self, name, None)
+            elif isinstance(value, list) and value and all(isinstance(v, Button) for v in value):
+                setattr(self, name, [])

@@ -124,3 +124,9 @@ class Keypad:
     def _changed(self) -> None:
         if self.on_change:
             self.on_change()
+
+    def release(self) -> None:
+        """Its screen has left: the keys (which call back into the pad) and on_change (which
+        calls into the screen) go, so neither outlives it in a reference cycle."""
+        self.buttons = []
+        self.on_change = None
