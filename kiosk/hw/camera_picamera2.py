@@ -79,7 +79,7 @@ class PiCamera:
 
 def open_camera(spec: str = "picamera2", cfg: Any = None, size: tuple[int, int] = (640, 480)) -> PiCamera:
     try:
-        from picamera2 import Picamera2  # type: ignore[import-not-found]
+        from picamera2 import Picamera2
     except ImportError as exc:
         raise PicameraUnavailable("picamera2 is not installed (not a Raspberry Pi OS image?): "
                                   "apt install python3-picamera2, or set devices.camera=opencv:0") from exc

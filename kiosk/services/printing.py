@@ -160,7 +160,7 @@ def _qr_image(data: str) -> Image.Image:
     matrix = reference_qr_matrix(data, border=4)
     img = Image.new("L", (len(matrix), len(matrix)), 255)
     img.putdata([0 if dark else 255 for row in matrix for dark in row])
-    return img.resize((img.width * QR_MODULE_DOTS,) * 2, Image.NEAREST)
+    return img.resize((img.width * QR_MODULE_DOTS,) * 2, Image.Resampling.NEAREST)
 
 
 def render_image(doc: ReceiptDocument, width_dots: int, font_path: str = "") -> Image.Image:

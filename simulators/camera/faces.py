@@ -119,6 +119,7 @@ def layout_from_box(x: float, y: float, w: float, h: float) -> FaceLayout:
 
 def locate_face(rgb: np.ndarray) -> FaceLayout:
     import cv2
+    import cv2.data  # where the Haar cascades are: a submodule, imported by name
 
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
