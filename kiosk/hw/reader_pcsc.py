@@ -195,10 +195,11 @@ class PcscReader:
         deadline = time.monotonic() + timeout_s
         current = sc.SCARD_STATE_UNAWARE
         while True:
+            def poll(known: int = current) -> tuple[str, int]:  # the time left counted on each try
+                return self._state(min(POLL_SLICE_S, max(0.0, deadline - time.monotonic())), known)
+
             with self._mon_lock:
-                _, current = self._retrying(
-                    lambda known=current: self._state(min(POLL_SLICE_S, max(0.0, deadline - time.monotonic())),
-                                                      known))
+                _, current = self._retrying(poll)
             if bool(current & sc.SCARD_STATE_PRESENT) == present:
                 return True
             if time.monotonic() >= deadline:
