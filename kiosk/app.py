@@ -101,7 +101,12 @@ def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any =
     devices = devices or open_devices(cfg)
     devices.extra.setdefault("bureau", BureauLink(cfg))
     alert_sinks: list[Callable[[Any], None]] = []
-    services = build_services(cfg, devices, on_alert=lambda alert: [sink(alert) for sink in alert_sinks])
+
+    def on_alert(alert: Any) -> None:  # every sink, including those added below
+        for sink in alert_sinks:
+            sink(alert)
+
+    services = build_services(cfg, devices, on_alert=on_alert)
     devices.extra.setdefault("outbox", services.outbox)
     monitor = HealthMonitor(devices.all, health_interval_s)
     if start_monitor:

@@ -41,7 +41,11 @@ def entry_screen_for(ui: UI, spec: ServiceSpec) -> Screen:
     plain notice that the service is offered at the counter."""
 
     def identified(id_number: str) -> None:
-        ui.sessions.session.remember("id_number", id_number)
+        session = ui.sessions.session
+        # The ID entry screen is part of a session: showing it began one, and every end of a
+        # session (timeout, finish, failsafe, service door) replaces the screen.
+        assert session is not None, "ID entry outside a session"
+        session.remember("id_number", id_number)
         ui.show(ServicePendingScreen(ui, spec.title_key), replace=True)
 
     return IdEntryScreen(ui, identified)
