@@ -74,7 +74,7 @@ def tune(engine: FaceEngine, base: LivenessSettings, trials: int, log: Any = pri
     nccs = {m: [t.stats["min_ncc"] for t in runs[m] if "min_ncc" in t.stats] for m in ("swap", "genuine")}
     eye_dip = _threshold(dips["still"], dips["unresponsive"])
     ncc = _threshold(nccs["swap"], nccs["genuine"])
-    report = {"face": TUNE_FACE, "seeds": f"0-{trials - 1}", "trials": {m: len(v) for m, v in runs.items()},
+    report: dict[str, Any] = {"face": TUNE_FACE, "seeds": f"0-{trials - 1}", "trials": {m: len(v) for m, v in runs.items()},
               "still_eye_dip": round(eye_dip, 3), "face_change_ncc": round(ncc, 3),
               "still_dip_max": round(max(dips["still"]), 3), "bona_fide_dip_min": round(min(dips["unresponsive"]), 3),
               "swap_ncc_max": round(max(nccs["swap"]), 3), "genuine_ncc_min": round(min(nccs["genuine"]), 3)}
@@ -99,7 +99,7 @@ def evaluate(engine: FaceEngine, settings: LivenessSettings, trials: int, log: A
                           for face in EVAL_FACES for seed in few]
     faces = " + ".join(f"{f} seeds {EVAL_SEED0}-{EVAL_SEED0 + trials - 1}" for f in EVAL_FACES)
     log(f"evaluation set: {faces} ({EVAL_FACES[0]} unseen in tuning; {EVAL_FACES[1]} with unseen seeds)")
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     log(f"{'attack type':14s} {'trials':>6s} {'accepted':>8s} {'APCER':>7s}  results")
     for mode in ATTACKS:
         ts = per_mode[mode]
@@ -118,7 +118,7 @@ def evaluate(engine: FaceEngine, settings: LivenessSettings, trials: int, log: A
     unr = per_mode["unresponsive"]
     flagged = sum(t.verdict.result == "spoof" for t in unr)
     log(f"non-responding people called spoof: {flagged}/{len(unr)} (they should time out, not be accused)")
-    cond = {}
+    cond: dict[str, dict[str, Any]] = {}
     for mode in CONDITIONS:
         ts = per_mode[mode]
         cond[mode] = {"trials": len(ts), "accepted": sum(t.verdict.live for t in ts),

@@ -4,7 +4,8 @@ and "take your card" (with a reminder when it is forgotten)."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pygame
 
@@ -24,14 +25,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def card_service(ui: "UI") -> CardService:
+def card_service(ui: UI) -> CardService:
     services = ui.services
     if getattr(services, "card", None) is None:
         services.card = CardService(services.devices.reader, services.cfg["card.profile"])
     return services.card
 
 
-def draw_card_slot(ui: "UI", surf: pygame.Surface, center: tuple[int, int], arrow_in: bool, phase: float) -> None:
+def draw_card_slot(ui: UI, surf: pygame.Surface, center: tuple[int, int], arrow_in: bool, phase: float) -> None:
     """A card above a slot and an arrow showing which way it moves (in or out)."""
     th = ui.theme
     cx, cy = center
@@ -58,7 +59,7 @@ class InsertCardScreen(Screen):
     name = "insert_card"
     title_key = "card.insert.bar"
 
-    def __init__(self, ui: "UI", on_read: Callable[[Any], None]) -> None:
+    def __init__(self, ui: UI, on_read: Callable[[Any], None]) -> None:
         super().__init__(ui)
         self.on_read = on_read
         self.started = ui.clock.monotonic()
@@ -109,13 +110,13 @@ class TakeCardScreen(Screen):
     title_key = "card.take.bar"
     in_session = False  # the personal part is over; the session was already wiped
 
-    def __init__(self, ui: "UI") -> None:
+    def __init__(self, ui: UI) -> None:
         super().__init__(ui)
         self.started = ui.clock.monotonic()
         self.forgotten_s = ui.services.cfg["card.forgotten_s"]
         self.reminded = False
         self.gone = False
-        self._poll = None
+        self._poll: Any = None  # the worker job asking whether the card is still in
 
     def update(self, now: float) -> None:
         if self._poll is None or self._poll.done:
@@ -158,7 +159,7 @@ class WaitCardScreen(Screen):
     name = "swap_card"
     title_key = "card.adopt.bar"
 
-    def __init__(self, ui: "UI", message: str, want_present: bool, then: Callable[[], None]) -> None:
+    def __init__(self, ui: UI, message: str, want_present: bool, then: Callable[[], None]) -> None:
         super().__init__(ui)
         self.message, self.want_present, self.then = message, want_present, then
         self.started = ui.clock.monotonic()
@@ -187,14 +188,18 @@ class WaitCardScreen(Screen):
                        ui.clock.monotonic() - self.started)
 
 
-def after_receipt(ui: "UI", title: str, body: str, reference: str, doc_builder: Callable[[], Any] | None,
+def after_receipt(ui: UI, title: str, body: str, reference: str, doc_builder: Callable[[], Any] | None,
                   kind: str = "ok", card: bool = True, **fields: Any) -> None:
     """Print the receipt (on a worker), then show the result whatever the printer did."""
 
     def show(outcome: Any) -> None:
         note = "result.receipt_printed" if outcome is not None and outcome.printed else (
             outcome.reason_key if outcome is not None else "")
-        finish = (lambda: (ui.sessions.end("finish"), ui.show(TakeCardScreen(ui)))) if card else None
+        def take_card() -> None:
+            ui.sessions.end("finish")
+            ui.show(TakeCardScreen(ui))
+
+        finish = take_card if card else None
         ui.show(ResultScreen(ui, title, body, reference=reference, kind=kind, receipt_note=note,
                              on_finish=finish, **fields), replace=True)
 
@@ -205,7 +210,7 @@ def after_receipt(ui: "UI", title: str, body: str, reference: str, doc_builder: 
              on_ok=show, on_error=lambda e: show(None), timeout_s=30, name="print")
 
 
-def receipt_context(ui: "UI") -> Any:
+def receipt_context(ui: UI) -> Any:
     import datetime as dt
 
     from kiosk.services.receipts import ReceiptContext
@@ -214,7 +219,7 @@ def receipt_context(ui: "UI") -> Any:
 
 
 # ---------------------------------------------------------------------------------------- PIN
-def ask_pin(ui: "UI", prompt_title: str, then: Callable[[str], None], initial_hint: bool = False) -> None:
+def ask_pin(ui: UI, prompt_title: str, then: Callable[[str], None], initial_hint: bool = False) -> None:
     """Ask for the card's PIN and verify it; wrong PINs show attempts left, a blocked PIN ends."""
     service = card_service(ui)
 
@@ -239,7 +244,7 @@ def ask_pin(ui: "UI", prompt_title: str, then: Callable[[str], None], initial_hi
     ui.show(screen, replace=ui.screen.name in ("insert_card", "wait", "message"))
 
 
-def ask_new_pin(ui: "UI", id_number: str, then: Callable[[str], None], problem: str = "") -> None:
+def ask_new_pin(ui: UI, id_number: str, then: Callable[[str], None], problem: str = "") -> None:
     """A new PIN twice; rules: six digits, not all equal, not a straight run, not from the ID number."""
 
     def first(pin: bytearray) -> None:
@@ -267,7 +272,7 @@ def ask_new_pin(ui: "UI", id_number: str, then: Callable[[str], None], problem: 
     ui.show(s1, replace=ui.screen.name in ("pin_entry", "wait", "message"))
 
 
-def authenticate_card(ui: "UI", then: Callable[[Any], None]) -> None:
+def authenticate_card(ui: UI, then: Callable[[Any], None]) -> None:
     """The card proves it is genuine (INTERNAL AUTHENTICATE, checked by the PSAM and the bureau)
     before anything it says is trusted; `then` gets the CardProof. A card that cannot is refused
     on the spot with a plain message and no retry."""
@@ -294,12 +299,12 @@ def authenticate_card(ui: "UI", then: Callable[[Any], None]) -> None:
              name="card_auth")
 
 
-def identify_by_card(ui: "UI", then: Callable[[Any, Assurance], None]) -> None:
+def identify_by_card(ui: UI, then: Callable[[Any, Assurance], None]) -> None:
     """Card + PIN + the card's proof that it is genuine: the strong identification of DESIGN.md.
     Gives the card identity and the assurance."""
 
     def read(identity: Any) -> None:
-        ui.sessions.session.remember("card", identity)
+        ui.sessions.current().remember("card", identity)
         authenticate_card(ui, lambda proof: ask_pin(ui, "card.pin.title",
                                                     lambda _pin: then(identity, proof.assurance())))
 

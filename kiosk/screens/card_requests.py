@@ -18,7 +18,7 @@ from kiosk.screens.base import Screen
 from kiosk.screens.card_flows import after_receipt, receipt_context
 from kiosk.screens.common import Action, Choice, ChoiceScreen, MessageScreen
 from kiosk.screens.entry import _draw_error, _split
-from kiosk.screens.registry import FLOWS, flow
+from kiosk.screens.registry import face_identifier, flow
 from kiosk.screens.steps import run_step, show_error, show_message
 from kiosk.screens.theme import COLORS
 from kiosk.screens.widgets import Button, Keypad
@@ -32,7 +32,7 @@ LOSS_REPORT_DAYS = 30  # a temporary loss report lapses unless made permanent at
 
 
 def by_face(ui: UI, then: Callable[[str, str, Assurance, bool], None]) -> None:
-    face = FLOWS.get("_identify_by_face")
+    face = face_identifier()
     if face is None:
         show_message(ui, "request.no_face.title", "request.no_face.body", retry=None)
         return
@@ -145,7 +145,7 @@ class PhotoScreen(Screen):
         self.checking = True
         self.layout(self.area)
         self.ui.workers.submit("photo_check", _checker(self.ui).check, frame,
-                               session=self.ui.sessions.session.token, on_done=self._checked)
+                               session=self.ui.sessions.current().token, on_done=self._checked)
 
     def _checked(self, job: Any) -> None:
         self.checking = False
@@ -233,11 +233,11 @@ class PhoneScreen(Screen):
         super().layout(area)
         th = self.ui.theme
         self.info, pad = _split(area, th.portrait, th.margin)
-        self.keypad = Keypad(self.ui, pad, 11)
-        self.keypad.buffer += old
-        self.buttons += self.keypad.buttons
+        keypad = self.keypad = Keypad(self.ui, pad, 11)
+        keypad.buffer += old
+        self.buttons += keypad.buttons
         self.next = Button(pygame.Rect(self.info.x, self.info.bottom - th.button_h, self.info.width, th.button_h),
-                           "id_entry.confirm", lambda: self.on_done(self.keypad.value), "primary", name="confirm")
+                           "id_entry.confirm", lambda: self.on_done(keypad.value), "primary", name="confirm")
         self.buttons.append(self.next)
 
     def update(self, now: float) -> None:
@@ -250,7 +250,7 @@ class PhoneScreen(Screen):
         field = pygame.Rect(self.info.x, y + th.px(16), self.info.width, th.px(120))
         pygame.draw.rect(surf, COLORS["surface"], field, border_radius=th.radius)
         pygame.draw.rect(surf, COLORS["primary"], field, width=max(2, th.px(4)), border_radius=th.radius)
-        value = self.keypad.value
+        value = self.keypad.value if self.keypad else ""
         if value:
             shown = " ".join(p for p in (value[:3], value[3:7], value[7:]) if p)
             img = ui.text.render(shown, th.font_px("huge"), COLORS["text"], bold=True)
@@ -267,7 +267,7 @@ def apply_card(ui: UI) -> None:
 
     def identified(id_number: str, name: str, assurance: Assurance, _card: bool) -> None:
         state.update(id_number=id_number, name=name, assurance=assurance)
-        ui.sessions.session.remember("application", state)
+        ui.sessions.current().remember("application", state)
         listing = load_outlets(ui.services.cfg["kiosk.data_dir"])
         if not listing.outlets:
             show_message(ui, "apply.no_outlets.title", "apply.no_outlets.body", retry=None)

@@ -6,10 +6,18 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from kiosk.screens.card_flows import (InsertCardScreen, WaitCardScreen, after_receipt, ask_new_pin, ask_pin,
-                                      authenticate_card, card_service, receipt_context)
+from kiosk.screens.card_flows import (
+    InsertCardScreen,
+    WaitCardScreen,
+    after_receipt,
+    ask_new_pin,
+    ask_pin,
+    authenticate_card,
+    card_service,
+    receipt_context,
+)
 from kiosk.screens.common import Choice, ChoiceScreen
-from kiosk.screens.registry import flow
+from kiosk.screens.registry import face_identifier, flow
 from kiosk.screens.steps import run_step, show_error, show_message
 from kiosk.services.queries import Assurance, QueryFailed
 
@@ -20,11 +28,11 @@ log = logging.getLogger(__name__)
 
 
 @flow("activate_card")
-def activate(ui: "UI") -> None:
+def activate(ui: UI) -> None:
     proven: dict[str, Assurance] = {}  # the card's proof, for the activation the bureau records
 
     def read(identity: Any) -> None:
-        ui.sessions.session.remember("card", identity)
+        ui.sessions.current().remember("card", identity)
         authenticate_card(ui, lambda proof: confirm(identity, proof.assurance()))
 
     def confirm(identity: Any, assurance: Assurance) -> None:
@@ -115,9 +123,9 @@ def activate(ui: "UI") -> None:
 
 
 @flow("change_pin")
-def change_pin(ui: "UI") -> None:
+def change_pin(ui: UI) -> None:
     def read(identity: Any) -> None:
-        ui.sessions.session.remember("card", identity)
+        ui.sessions.current().remember("card", identity)
         ask_pin(ui, "card.change.old_title", lambda old: ask_new_pin(
             ui, identity.holder.id_number, lambda new: change(old, new)))
 
@@ -129,7 +137,7 @@ def change_pin(ui: "UI") -> None:
     ui.show(InsertCardScreen(ui, read))
 
 
-def _can_store(ui: "UI") -> bool:
+def _can_store(ui: UI) -> bool:
     """Say so before taking any data when a submission could not be stored."""
     link = ui.services.outbox
     health = link.health()
@@ -140,12 +148,11 @@ def _can_store(ui: "UI") -> bool:
 
 
 @flow("reset_pin")
-def reset_pin(ui: "UI") -> None:
+def reset_pin(ui: UI) -> None:
     """Forgotten PIN: the face check and the bureau's verdict first, then the card, then a new PIN
     twice, written by a PSAM-authorised reload; the reset is recorded at the bureau."""
-    from kiosk.screens.registry import FLOWS
 
-    face = FLOWS.get("_identify_by_face")
+    face = face_identifier()
     if face is None:
         show_message(ui, "request.no_face.title", "request.no_face.body", retry=None)
         return
@@ -158,7 +165,7 @@ def reset_pin(ui: "UI") -> None:
             # The face check was for someone else than the card's holder: change nothing.
             show_message(ui, "card.reset.not_holder.title", "card.reset.not_holder.body", retry=None)
             return
-        ui.sessions.session.remember("card", identity)
+        ui.sessions.current().remember("card", identity)
         ask_new_pin(ui, id_number, lambda new: reload(identity, assurance, new))
 
     def reload(identity: Any, assurance: Assurance, new: str) -> None:

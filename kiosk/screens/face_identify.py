@@ -14,7 +14,7 @@ from kiosk.screens.entry import IdEntryScreen
 from kiosk.screens.face_screens import ConsentScreen, PicturesScreen
 from kiosk.screens.liveness import LivenessScreen
 from kiosk.screens.name_entry import NameEntryScreen
-from kiosk.screens.registry import FLOWS
+from kiosk.screens.registry import set_face_identifier
 from kiosk.screens.steps import run_step, show_error, show_message
 from kiosk.services.certification import Person
 from kiosk.services.face_check import FaceMatch, FacePictures, LivenessSummary, verify_identity
@@ -38,11 +38,11 @@ def ask_id_and_name(ui: UI, then: Callable[[Person], None]) -> None:
     """The typed identity: ID number (with its check digit), then the name in pinyin."""
 
     def got_id(id_number: str) -> None:
-        ui.sessions.session.remember("id_number", id_number)
+        ui.sessions.current().remember("id_number", id_number)
         ui.show(NameEntryScreen(ui, lambda name: got_name(id_number, name)), replace=True)
 
     def got_name(id_number: str, name: str) -> None:
-        ui.sessions.session.remember("name", name)
+        ui.sessions.current().remember("name", name)
         then(Person(id_number, name))
 
     ui.show(IdEntryScreen(ui, got_id), replace=ui.screen.name in ("choice", "identify"))
@@ -102,7 +102,7 @@ def verify(ui: UI, person: Person, captured: Captured, on_result: Callable[[Face
 
 
 def identify_by_face(ui: UI, then: Callable[[str, str, Assurance, bool], None]) -> None:
-    """FLOWS["_identify_by_face"]: what query_flows.identify offers beside the card."""
+    """The face identifier (registry.set_face_identifier): what query_flows.identify offers beside the card."""
 
     def typed(person: Person) -> None:
         def shoot(ask_consent: bool = True) -> None:
@@ -120,4 +120,4 @@ def identify_by_face(ui: UI, then: Callable[[str, str, Assurance, bool], None]) 
     ask_id_and_name(ui, typed)
 
 
-FLOWS["_identify_by_face"] = identify_by_face
+set_face_identifier(identify_by_face)

@@ -3,6 +3,7 @@ pinyin are offered a row at a time (common surnames first for the first characte
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -71,7 +72,7 @@ class NameEntryScreen(Screen):
                            lambda: self._turn(1), "secondary", name="cand-next")
         self.cand_area = pygame.Rect(cand.x + nav_w + gap, cand.y, inner, cand_h)
         self.cells = [Button(pygame.Rect(self.cand_area.x + i * (cell + gap), cand.y, cell, cand_h), "",
-                             lambda i=i: self._pick(i), "key", literal=True, name=f"cand-{i}")
+                             functools.partial(self._pick, i), "key", literal=True, name=f"cand-{i}")
                       for i in range(self.per_page)]
         kb = pygame.Rect(area.x, cand.bottom + th.px(24), area.width, area.bottom - cand.bottom - th.px(24))
         self.keys: list[Button] = []
@@ -83,7 +84,8 @@ class NameEntryScreen(Screen):
             x0 = kb.x + r * kw // 2
             for c, letter in enumerate(row):
                 self.keys.append(Button(pygame.Rect(x0 + c * (kw + gap), y, kw, kh), letter.upper(),
-                                        lambda k=letter: self._type(k), "key", literal=True, name=f"key-{letter}"))
+                                        functools.partial(self._type, letter), "key", literal=True,
+                                        name=f"key-{letter}"))
         if th.portrait:
             y, x = kb.y + 3 * (kh + gap), kb.x + kw // 2
         else:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from kiosk.domain.masking import mask_account
 from kiosk.screens.card_flows import TakeCardScreen, identify_by_card, receipt_context
 from kiosk.screens.common import Choice, ChoiceScreen, ResultScreen, Stage, TableScreen, TimelineScreen
-from kiosk.screens.registry import FLOWS, flow
+from kiosk.screens.registry import face_identifier, flow
 from kiosk.screens.steps import run_step, show_message
 from kiosk.services.queries import INSURANCES, STAGES, Assurance, recent_years, yuan
 
@@ -27,11 +27,15 @@ Identified = Callable[[str, str, Assurance, bool], None]  # id_number, name, ass
 
 def identify(ui: UI, then: Identified) -> None:
     """Card + PIN, or (when the face flows are installed) ID number + liveness + the bureau's verdict."""
-    face = FLOWS.get("_identify_by_face")
+    face = face_identifier()
     health = ui.health
 
     def by_card() -> None:
         identify_by_card(ui, lambda ident, assurance: then(ident.holder.id_number, ident.holder.name, assurance, True))
+
+    def by_face() -> None:
+        assert face is not None  # offered only when the face flows are installed
+        face(ui, then)
 
     reader_ok = "reader" in health and health["reader"].usable
     face_ok = face is not None and "camera" in health and health["camera"].usable
@@ -39,12 +43,12 @@ def identify(ui: UI, then: Identified) -> None:
         by_card()
         return
     if face_ok and not reader_ok:
-        face(ui, then)
+        by_face()
         return
     ui.show(ChoiceScreen(ui, "identify.bar", "identify.prompt", [
         Choice("identify.card", "card", "identify.card_hint", reader_ok),
         Choice("identify.face", "face", "identify.face_hint", face_ok)],
-        lambda how: by_card() if how == "card" else face(ui, then), name="identify"))
+        lambda how: by_card() if how == "card" else by_face(), name="identify"))
 
 
 def query_step(ui: UI, fn: Callable[[], Any], on_ok: Callable[[Any], None], retry: Callable[[], None]) -> None:

@@ -71,6 +71,12 @@ class SessionManager:
         self.last_touch = now
         return self.session
 
+    def current(self) -> CitizenSession:
+        """The session a flow step runs in (the first touch began it): a step without one is a bug."""
+        if self.session is None:
+            raise RuntimeError("a flow step ran outside a citizen session")
+        return self.session
+
     def touch(self, now: float) -> None:
         self.last_touch = now
 
