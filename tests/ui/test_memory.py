@@ -157,3 +157,25 @@ def test_a_face_check_leaves_no_screen_frame_or_picture_behind(tmp_path):
         h.close()
         camera.close()
 
+
+
+class Cyclic:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_what_a_session_left_in_reference_cycles_is_collected_once_home_is_drawn(h):
+    """Flows keep the citizen's case in closures that refer to themselves (a retry calls the step
+    again): only a collection frees those, so one runs on the first frame after a session ends."""
+    ui = h.ui
+    with no_cyclic_gc():
+        h.tap_button("lang")  # a session begins
+        left = weakref.ref(Cyclic())
+        h.frame()
+        assert left() is not None  # no collection while the session runs
+        ui.go_home("finish")
+        h.frame()
+        assert left() is None
+        later = weakref.ref(Cyclic())
+        h.frame()  # one collection per session end, not one per frame
+        assert later() is not None
