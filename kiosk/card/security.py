@@ -7,7 +7,8 @@ The PSAM sits in a second reader slot; this adapter only needs that slot's trans
 from __future__ import annotations
 
 import logging
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from kiosk.card.codec import encode_bcd
 from kiosk.card.errors import MalformedReply, SecurityModuleError

@@ -46,7 +46,7 @@ class OutOfServiceScreen(Screen):
         y = _message(ui, surf, self.area, "oos.title", "oos.body")
         reasons = sorted({h.reason for h in ui.health.values() if not h.usable and h.reason})
         box = pygame.Rect(self.area.x + th.px(80), y + th.px(30), self.area.width - th.px(160), th.px(60))
-        problem = getattr(ui, "config_problem", "")
+        problem = ui.config_problem
         if problem:  # for the technician: which file, which key, what is wrong
             box.y = ui.draw_text(surf, "oos.config_error", "small", COLORS["muted"], box, 4,
                                  problem=problem) + th.px(6)

@@ -62,6 +62,8 @@ class UI:
         self._stack: list[Screen] = []
         self.bar_buttons: list[Button] = []
         self.toast: tuple[str, float] | None = None
+        # set when `kiosk run` started on the fallback config (the image's file was refused)
+        self.config_problem = ""
         self._pressed: Button | None = None
         self._pending_wipes: list[Callable[[], None]] = []
         self._collect_due = False
@@ -375,7 +377,7 @@ class UI:
     @property
     def out_of_service(self) -> bool:
         # config_problem: `kiosk run` started on the fallback config (the image's file was refused).
-        return bool(getattr(self, "config_problem", "")) or not anything_available(self.health)
+        return bool(self.config_problem) or not anything_available(self.health)
 
     def screenshot(self, path: str) -> None:
         pygame.image.save(self.surface, path)

@@ -7,8 +7,9 @@ import datetime as dt
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from kiosk.card.errors import CardNotGenuine, SecurityModuleError
 from kiosk.card.model import CardIdentity

@@ -12,11 +12,11 @@ import http.client
 import json
 import logging
 import os
-import socket
 import ssl
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from kiosk.sync.outbox import Item
@@ -155,7 +155,7 @@ class BureauClient:
             self._conn.close()
             self._conn = None
 
-    def __enter__(self) -> "BureauClient":
+    def __enter__(self) -> BureauClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -183,7 +183,7 @@ class BureauClient:
             except ssl.SSLError as exc:
                 self.close()
                 raise BureauUnreachable(f"tls: {exc.reason or exc}") from exc
-            except (socket.timeout, TimeoutError) as exc:
+            except TimeoutError as exc:
                 self.close()
                 raise BureauUnreachable(f"timeout after {self.timeout_s:g}s") from exc
             except BureauGarbage:

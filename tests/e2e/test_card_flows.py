@@ -77,7 +77,7 @@ def test_wrong_pin_shows_attempts_left_then_blocked_is_final(make_kiosk):
     for left in (2, 1):
         k.type("000000")
         k.tap("confirm")
-        k.until(lambda: k.ui.screen.name == "pin_entry" and k.ui.screen.attempts_left == left, what=f"{left} left")
+        k.until(lambda n=left: k.ui.screen.name == "pin_entry" and k.ui.screen.attempts_left == n, what=f"{left} left")
     k.shot("card-pin-wrong")
     k.type("000000")
     k.tap("confirm")

@@ -303,7 +303,7 @@ def test_liveness_screen_at_each_guidance_state(make_kiosk, lang, size):
     k = make_kiosk(lang, size, KIOSK_CAMERA=FAST)
     ui = k.ui
     seen = {}
-    for key, option in GUIDANCE + [("ok", "genuine")]:
+    for key, option in [*GUIDANCE, ("ok", "genuine")]:
         realtime = key == "ok"  # the cue must stay up long enough to be photographed
         camera = SyntheticCamera(**{**parse_spec(f"synthetic:{option}"), "realtime": realtime})
         ui.services.devices.camera = camera

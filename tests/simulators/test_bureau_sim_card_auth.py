@@ -10,7 +10,6 @@ import pytest
 
 from tests import openapi_util
 from tests.bureau_harness import (
-    LI,
     WANG,
     Bureau,
     card_answer,

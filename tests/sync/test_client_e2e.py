@@ -11,23 +11,22 @@ import subprocess
 import sys
 import tempfile
 import threading
-import tomllib
 import time
+import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from kiosk.runtime.sdnotify import Notifier
-from kiosk.sync.client import BureauClient, BureauGarbage, BureauUnreachable, QUERY_PATHS
+from kiosk.sync.client import QUERY_PATHS, BureauClient, BureauGarbage, BureauUnreachable
 from kiosk.sync.daemon import SyncDaemon
 from kiosk.sync.ipc import SyncClient
 from kiosk.sync.outbox import Outbox
 from kiosk.sync.seal import BureauSealer
 from kiosk.sync.settings import SyncSettings
 from tests import openapi_util
-from tests.sync.helpers import (CARD, ID_NUMBER, UNKNOWN_ID, certification, jpeg_bytes,
-                                loss_report)
+from tests.sync.helpers import CARD, ID_NUMBER, UNKNOWN_ID, certification, jpeg_bytes, loss_report
 from tests.sync.simproc import ROOT, BureauSim, start_daemon
 
 pytestmark = pytest.mark.slow
@@ -42,7 +41,7 @@ _REQUEST_SCHEMAS = {"/v1/submissions": "SubmissionBatch", "/v1/identity/verify":
 class CheckedClient(BureauClient):
     """The real client, with every body it sends and takes validated against the contract."""
 
-    seen: list[tuple[str, int]] = []
+    seen: ClassVar[list[tuple[str, int]]] = []  # every instance's requests, for the test to read
 
     def request(self, method, path, body=None, headers=None):
         if body is not None:
@@ -279,15 +278,15 @@ def test_cli_status_and_retry_dead(sim, tmp_path):
     ob.close()
     cfg = sim.kiosk_config(tmp_path / "data")
     run = [sys.executable, "-m", "kiosk.sync"]
-    res = subprocess.run(run + ["status", "--json", "--config", str(cfg)], cwd=ROOT,
+    res = subprocess.run([*run, "status", "--json", "--config", str(cfg)], cwd=ROOT,
                          capture_output=True, text=True)
     assert res.returncode == 3  # the README's "sync daemon not running"
     st = json.loads(res.stdout)
     assert (st["pending"], st["dead"], st["online"], st["daemon_running"]) == (0, 1, None, False)
-    out = subprocess.run(run + ["retry-dead", "--config", str(cfg)], cwd=ROOT,
+    out = subprocess.run([*run, "retry-dead", "--config", str(cfg)], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
     assert out.startswith("1 dead-lettered")
-    res = subprocess.run(run + ["status", "--config", str(cfg)], cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run([*run, "status", "--config", str(cfg)], cwd=ROOT, capture_output=True, text=True)
     out = res.stdout
     assert res.returncode == 3
     assert "pending         1" in out and "sync daemon not running" in out
