@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,33 +15,17 @@ from kiosk import config
 from kiosk.sync.clock import ClockCheck
 from kiosk.sync.ipc import SyncClient
 from kiosk.sync.reference_data import KIOSK_CONFIG, cache_path
-from tests.sync.simproc import BureauSim
 from tests.sync.test_config_push import Running
-from tests.sync.test_ipc_limits import _connect_patiently, daemon, many_fds  # noqa: F401 (fixtures)
+from tests.sync.test_ipc_limits import bureau, daemon, half_sent, many_fds  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def bureau(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BureauSim]:
-    sim = BureauSim(tmp_path_factory.mktemp("bureau")).start()
-    yield sim
-    sim.stop()
 
 
 def test_socket_flood(daemon, many_fds, fault_table):  # noqa: F811 (fixtures imported above)
     threads0, fds0 = daemon.proc_status("Threads"), daemon.fds()
     held: list[socket.socket] = []
     try:
-        for _ in range(1000):
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.settimeout(2)
-            held.append(s)
-            _connect_patiently(s, daemon.socket_path)
-            try:
-                s.send(b'{"id": 1, "op": "sta')
-            except OSError:
-                pass
+        held = half_sent(daemon, 1000)
         threads, fds = daemon.proc_status("Threads"), daemon.fds()
         answered = SyncClient(daemon.socket_path).call("status", timeout=5).get("daemon_running") is True
     finally:
@@ -68,7 +51,7 @@ HOSTILE_PUSHES = {
 }
 
 
-def test_hostile_pushes(bureau, tmp_path, fault_table):
+def test_hostile_pushes(bureau, tmp_path, fault_table):  # noqa: F811 (fixture imported above)
     bureau.clear_faults()
     bureau.admin("PUT", f"/kiosk-config/{bureau.kiosk_id}", {"session.inactivity_s": 60})
     run = Running(bureau, tmp_path)

@@ -118,21 +118,28 @@ def many_fds() -> Iterator[None]:
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+def half_sent(daemon: Daemon, n: int) -> list[socket.socket]:
+    """n connections that each send half a request and then hold still (the caller closes them)."""
+    held: list[socket.socket] = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(2)
+        held.append(s)
+        _connect_patiently(s, daemon.socket_path)
+        try:
+            s.send(b'{"id": 1, "op": "sta')
+        except OSError:
+            pass  # refused at once: what a cap should do
+    return held
+
+
 def test_a_thousand_half_sent_connections_do_not_exhaust_threads_or_fds(daemon, many_fds):
     """GIVEN 1,000 connections that each send half a request and then hold still
     THEN the daemon's threads and descriptors stay bounded, and a status request answers."""
     threads0, fds0 = daemon.proc_status("Threads"), daemon.fds()
     held: list[socket.socket] = []
     try:
-        for _ in range(1000):
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.settimeout(2)
-            held.append(s)
-            _connect_patiently(s, daemon.socket_path)
-            try:
-                s.send(b'{"id": 1, "op": "sta')
-            except OSError:
-                pass  # refused at once: what a cap should do
+        held = half_sent(daemon, 1000)
         threads, fds = daemon.proc_status("Threads"), daemon.fds()
         print(f"daemon with 1000 half-sent connections held: threads {threads0} -> {threads}, "
               f"fds {fds0} -> {fds}")
