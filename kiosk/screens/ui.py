@@ -358,7 +358,9 @@ class UI:
         self._collect_due = False
         started = time.perf_counter()
         found = gc.collect()
-        log.debug("event=session_gc found=%d ms=%.1f", found, (time.perf_counter() - started) * 1000)
+        trimmed = _malloc_trim()
+        log.debug("event=session_gc found=%d trimmed=%d ms=%.1f", found, trimmed,
+                  (time.perf_counter() - started) * 1000)
 
     def _guard(self, fn: Callable[[], None]) -> None:
         """The failsafe: an error inside a screen shows an apology and returns home."""
@@ -381,3 +383,24 @@ class UI:
 
     def screenshot(self, path: str) -> None:
         pygame.image.save(self.surface, path)
+
+
+def _malloc_trim() -> int:
+    """Hand the C heap's free pages back to the system (glibc's malloc_trim): a session's
+    surfaces, frames and decoded pictures leave free pages between live blocks that glibc keeps
+    for itself otherwise, and the Pi's 1 GB is shared with the sync daemon and the journal.
+    1 when memory was released, 0 when none was, -1 without glibc."""
+    global _trim
+    if _trim is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _trim = False
+    return int(_trim(0)) if _trim else -1
+
+
+_trim: Any = None
+
