@@ -179,3 +179,23 @@ def test_what_a_session_left_in_reference_cycles_is_collected_once_home_is_drawn
         later = weakref.ref(Cyclic())
         h.frame()  # one collection per session end, not one per frame
         assert later() is not None
+
+
+def test_the_c_heap_is_trimmed_with_the_session_end_collection(h, monkeypatch):
+    import kiosk.screens.ui as ui_module
+
+    calls = []
+    monkeypatch.setattr(ui_module, "_malloc_trim", lambda: calls.append(1) or 1)
+    h.tap_button("lang")  # a session begins
+    h.frame()
+    assert calls == []
+    h.ui.go_home("finish")
+    h.frame()
+    h.frame()
+    assert calls == [1]
+
+
+def test_malloc_trim_runs_here():
+    from kiosk.screens.ui import _malloc_trim
+
+    assert _malloc_trim() in (0, 1)  # glibc: the kiosk's platform
