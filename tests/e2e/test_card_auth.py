@@ -187,10 +187,11 @@ def test_a_bureau_challenge_is_good_for_one_answer_only(sims, card_in, socket_cl
             "method": "card_pin", "card_number": "A00000002", "card_auth_id": first["card_auth_id"]}})
 
 
-def _submit(k, assurance: dict) -> dict:
-    """A card loss report for 王秀英, queued straight into the outbox (no card flow, no PSAM)."""
-    sub = k.ui.services.submit("card_loss_report", {"id_number": WANG, "name": "王秀英"},
-                               {"card_number": WANG_CARD, "loss_type": "temporary", "assurance": assurance})
+def _submit(k, assurance: dict, holder: tuple[str, str, str] = (WANG, "王秀英", WANG_CARD)) -> dict:
+    """A card loss report, queued straight into the outbox (no card flow, no PSAM)."""
+    id_number, name, card = holder
+    sub = k.ui.services.submit("card_loss_report", {"id_number": id_number, "name": name},
+                               {"card_number": card, "loss_type": "temporary", "assurance": assurance})
     stored = k.sims.wait_submission(sub.reference)
     return k.sims.bureau.admin("GET", f"/submissions/{stored['idempotency_key']}")
 
@@ -214,8 +215,12 @@ def test_card_pin_submissions_need_a_fresh_verified_cryptogram(make_kiosk, card_
     proof = {"challenge": challenge.hex().upper(), "cryptogram": cryptogram(forged, challenge).hex().upper()}
     assert outcome(_submit(k, {**bare, "card_auth": proof})) == "rejected:assurance_invalid"
 
-    genuine = card_in("activated")
+    # an accepted report marks the card lost at the bureau for the rest of the session: not 王秀英's,
+    # whose card the face-flow loss report test reports lost
+    genuine = card_in("second_gen")
+    lee = ("110105195501080017", "李建国", "A00000002")
+    lee_bare = {"method": "card_pin", "card_number": lee[2]}
     challenge = os.urandom(8)
     proof = {"challenge": challenge.hex().upper(), "cryptogram": cryptogram(genuine, challenge).hex().upper()}
-    assert outcome(_submit(k, {**bare, "card_auth": proof})) == "accepted:"
-    assert outcome(_submit(k, {**bare, "card_auth": proof})) == "rejected:assurance_invalid"  # replay
+    assert outcome(_submit(k, {**lee_bare, "card_auth": proof}, lee)) == "accepted:"
+    assert outcome(_submit(k, {**lee_bare, "card_auth": proof}, lee)) == "rejected:assurance_invalid"  # replay
