@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 VOICES = {"zh_CN": "cmn", "en": "en"}  # espeak-ng voice per UI language
 RENDER_TIMEOUT_S = 10.0
+SPOKEN_KEPT = 100
 STALE_S = 2.0  # a prompt not ready this long after it was asked for is no longer worth saying
 
 Runner = Callable[..., Any]  # subprocess.run's shape
@@ -63,7 +64,7 @@ class Voice:
         self._jobs: queue.SimpleQueue[tuple[str, str, str, float]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._latest = 0.0
-        self.spoken: list[str] = []  # prompt keys played, for tests and diagnostics
+        self.spoken: list[str] = []  # the last SPOKEN_KEPT prompt keys played, for tests and diagnostics
         if not self.enabled:
             log.info("event=voice_off reason=%s", "disabled" if not enabled else "no_espeak_ng")
 
@@ -128,6 +129,7 @@ class Voice:
             self._player_tried = True
             self._player = self._make_player()
         self.spoken.append(key)
+        del self.spoken[:-SPOKEN_KEPT]  # a kiosk speaks some ten prompts per journey, for months
         if self._player is not None:
             self._player(path)
 

@@ -130,3 +130,12 @@ def test_certification_data_on_behalf_of_a_family_member():
                                      "operator": {"id_number": "610113197410120092", "name": "钱多多"}}}
     assert certification_data("abroad", live, None)["assurance"] == {"method": "none"}
     assert "钱多多" not in repr(Person("610113197410120092", "钱多多"))
+
+
+def test_voice_keeps_only_the_last_prompts_it_spoke(tmp_path):
+    from kiosk.screens.voice import SPOKEN_KEPT, Voice
+
+    voice = Voice(tmp_path, espeak="/usr/bin/espeak-ng", run=_fake_espeak([]), player=lambda: None)
+    for i in range(SPOKEN_KEPT + 50):
+        voice._play(f"prompt.{i}", tmp_path / "x.wav")
+    assert len(voice.spoken) == SPOKEN_KEPT and voice.spoken[-1] == f"prompt.{SPOKEN_KEPT + 49}"
