@@ -14,8 +14,7 @@ import pytest
 from kiosk import config
 from kiosk.sync.clock import ClockCheck
 from kiosk.sync.ipc import SyncClient
-from kiosk.sync.reference_data import KIOSK_CONFIG, cache_path
-from tests.sync.test_config_push import Running
+from tests.sync.test_config_push import kiosk  # noqa: F401 (fixture: the daemon in a thread)
 from tests.sync.test_ipc_limits import bureau, daemon, half_sent, many_fds  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow
@@ -51,38 +50,25 @@ HOSTILE_PUSHES = {
 }
 
 
-def test_hostile_pushes(bureau, tmp_path, fault_table):  # noqa: F811 (fixture imported above)
-    bureau.clear_faults()
-    bureau.admin("PUT", f"/kiosk-config/{bureau.kiosk_id}", {"session.inactivity_s": 60})
-    run = Running(bureau, tmp_path)
-    run.thread.start()
-    deadline = time.monotonic() + 20
-    while not cache_path(run.data_dir, KIOSK_CONFIG).exists():
-        assert time.monotonic() < deadline, "the daemon did not fetch its settings at start"
-        time.sleep(0.05)
-    good, failures = 41.0, []
-    try:
-        for name, bad in HOSTILE_PUSHES.items():
-            good += 1
-            bureau.admin("PUT", f"/kiosk-config/{bureau.kiosk_id}", {**bad, "session.inactivity_s": good}
-                         if "session.inactivity_s" not in bad else {**bad, "liveness.attempt_timeout_s": good})
-            try:
-                run.ui.refresh_reference()
-                cfg = run.config()  # what both processes load at their next start
-            except Exception as exc:  # the row says which push broke what
-                failures.append(f"{name}: {type(exc).__name__}: {exc}")
-                continue
-            applied_key = "liveness.attempt_timeout_s" if "session.inactivity_s" in bad else "session.inactivity_s"
-            leaked = [k for k, v in bad.items() if k in config.SCHEMA and cfg.sources.get(k) == "bureau"]
-            if not run.thread.is_alive():
-                failures.append(f"{name}: the daemon stopped")
-            elif cfg[applied_key] != good:
-                failures.append(f"{name}: the good value next to it was not applied")
-            elif leaked or not math.isfinite(cfg["sync.heartbeat_s"]) or cfg["kiosk.id"] != bureau.kiosk_id:
-                failures.append(f"{name}: applied {leaked}")
-    finally:
-        run.daemon.stop()
-        run.thread.join(10)
+def test_hostile_pushes(bureau, kiosk, fault_table):  # noqa: F811 (fixtures imported above)
+    failures = []
+    for good, (name, bad) in enumerate(HOSTILE_PUSHES.items(), start=42):
+        # a good value travels beside each bad one, in a key the bad push does not touch
+        good_key = "liveness.attempt_timeout_s" if "session.inactivity_s" in bad else "session.inactivity_s"
+        bureau.admin("PUT", f"/kiosk-config/{bureau.kiosk_id}", {**bad, good_key: float(good)})
+        try:
+            kiosk.ui.refresh_reference()
+            cfg = kiosk.config()  # what both processes load at their next start
+        except Exception as exc:  # the row says which push broke what
+            failures.append(f"{name}: {type(exc).__name__}: {exc}")
+            continue
+        leaked = [k for k in bad if k in config.SCHEMA and cfg.sources.get(k) == "bureau"]
+        if not kiosk.thread.is_alive():
+            failures.append(f"{name}: the daemon stopped")
+        elif cfg[good_key] != good:
+            failures.append(f"{name}: the good value next to it was not applied")
+        elif leaked or not math.isfinite(cfg["sync.heartbeat_s"]) or cfg["kiosk.id"] != bureau.kiosk_id:
+            failures.append(f"{name}: applied {leaked}")
     fault_table.add_expectation(
         "bureau pushes hostile settings", len(HOSTILE_PUSHES),
         "layer loads, daemon runs, bad value refused, good one applied",
