@@ -42,7 +42,7 @@ ADAPTERS: dict[str, dict[str, tuple[str, str]]] = {
     "camera": {"picamera2": ("kiosk.hw.camera_picamera2", "open_camera"),
                "opencv": ("kiosk.hw.camera_opencv", "open_camera"),
                "file": ("kiosk.hw.camera_opencv", "open_camera"),
-               "synthetic": ("simulators.camera", "open_camera")},
+               "synthetic": ("kiosk.hw.camera_synthetic", "open_camera")},
     "printer": {"usb": ("kiosk.hw.printer_escpos", "open_printer"),
                 "serial": ("kiosk.hw.printer_escpos", "open_printer"),
                 "tcp": ("kiosk.hw.printer_escpos", "open_printer")},

@@ -4,16 +4,19 @@ Spec strings (config key devices.camera): `synthetic`, `synthetic:FACE_OR_PATH`,
 `synthetic:MODE`, or comma-separated items such as `synthetic:astronaut,mode=replay,fps=20,seed=3`.
 Placement options drive the guidance states: scale=0.4 (move closer), scale=1.8 (move back),
 dx=0.3 (centre your face), roll=35 (face the camera), shake=40 (hold still), mode=dark, ...
+
+The kiosk opens it through its own adapter, kiosk/hw/camera_synthetic.py; nothing here imports
+the kiosk.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from simulators.camera.camera import SyntheticCamera
+from simulators.camera.camera import CameraStatus, SyntheticCamera, SyntheticFrame
 from simulators.camera.subject import MODES
 
-__all__ = ["MODES", "SyntheticCamera", "open_camera", "parse_spec"]
+__all__ = ["MODES", "CameraStatus", "SyntheticCamera", "SyntheticFrame", "open_camera", "parse_spec"]
 
 
 def parse_spec(spec: str) -> dict[str, Any]:
@@ -46,7 +49,7 @@ def parse_spec(spec: str) -> dict[str, Any]:
     return kwargs
 
 
-def open_camera(spec: str, cfg: Any = None) -> SyntheticCamera:
-    """Registry entry point. In-process use by the kiosk runs on the real clock unless told not to."""
+def open_camera(spec: str) -> SyntheticCamera:
+    """A camera from a spec string; on the real clock unless the spec says realtime=0."""
     kwargs = {"realtime": True, **parse_spec(spec)}
     return SyntheticCamera(**kwargs)

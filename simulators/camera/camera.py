@@ -3,6 +3,9 @@
 Only cues the citizen would see reach the subject, through `cue(event)` (alias `on_cue`), called by
 whoever shows the cue on screen or speaks it. In virtual time frames come as fast as they are
 consumed, stamped start + n / fps, so a 30-second timeout takes a fraction of a second.
+
+Frames and status are this module's own values: the kiosk's adapter (kiosk/hw/camera_synthetic.py)
+turns them into its Frame and DeviceHealth, so the simulator shares no type with the kiosk.
 """
 
 from __future__ import annotations
@@ -11,19 +14,35 @@ import random
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
-from kiosk.hw.health import DeviceHealth
-from kiosk.hw.ports import Frame
 from simulators.camera.faces import FacePhoto, load_face
 from simulators.camera.subject import MODES, Subject
 from simulators.camera.warp import blink_warp, mouth_warp
 
 MOUTH_STEPS, BLINK_STEPS = 20, 6
 DARK_GAIN = 0.12
+
+
+@dataclass(frozen=True)
+class SyntheticFrame:
+    """One rendered frame: RGB uint8 array (H, W, 3) and its time on the camera's clock (seconds;
+    time.monotonic() when realtime)."""
+
+    rgb: np.ndarray
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    """Whether frames still come, and a line for a technician."""
+
+    open: bool
+    detail: str
 
 
 class _Actor:
@@ -66,7 +85,7 @@ def _sensor_noise(rng: np.random.Generator, sigma: float,
 
 
 class SyntheticCamera:
-    """A Camera (kiosk.hw.ports) showing a synthetic subject; see MODES for the attack modes."""
+    """A camera showing a synthetic subject; see MODES for the attack modes."""
 
     name = "camera"
 
@@ -145,7 +164,7 @@ class SyntheticCamera:
         cv2.subtract(frame, self._noise_neg[oy:oy + h, ox:ox + w], dst=frame)
         return frame
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self) -> Iterator[SyntheticFrame]:
         n = 0
         while not self._closed.is_set():
             t = self.start + n / self.fps
@@ -157,15 +176,15 @@ class SyntheticCamera:
                     n = max(n, int((time.monotonic() - self.start) * self.fps))  # drop frames, as a camera does
                 t = time.monotonic()
             self.now = t
-            frame = Frame(self.render(t), t)
+            frame = SyntheticFrame(self.render(t), t)
             self.frames_made += 1
             n += 1
             yield frame
 
-    def health(self) -> DeviceHealth:
+    def status(self) -> CameraStatus:
         if self._closed.is_set():
-            return DeviceHealth.offline("health.camera.offline", "synthetic camera closed")
-        return DeviceHealth.ok(f"synthetic mode={self.mode} face={self.face} fps={self.fps:g}")
+            return CameraStatus(False, "synthetic camera closed")
+        return CameraStatus(True, f"synthetic mode={self.mode} face={self.face} fps={self.fps:g}")
 
     def close(self) -> None:
         self._closed.set()

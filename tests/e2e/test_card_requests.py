@@ -59,7 +59,7 @@ def test_apply_for_a_card_with_outlet_photo_and_phone(make_kiosk):
     # She stands in front of the plain screen the hall provides, and retakes.
     from tests.test_id_photo import on_plain_background
 
-    actor = k.ui.services.devices.camera.actors[0]
+    actor = k.ui.services.devices.camera.camera.actors[0]  # the simulator behind the adapter
     actor.photo = on_plain_background("grace_hopper")
     actor.work = actor.photo.rgb.copy()
     seen = {id(photo.latest)}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.hw.camera_synthetic import SyntheticCameraAdapter
 from kiosk.screens.liveness import LivenessScreen
 from kiosk.services import receipts
 from simulators.camera import SyntheticCamera, parse_spec
@@ -305,7 +306,8 @@ def test_liveness_screen_at_each_guidance_state(make_kiosk, lang, size):
     seen = {}
     for key, option in [*GUIDANCE, ("ok", "genuine")]:
         realtime = key == "ok"  # the cue must stay up long enough to be photographed
-        camera = SyntheticCamera(**{**parse_spec(f"synthetic:{option}"), "realtime": realtime})
+        camera = SyntheticCameraAdapter(SyntheticCamera(**{**parse_spec(f"synthetic:{option}"),
+                                                            "realtime": realtime}))
         ui.services.devices.camera = camera
         ui.sessions.begin(ui.clock.monotonic())
         screen = LivenessScreen(ui, lambda verdict, pictures: None)
@@ -328,7 +330,7 @@ def test_liveness_screen_at_each_guidance_state(make_kiosk, lang, size):
 
 def test_declined_consent_takes_no_picture_and_another_face_is_not_matched(make_kiosk):
     k = make_kiosk("zh_CN", (1920, 1080), KIOSK_CAMERA="synthetic:astronaut,realtime=0")
-    camera = k.ui.services.devices.camera
+    camera = k.ui.services.devices.camera.camera  # the simulator behind the adapter
     before = len(k.sims.submissions())
     k.tap("tile-balances")
     k.tap("choice-face")

@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 
 from kiosk.hw import camera_opencv
+from kiosk.hw.camera_synthetic import SyntheticCameraAdapter
 from kiosk.hw.health import HealthState
+from kiosk.hw.ports import Frame
 from kiosk.hw.registry import Unavailable, open_adapter
 from kiosk.liveness import LivenessSession, LivenessSettings
-from simulators.camera import SyntheticCamera, open_camera, parse_spec
+from simulators.camera import SyntheticCamera, SyntheticFrame, open_camera, parse_spec
 
 
 def test_spec_parsing():
@@ -27,13 +29,17 @@ def test_spec_parsing():
 
 
 def test_registry_opens_the_synthetic_camera_and_it_describes_itself():
+    """The registry opens the simulator through the kiosk's adapter, which turns the simulator's
+    own frame and status values into the kiosk's Frame and DeviceHealth."""
     cam = open_adapter("camera", "synthetic:replay,realtime=0", None)
-    assert isinstance(cam, SyntheticCamera) and cam.health().state is HealthState.OK
+    assert isinstance(cam, SyntheticCameraAdapter) and isinstance(cam.camera, SyntheticCamera)
+    assert cam.health().state is HealthState.OK and "mode=replay" in cam.health().detail
     frame = next(cam.frames())
+    assert type(frame) is Frame and type(next(cam.camera.frames())) is SyntheticFrame
     assert frame.rgb.shape == (480, 640, 3) and frame.rgb.dtype == np.uint8
     assert "mode=replay" in repr(cam) and "virtual" in repr(cam)
     cam.close()
-    assert cam.health().state is HealthState.OFFLINE
+    assert cam.health().state is HealthState.OFFLINE and cam.health().detail == "synthetic camera closed"
 
 
 def test_virtual_clock_gives_frame_times_without_waiting():

@@ -113,14 +113,14 @@ def test_a_face_check_leaves_no_screen_frame_or_picture_behind(tmp_path):
     """Liveness on the synthetic camera, the four pictures, then the citizen leaves: the liveness
     screen (preview and scrim, 8 MB at 1080p), its last camera frame, the pictures' surfaces and
     JPEGs are all gone at once, and a second journey does not keep the first one's."""
+    from kiosk.hw.camera_synthetic import SyntheticCameraAdapter
     from kiosk.liveness import LivenessSettings, ModelError
     from kiosk.screens.face_identify import capture
     from kiosk.services.face_check import face_engine
     from simulators.camera import SyntheticCamera
 
     h = make_harness(tmp_path)
-    camera = SyntheticCamera(realtime=False, seed=3)
-    camera.name = "camera"
+    camera = SyntheticCameraAdapter(SyntheticCamera(realtime=False, seed=3))
     h.ui.services.devices.camera = camera
     try:
         try:
