@@ -258,7 +258,7 @@ def test_sync_commands_with_the_daemon_down_and_up(tmp_path):
 
 
 def test_a_queue_waiting_longer_than_the_threshold_is_stuck():
-    from kiosk.sync.cli import stuck_reasons
+    from kiosk.cli.sync import stuck_reasons
 
     st = {"dead": 0, "oldest_pending_age_s": 7300.0}
     assert stuck_reasons(st, 3600.0) == ["oldest pending waited 2 h 1 min (more than 1 h 0 min)"]

@@ -15,7 +15,7 @@ from tests.faults.table import TABLE, FaultTable
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACT = ROOT / "out" / "test-artifacts" / "faults.json"
 # What every trial's processes import: paid once in the fork server, not once per trial.
-PRELOAD = ["kiosk.config", "kiosk.sync.cli", "kiosk.sync.daemon", "kiosk.sync.outbox",
+PRELOAD = ["kiosk.config", "kiosk.cli.sync", "kiosk.sync.daemon", "kiosk.sync.outbox",
            "kiosk.sync.seal", "kiosk.runtime.logs", "tests.faults.workers", "mfusepy"]
 
 

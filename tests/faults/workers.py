@@ -78,7 +78,7 @@ def sync_run(config_path: str, log_path: str | None = None) -> None:
     """`kiosk sync run --config config_path`, in this (forked) process."""
     _log_to(log_path)
     os.environ.pop("NOTIFY_SOCKET", None)
-    from kiosk.sync.cli import main
+    from kiosk.cli.sync import main
 
     code = main(["run", "--config", config_path])
     sys.stdout.flush()

@@ -141,7 +141,7 @@ def start_daemon(config: Path, log_path: Path, **env_extra: str) -> subprocess.P
     env.pop("NOTIFY_SOCKET", None)
     env.update(env_extra)
     try:
-        cmd = [sys.executable, "-m", "kiosk.sync", "run", "--config", str(config)]
+        cmd = [sys.executable, "-m", "kiosk.cli.sync", "run", "--config", str(config)]
         return subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     finally:
         log.close()

@@ -277,7 +277,7 @@ def test_cli_status_and_retry_dead(sim, tmp_path):
     ob.dead_letter([item.id], "citizen_not_found: test")
     ob.close()
     cfg = sim.kiosk_config(tmp_path / "data")
-    run = [sys.executable, "-m", "kiosk.sync"]
+    run = [sys.executable, "-m", "kiosk.cli.sync"]
     res = subprocess.run([*run, "status", "--json", "--config", str(cfg)], cwd=ROOT,
                          capture_output=True, text=True)
     assert res.returncode == 3  # the README's "sync daemon not running"

@@ -1,7 +1,7 @@
 """The daemon's local socket under abuse (issue 13, #9): a flood of half-sent connections, a huge
 line, deeply nested JSON, a peer of another uid, and queries the UI has already given up on.
 
-Everything runs against the real daemon process (`python -m kiosk.sync run`) on a real UNIX
+Everything runs against the real daemon process (`python -m kiosk.cli.sync run`) on a real UNIX
 socket, with the bureau simulator behind it over mTLS."""
 
 from __future__ import annotations

@@ -192,7 +192,7 @@ def _age(seconds: float | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m kiosk.sync ...`: the same commands without the rest of the kiosk CLI."""
+    """`python -m kiosk.cli.sync ...`: the same commands without the rest of the kiosk CLI."""
     parser = argparse.ArgumentParser(prog="kiosk")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["sync", *(sys.argv[1:] if argv is None else argv)])
@@ -201,3 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as exc:
         print(f"kiosk: config error: {exc}", file=sys.stderr)
         return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,4 +1,8 @@
-"""The `kiosk` command: run, check-config, config --defaults, and the subsystems' commands."""
+"""The `kiosk` command: run, check-config, config --defaults, and the subsystems' commands.
+
+Every command lives in this package (one module per subsystem beside this file), so the layers
+below (card, sync, hw, services, liveness) never import command-line code.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,10 @@ from pathlib import Path
 
 from kiosk import __version__, config
 
-# Subsystems that add their own subcommands (module with register(subparsers)); optional.
-SUBCOMMAND_MODULES = ("kiosk.sync.cli", "kiosk.hw.printer_cli", "kiosk.services.maintenance_cli",
-                      "kiosk.liveness.cli", "kiosk.card.cli")
+# The subsystems' commands (a module with register(subparsers)), imported only to build the
+# parser; one whose libraries are missing leaves its command out.
+SUBCOMMAND_MODULES = ("kiosk.cli.sync", "kiosk.cli.printer", "kiosk.cli.maintenance",
+                      "kiosk.cli.liveness", "kiosk.cli.card")
 
 
 def _parser() -> argparse.ArgumentParser:
