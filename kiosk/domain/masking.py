@@ -34,6 +34,13 @@ def mask_account(number: str) -> str:
     return "*" * max(0, len(number) - 4) + number[-4:]
 
 
+def mask_card(number: str) -> str:
+    """A social security card number on screen: the first 2 and the last 2 (A1*****89)."""
+    if len(number) <= 4:
+        return "*" * len(number)
+    return number[:2] + "*" * (len(number) - 4) + number[-2:]
+
+
 def scrub(text: str) -> str:
     """Mask anything in free text that looks like an ID number or a long account number."""
     text = _ID_RE.sub(lambda m: mask_id(m.group(0)), text)
