@@ -12,13 +12,15 @@ import logging
 import os
 import time
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
+from kiosk.config_files import atomic_write as atomic_write  # re-exported: callers use config.X
+from kiosk.config_files import comment_text as comment_text
+from kiosk.config_files import read_toml as read_toml
+from kiosk.config_files import render_toml as render_toml
 from kiosk.schema import (  # re-exported: callers use config.Key, config.SCHEMA
     SCHEMA,
     ConfigError,
@@ -74,37 +76,6 @@ def _lookup(name: str, source: str) -> Key:
         raise ConfigError(source, name, "unknown key") from None
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """Read a layer file and flatten [section] key = value into {'section.key': value}."""
-    source = str(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(source, None, "file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(source, None, "is a directory, not a configuration file") from None
-    except PermissionError:
-        raise ConfigError(source, None, "permission denied") from None
-    except OSError as exc:
-        raise ConfigError(source, None, f"cannot be read ({exc.strerror or exc})") from None
-    try:
-        # utf-8-sig: editors on Windows save a byte-order mark that TOML itself does not allow.
-        doc = tomllib.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise ConfigError(source, None, "not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, None, f"not valid TOML ({exc})") from None
-    flat: dict[str, Any] = {}
-    for section, body in doc.items():
-        if not isinstance(body, dict):
-            raise ConfigError(source, section, "top-level keys must sit in a [section]")
-        for short, value in body.items():
-            if isinstance(value, dict):
-                raise ConfigError(source, f"{section}.{short}", "nested tables are not used")
-            flat[f"{section}.{short}"] = value
-    return flat
-
-
 def _apply(values: dict, origins: dict, flat: Mapping[str, Any], layer: str, source: str) -> None:
     """Parse one layer's values into `values`; origins[name] becomes where each came from."""
     for name, raw in flat.items():
@@ -117,6 +88,31 @@ def _apply(values: dict, origins: dict, flat: Mapping[str, Any], layer: str, sou
         origins[name] = source
 
 
+@dataclass
+class _Resolved:
+    """Every key's value, the layer it came from, and where exactly (file, variable) it came from."""
+
+    values: dict[str, Any]
+    layers: dict[str, str]
+    origins: dict[str, str]
+
+    def copy(self) -> _Resolved:
+        return _Resolved(dict(self.values), dict(self.layers), dict(self.origins))
+
+    def set(self, name: str, value: Any, layer: str, origin: str) -> None:
+        self.values[name], self.layers[name], self.origins[name] = value, layer, origin
+
+
+@dataclass
+class _Below:
+    """What lies under the data directory's layers, and the environment that goes over them."""
+
+    resolved: _Resolved
+    data_dir: Path
+    env: dict[str, tuple[str, Any]]  # key -> (the variable that set it, its parsed value)
+    notices: list[str]
+
+
 def load(config_path: Path | None = None, environ: Mapping[str, str] | None = None,
          overrides: Mapping[str, Any] | None = None, set_aside: bool = True) -> Config:
     """Resolve every layer, then the rules between keys: what start-up accepts, `kiosk
@@ -126,77 +122,79 @@ def load(config_path: Path | None = None, environ: Mapping[str, str] | None = No
     technician layer that cannot be read, or whose values are refused, is set aside (renamed
     with a timestamp, unless set_aside is False) and the layers below it apply; the
     provisioning store supplies identity and secrets. Config.notices says what was passed over."""
-    environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {k.name: k.default for k in SCHEMA}
-    layers: dict[str, str] = {k.name: LAYER_DEFAULT for k in SCHEMA}
-    origins: dict[str, str] = {k.name: LAYER_DEFAULT for k in SCHEMA}
-    notices: list[str] = []
+    below = _layers_below(config_path, os.environ if environ is None else environ, overrides)
+    skip: set[str] = set()
+    while True:
+        r = _resolve(below, skip, set_aside)
+        try:
+            check_rules(r.values, r.origins.__getitem__)
+            return Config(r.values, r.layers, tuple(below.notices))
+        except ConfigError as exc:
+            blamed = Path(exc.source)
+            if exc.source in skip or blamed.name not in (BUREAU_LAYER_FILE, TECHNICIAN_LAYER_FILE) \
+                    or blamed.parent != below.data_dir:
+                raise
+            layer = LAYER_BUREAU if blamed.name == BUREAU_LAYER_FILE else LAYER_TECHNICIAN
+            below.notices.append(_set_aside(blamed, layer, exc, set_aside))
+            skip.add(exc.source)
 
+
+def _layers_below(config_path: Path | None, environ: Mapping[str, str],
+                  overrides: Mapping[str, Any] | None) -> _Below:
+    """Defaults, the image's file, the command line's overrides and the provisioning store; the
+    environment parsed (it may move the data directory, which holds the next layers)."""
+    r = _Resolved({k.name: k.default for k in SCHEMA}, {k.name: LAYER_DEFAULT for k in SCHEMA},
+                  {k.name: LAYER_DEFAULT for k in SCHEMA})
     path = config_path or Path(environ.get("KIOSK_CONFIG", "") or SYSTEM_CONFIG)
     explicit = config_path is not None or bool(environ.get("KIOSK_CONFIG"))
     if explicit or path.exists():
         flat = read_toml(path)
-        _apply(values, origins, flat, LAYER_FILE, str(path))
-        layers.update(dict.fromkeys(flat, LAYER_FILE))
+        _apply(r.values, r.origins, flat, LAYER_FILE, str(path))
+        r.layers.update(dict.fromkeys(flat, LAYER_FILE))
     if overrides:  # e.g. --sim: below the data-dir layers and the environment
-        _apply(values, origins, overrides, LAYER_DEFAULT, "<command line>")
-        layers.update(dict.fromkeys(overrides, LAYER_FILE))
+        _apply(r.values, r.origins, overrides, LAYER_DEFAULT, "<command line>")
+        r.layers.update(dict.fromkeys(overrides, LAYER_FILE))
 
-    env_layer = _env_values(environ)
-    env_parsed: dict[str, tuple[str, Any]] = {}
-    for name, (env_name, raw) in env_layer.items():
+    env: dict[str, tuple[str, Any]] = {}
+    for name, (env_name, raw) in _env_values(environ).items():
         source = f"environment {env_name}"  # the variable the technician actually set
-        env_parsed[name] = (source, KEYS[name].parse(raw, source))
-    # The data dir decides where the next layers live, so it may come from env too.
-    data_dir = Path(env_parsed["kiosk.data_dir"][1] if "kiosk.data_dir" in env_parsed
-                    else values["kiosk.data_dir"])
+        env[name] = (source, KEYS[name].parse(raw, source))
+    data_dir = Path(env["kiosk.data_dir"][1] if "kiosk.data_dir" in env else r.values["kiosk.data_dir"])
 
     from kiosk import provisioning  # imports the schema only
 
     store = provisioning.read(data_dir)
-    notices += [f"provisioning item refused: {p}" for p in store.problems]
+    notices = [f"provisioning item refused: {p}" for p in store.problems]
     for name, value in store.values.items():
-        values[name], layers[name], origins[name] = value, LAYER_PROVISIONING, (store.sources or {})[name]
-    base = (dict(values), dict(layers), dict(origins))
+        r.set(name, value, LAYER_PROVISIONING, (store.sources or {})[name])
+    return _Below(r, data_dir, env, notices)
 
-    def resolve(skip: set[str]) -> tuple[dict, dict, dict]:
-        vals, lays, origs = dict(base[0]), dict(base[1]), dict(base[2])
-        for layer, fname in ((LAYER_BUREAU, BUREAU_LAYER_FILE), (LAYER_TECHNICIAN, TECHNICIAN_LAYER_FILE)):
-            layer_path = data_dir / fname
-            if str(layer_path) in skip or not layer_path.exists():
-                continue
-            try:
-                seen = _inode(layer_path)
-                flat = read_toml(layer_path)
-                if layer == LAYER_TECHNICIAN:
-                    flat = _legacy_identity(flat, layer_path, data_dir, vals, lays, origs)
-                trial_v, trial_o = dict(vals), dict(origs)
-                _apply(trial_v, trial_o, flat, layer, str(layer_path))
-            except ConfigError as exc:
-                notices.append(_set_aside(layer_path, layer, exc, set_aside, seen))
-                skip.add(str(layer_path))
-                continue
-            vals, origs = trial_v, trial_o
-            lays.update(dict.fromkeys(flat, layer))
-        for name, (source, value) in env_parsed.items():
-            vals[name], lays[name], origs[name] = value, LAYER_ENV, source
-        return vals, lays, origs
 
-    skip: set[str] = set()
-    while True:
-        values, layers, origins = resolve(skip)
+def _resolve(below: _Below, skip: set[str], set_aside: bool) -> _Resolved:
+    """The bureau's and the technician's layers over what lies below, then the environment. A
+    layer that cannot be read or is refused is set aside and added to skip."""
+    r = below.resolved.copy()
+    for layer, fname in ((LAYER_BUREAU, BUREAU_LAYER_FILE), (LAYER_TECHNICIAN, TECHNICIAN_LAYER_FILE)):
+        layer_path = below.data_dir / fname
+        if str(layer_path) in skip or not layer_path.exists():
+            continue
+        seen = None
         try:
-            check_rules(values, origins.__getitem__)
-            break
+            seen = _inode(layer_path)
+            flat = read_toml(layer_path)
+            if layer == LAYER_TECHNICIAN:
+                flat = _legacy_identity(flat, layer_path, below.data_dir, r.values, r.layers, r.origins)
+            trial_v, trial_o = dict(r.values), dict(r.origins)
+            _apply(trial_v, trial_o, flat, layer, str(layer_path))
         except ConfigError as exc:
-            blamed = Path(exc.source)
-            if exc.source in skip or blamed.name not in (BUREAU_LAYER_FILE, TECHNICIAN_LAYER_FILE) \
-                    or blamed.parent != data_dir:
-                raise
-            layer = LAYER_BUREAU if blamed.name == BUREAU_LAYER_FILE else LAYER_TECHNICIAN
-            notices.append(_set_aside(blamed, layer, exc, set_aside))
-            skip.add(exc.source)
-    return Config(values, layers, tuple(notices))
+            below.notices.append(_set_aside(layer_path, layer, exc, set_aside, seen))
+            skip.add(str(layer_path))
+            continue
+        r.values, r.origins = trial_v, trial_o
+        r.layers.update(dict.fromkeys(flat, layer))
+    for name, (source, value) in below.env.items():
+        r.set(name, value, LAYER_ENV, source)
+    return r
 
 
 def load_fallback(config_path: Path | None = None, environ: Mapping[str, str] | None = None,
@@ -308,52 +306,7 @@ def check_file(path: Path) -> dict[str, Any]:
     return {name: values[name] for name in flat}
 
 
-# --- writing -------------------------------------------------------------------------------
-
-def _toml_value(value: Any) -> str:
-    """One value as TOML writes it (tomli-w: every control character escaped)."""
-    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
-
-
-def render_toml(values: Mapping[str, Any], commented_defaults: bool = False,
-                keys: Iterable[Key] = SCHEMA) -> str:
-    """TOML text for the given keys; with commented_defaults, every key is documented."""
-    keys = list(keys)
-    if not commented_defaults:
-        doc: dict[str, dict[str, Any]] = {}
-        for key in keys:
-            if key.name in values:
-                doc.setdefault(key.section, {})[key.short] = values[key.name]
-        return tomli_w.dumps(doc)
-    lines: list[str] = []
-    section = None
-    order = list(dict.fromkeys(k.section for k in keys))  # one [section] each, in schema order
-    keys.sort(key=lambda k: order.index(k.section))
-    for key in keys:
-        if key.section != section:
-            section = key.section
-            lines += ["", f"[{section}]"] if lines else [f"[{section}]"]
-        notes = []
-        if key.choices:
-            notes.append("one of: " + ", ".join(map(str, key.choices)))
-        if key.min is not None or key.max is not None:
-            notes.append(f"range: {key.min if key.min is not None else ''}..{key.max if key.max is not None else ''}")
-        if key.technician:
-            notes.append("technician may change")
-        if key.provisioned:
-            notes.append("provisioned: the provisioning store in the data directory overrides it")
-        notes.append("env: " + " or ".join(key.env_names))
-        lines.append(f"# {comment_text(key.description)}")
-        lines.append(f"# ({comment_text('; '.join(notes))})")
-        lines.append(f"# {key.short} = {_toml_value(key.default)}")
-        lines.append("")
-    return "\n".join(lines) + "\n"
-
-
-def comment_text(text: str, limit: int = 400) -> str:
-    """Text safe inside a TOML comment: one line, no control characters."""
-    return "".join(ch if ch.isprintable() else "?" for ch in str(text))[:limit]
-
+# --- writing (the format itself: kiosk/config_files.py) -----------------------------------
 
 def checked_layer_bytes(text: str, layer: str) -> bytes:
     """The layer file's bytes, after reading them back exactly as load() will: a file that would
@@ -399,19 +352,3 @@ def save_technician_settings(data_dir: Path, changes: Mapping[str, Any]) -> Path
         current[name] = key.parse(raw, str(path))
     atomic_write(path, checked_layer_bytes(render_toml(current), LAYER_TECHNICIAN))
     return path
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write data so that a power cut leaves either the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
