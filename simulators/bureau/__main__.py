@@ -19,9 +19,10 @@ from .facematch import FaceMatcher
 from .faults import Dice, Faults
 from .personas import DEFAULT_PATH as DEFAULT_PERSONAS
 from .personas import load as load_personas
+from .replies import log
 from .schemas import DEFAULT_API, Schemas
 from .server import BureauServer, server_context
-from .service import Bureau, log
+from .service import Bureau
 from .store import Store
 
 EPILOG = """\

@@ -18,8 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .faults import Dice
+from .replies import log
 from .server import Stats
-from .service import log
 from .store import Store
 
 ADMIN_MAX_BODY = 1024 * 1024

@@ -157,38 +157,49 @@ def ensure(state: Path, kiosk_ids: list[str]) -> StateFiles:
     for legacy in ("ca.pem", "ca.key"):
         (state / legacy).unlink(missing_ok=True)
 
-    def leaf(stem: str, subject: str, usage: x509.ObjectIdentifier, start: dt.datetime,
-             end: dt.datetime, sans: list[x509.GeneralName] | None = None,
-             issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] = (kiosk_ca[0].subject,
-                                                                       kiosk_ca[1])
-             ) -> tuple[Path, Path]:
-        cert_path, key_path = state / f"{stem}.pem", state / f"{stem}.key"
-        name, signer = issuer
-        if cert_path.exists() and key_path.exists():
-            existing = x509.load_pem_x509_certificate(cert_path.read_bytes())
-            if existing.issuer == name:
-                return cert_path, key_path
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = _issue(subject, key, name, signer, usage, start, end, sans)
-        _write(key_path, _key_pem(key), private=True)
-        _write(cert_path, _pem(cert))
-        return cert_path, key_path
-
     sans: list[x509.GeneralName] = [
         x509.DNSName("localhost"),
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         x509.IPAddress(ipaddress.ip_address("::1")),
     ]
-    server = leaf("server", "localhost", ExtendedKeyUsageOID.SERVER_AUTH, now - _DAY,
-                  now + 730 * _DAY, sans, issuer=(server_ca[0].subject, server_ca[1]))
-    client = ExtendedKeyUsageOID.CLIENT_AUTH
-    kiosks = {k: leaf(f"kiosk-{k}", k, client, now - _DAY, now + 730 * _DAY) for k in kiosk_ids}
-    expired = leaf("kiosk-expired", kiosk_ids[0], client, now - 60 * _DAY, now - 30 * _DAY)
-    rogue_key = ec.generate_private_key(ec.SECP256R1())
-    rogue_name = _name("Rogue CA")
-    rogue = leaf("rogue-client", kiosk_ids[0], client, now - _DAY, now + 730 * _DAY,
-                 issuer=(rogue_name, rogue_key))
+    server = _leaf(state, "server", "localhost", ExtendedKeyUsageOID.SERVER_AUTH, now - _DAY,
+                   now + 730 * _DAY, (server_ca[0].subject, server_ca[1]), sans)
+    client, by_kiosk_ca = ExtendedKeyUsageOID.CLIENT_AUTH, (kiosk_ca[0].subject, kiosk_ca[1])
+    kiosks = {k: _leaf(state, f"kiosk-{k}", k, client, now - _DAY, now + 730 * _DAY, by_kiosk_ca)
+              for k in kiosk_ids}
+    expired = _leaf(state, "kiosk-expired", kiosk_ids[0], client, now - 60 * _DAY, now - 30 * _DAY,
+                    by_kiosk_ca)
+    rogue_ca = (_name("Rogue CA"), ec.generate_private_key(ec.SECP256R1()))
+    rogue = _leaf(state, "rogue-client", kiosk_ids[0], client, now - _DAY, now + 730 * _DAY, rogue_ca)
+    hpke_private = _ensure_hpke(state)
+    return StateFiles(
+        server_ca=state / f"{SERVER_CA}.pem", kiosk_ca=state / f"{KIOSK_CA}.pem",
+        server_cert=server[0], server_key=server[1], kiosk=kiosks,
+        expired=expired, rogue=rogue, hpke_private=hpke_private,
+        hpke_public_pem=state / "bureau-hpke-public.pem",
+        hpke_public_raw=state / "bureau-hpke-public.raw",
+    )
 
+
+def _leaf(state: Path, stem: str, subject: str, usage: x509.ObjectIdentifier, start: dt.datetime,
+          end: dt.datetime, issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey],
+          sans: list[x509.GeneralName] | None = None) -> tuple[Path, Path]:
+    """<stem>.pem and <stem>.key, kept if they exist and the issuer is still this CA."""
+    cert_path, key_path = state / f"{stem}.pem", state / f"{stem}.key"
+    name, signer = issuer
+    if cert_path.exists() and key_path.exists():
+        existing = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        if existing.issuer == name:
+            return cert_path, key_path
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _issue(subject, key, name, signer, usage, start, end, sans)
+    _write(key_path, _key_pem(key), private=True)
+    _write(cert_path, _pem(cert))
+    return cert_path, key_path
+
+
+def _ensure_hpke(state: Path) -> Path:
+    """The bureau's sealing key pair (X25519), made once: the private PEM's path."""
     hpke_private = state / "bureau-hpke-private.pem"
     if not hpke_private.exists():
         key = X25519PrivateKey.generate()
@@ -198,13 +209,7 @@ def ensure(state: Path, kiosk_ids: list[str]) -> StateFiles:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
         _write(state / "bureau-hpke-public.raw", public.public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw))
-    return StateFiles(
-        server_ca=state / f"{SERVER_CA}.pem", kiosk_ca=state / f"{KIOSK_CA}.pem",
-        server_cert=server[0], server_key=server[1], kiosk=kiosks,
-        expired=expired, rogue=rogue, hpke_private=hpke_private,
-        hpke_public_pem=state / "bureau-hpke-public.pem",
-        hpke_public_raw=state / "bureau-hpke-public.raw",
-    )
+    return hpke_private
 
 
 def load_hpke_private(path: Path) -> X25519PrivateKey:

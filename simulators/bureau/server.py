@@ -13,7 +13,8 @@ from typing import Any
 
 from .faults import Dice
 from .pki import StateFiles
-from .service import Bureau, Reply, canonical, log, problem
+from .replies import Reply, canonical, log, problem
+from .service import Bureau
 
 MAX_BODY = 16 * 1024 * 1024
 HANDSHAKE_TIMEOUT_S = 10

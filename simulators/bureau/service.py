@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime as dt
 import hashlib
 import json
 import re
 import secrets
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +16,7 @@ from .answers import Answers
 from .envelope import EnvelopeRejected, Opener
 from .facematch import FaceMatcher, MatcherUnavailable, resolve_photo
 from .personas import Persona, Personas, id_number_valid, mask_id
+from .replies import Reply, canonical, decode_jpeg, etag, etag_matches, log, now_text, problem
 from .schemas import Schemas
 from .store import Store
 
@@ -34,48 +30,6 @@ DEFAULT_SETTINGS = {
     "liveness.attempts": 3,
 }
 _REFERENCE_RE = re.compile(r"^[A-Za-z0-9-]{6,64}$")
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: Any = None
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-def log(event: str, **fields: Any) -> None:
-    """One key=value line per event on stderr; callers pass masked values only."""
-    parts = [f"event={event}"] + [f"{k}={v}" for k, v in fields.items()]
-    print(" ".join(parts), file=sys.stderr, flush=True)
-
-
-def now_text() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def canonical(body: Any) -> bytes:
-    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
-
-
-def problem(status: int, code: str, message: str, retry_after: int | None = None) -> Reply:
-    body: dict[str, Any] = {"code": code, "message": message,
-                            "retryable": status in (429, 500, 502, 503, 504)}
-    headers: tuple[tuple[str, str], ...] = ()
-    if retry_after is not None:
-        body["retry_after_s"] = retry_after
-        headers = (("Retry-After", str(retry_after)),)
-    return Reply(status, body, headers)
-
-
-def _etag(body: Any) -> str:
-    return hashlib.sha256(canonical(body)).hexdigest()[:20]
-
-
-def _etag_matches(header: str | None, tag: str) -> bool:
-    if not header:
-        return False
-    candidates = {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
-    return "*" in candidates or tag in candidates
 
 
 class Bureau:
@@ -218,7 +172,7 @@ class Bureau:
             raise EnvelopeRejected("assurance_invalid", f"assurance does not fit the citizen: {why}")
         digests = []
         for picture in payload["pictures"]:
-            data = _jpeg(picture["jpeg_b64"])
+            data = decode_jpeg(picture["jpeg_b64"])
             if data is None:
                 raise EnvelopeRejected("payload_invalid", f"{picture['role']} is not a JPEG")
             digests.append({"role": picture["role"], "bytes": len(data),
@@ -346,7 +300,7 @@ class Bureau:
         persona = self.personas.get(doc["id_number"])
         if persona is None:
             return problem(404, "citizen_not_found", "no such citizen")
-        pictures = [_jpeg(p["jpeg_b64"]) for p in doc["pictures"]]
+        pictures = [decode_jpeg(p["jpeg_b64"]) for p in doc["pictures"]]
         if any(p is None for p in pictures):
             return problem(400, "bad_request", "pictures must be base64 JPEG")
         if doc["name"] != persona.name:
@@ -378,8 +332,8 @@ class Bureau:
     # ---- reference data and heartbeat ----------------------------------------------------
     def outlets(self, if_none_match: str | None) -> Reply:
         outlets = list(self.personas.outlets)
-        version = _etag(outlets)
-        if _etag_matches(if_none_match, version):
+        version = etag(outlets)
+        if etag_matches(if_none_match, version):
             return Reply(304, None, (("ETag", f'"{version}"'),))
         return Reply(200, {"version": version, "outlets": outlets}, (("ETag", f'"{version}"'),))
 
@@ -391,8 +345,8 @@ class Bureau:
         if path_kiosk != kiosk_id:
             return problem(403, "kiosk_mismatch", "a kiosk may read only its own config")
         settings = self._settings(kiosk_id)
-        version = _etag(settings)
-        if _etag_matches(if_none_match, version):
+        version = etag(settings)
+        if etag_matches(if_none_match, version):
             return Reply(304, None, (("ETag", f'"{version}"'),))
         body = {"kiosk_id": kiosk_id, "version": version, "settings": settings}
         return Reply(200, body, (("ETag", f'"{version}"'),))
@@ -409,13 +363,5 @@ class Bureau:
         log("heartbeat", kiosk=kiosk_id, clock_synchronised=doc["clock_synchronised"],
             pending=queue["pending"], dead=queue["dead"])
         return Reply(200, {"received_at": received, "server_time": now_text(),
-                           "config_version": _etag(self._settings(kiosk_id)),
-                           "outlets_version": _etag(list(self.personas.outlets))})
-
-
-def _jpeg(text: str) -> bytes | None:
-    try:
-        data = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return data if data[:3] == b"\xff\xd8\xff" else None
+                           "config_version": etag(self._settings(kiosk_id)),
+                           "outlets_version": etag(list(self.personas.outlets))})
