@@ -1,0 +1,135 @@
+"""Identification, shared by every flow that needs to know who the citizen is (DESIGN.md "Identity
+assurance"): the card + its proof that it is genuine + the PIN, or the typed ID number and name
+checked by liveness and the bureau's face match. An identity from an earlier service of the same
+session is reused: a card identity while the same card is still in the reader."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, ClassVar
+
+from kiosk.card.errors import CardNotGenuine, PinBlocked, WrongPin
+from kiosk.flows.base import Flow, Identity, Next
+from kiosk.flows.face import FaceSteps
+from kiosk.flows.steps import AskChoice, AskIdNumber, AskName, AskPin, Option, Outcome, WaitForCard, Work, failed
+from kiosk.services.queries import Assurance
+
+
+class Identify(FaceSteps, Flow):
+    """Mixin: `start_identify()` leads to `identified(identity)`, which the flow implements."""
+
+    IDENTIFY_BY: ClassVar[tuple[str, ...]] = ("card", "face")  # the ways this flow offers
+
+    def start_identify(self) -> Next:
+        earlier = self.ctx.identity
+        if earlier is not None:
+            if not earlier.by_card:
+                return self._have(earlier)
+            return Work(then="same_card", fn=lambda: self.desk.same_card_in(earlier.card_number),
+                        message="card.checking_same", stage="identify", name="same_card", timeout_s=15.0)
+        ways = self.ways()
+        if len(ways) == 2:
+            return AskChoice(then="identify_how", title=self.title, stage="identify", prompt="identify.prompt",
+                             options=(Option("identify.card", "card", "identify.card_hint"),
+                                      Option("identify.face", "face", "identify.face_hint")), name="identify")
+        if ways == ("card",):
+            return self.by_card()
+        if ways == ("face",):
+            return self.by_face()
+        return failed("identify.none.title", "identify.none.body", name="identify_none")
+
+    def ways(self) -> tuple[str, ...]:
+        ok = {"card": self.ctx.reader_ok, "face": self.ctx.camera_ok}
+        return tuple(w for w in self.IDENTIFY_BY if ok[w])
+
+    def step_same_card(self, same: bool) -> Next:
+        earlier = self.ctx.identity
+        assert earlier is not None
+        if same:
+            return self._have(earlier)
+        self.ctx.identity = None
+        return self.start_identify()
+
+    def _have(self, who: Identity) -> Next:
+        self.identity = who
+        return self.identified(who)
+
+    def step_identify_how(self, how: str) -> Next:
+        return self.by_card() if how == "card" else self.by_face()
+
+    # ------------------------------------------------------------------ card + proof + PIN
+    def by_card(self) -> Next:
+        return WaitForCard(then="card_read", fn=self.desk.read_card, stage="identify",
+                           timeout_s=self.desk.settings.card_wait_s + 5)
+
+    def step_card_read(self, card: Any) -> Next:
+        self.card = card
+        self.ctx.remember("card", card)
+        return Work(then="card_proved", fn=self.desk.prove_card, message="card.auth.checking", stage="identify",
+                    timeout_s=2 * self.desk.settings.query_timeout_s + 10, on_error="card_not_proved",
+                    name="card_auth")
+
+    def step_card_not_proved(self, exc: BaseException) -> Next:
+        if isinstance(exc, CardNotGenuine):
+            return failed("card.error.not_genuine.title", "card.error.not_genuine.body", name="not_genuine")
+        raise exc
+
+    def step_card_proved(self, proof: Any) -> Next:
+        self.card_assurance: Assurance = proof.assurance()
+        return self.ask_pin("card.pin.title", "card_pin")
+
+    def ask_pin(self, title: str, then: str, hint: str = "", stage: str = "identify") -> AskPin:
+        self._pin_ask = AskPin(then=then, title=title, hint=hint, stage=stage)
+        return self._pin_ask
+
+    def check_pin(self, pin: bytearray, then: str) -> Next:
+        """Verify a PIN on the card (on a worker); `then` gets it. A wrong PIN asks again (the
+        same ask, with the attempts left); a blocked one ends the flow."""
+        text = pin.decode()
+        pin[:] = b"\0" * len(pin)
+
+        def verify() -> str:
+            self.desk.card.verify_pin(text)
+            return text
+
+        return Work(then=then, fn=verify, message="card.pin.checking", on_error="pin_refused", timeout_s=20.0,
+                    name="verify_pin")
+
+    def step_pin_refused(self, exc: BaseException) -> Next:
+        if isinstance(exc, WrongPin):
+            return replace(self._pin_ask, problem="card.pin.wrong", attempts_left=exc.retries_left, back=False)
+        if isinstance(exc, PinBlocked):
+            return failed("card.error.pin_blocked.title", "card.error.pin_blocked.body", name="pin_blocked")
+        raise exc
+
+    def step_card_pin(self, pin: bytearray) -> Next:
+        return self.check_pin(pin, "card_pin_ok")
+
+    def step_card_pin_ok(self, _pin: str) -> Next:
+        h = self.card.holder
+        who = Identity(h.id_number, h.name, self.card_assurance, card_number=self.card.info.card_number)
+        return self._have(who)
+
+    # ------------------------------------------------------------------ typed ID + face
+    def by_face(self) -> Next:
+        return AskIdNumber(then="typed_id", title=self.title, stage="identify")
+
+    def step_typed_id(self, id_number: str) -> Next:
+        self.typed_id = id_number
+        self.ctx.remember("id_number", id_number)
+        return AskName(then="typed_name", title=self.title, stage="identify")
+
+    def step_typed_name(self, name: str) -> Next:
+        self.ctx.remember("name", name)
+        self.typed_name = name
+        return self.capture("consent.body_self", self.typed_id, name, offline_ok=False, stage="identify")
+
+    def face_checked(self, match: Any) -> Next:
+        """The face match of identification (FaceSteps calls it); certification flows override."""
+        assert match is not None  # identification is online only: offline ended in a message
+        who = Identity(self.typed_id, self.typed_name, Assurance("face_match", verification_id=match.verification_id))
+        return self._have(who)
+
+
+def no_face_outcome() -> Outcome:
+    return failed("request.no_face.title", "request.no_face.body", name="no_face")

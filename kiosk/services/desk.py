@@ -1,0 +1,201 @@
+"""The counter the flows work at: every service a citizen journey calls (the card, the security
+module, the bureau's queries and verdicts, the sealed outbox, the printer, the camera) behind one
+typed object. Flows call it from worker threads (through Work steps); it opens devices, never the
+flows or the screens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kiosk.services.card_service import CardProof, CardService
+from kiosk.services.certification import FamilyMember, family_members
+from kiosk.services.face_check import FaceCheck, FaceMatch, FacePictures, LivenessSummary, verify_identity
+from kiosk.services.queries import Assurance, QueryFailed, QueryService
+from kiosk.services.receipts import ReceiptContext
+
+if TYPE_CHECKING:
+    from kiosk.card.model import CardIdentity
+    from kiosk.services.container import CitizenServices, Submitted
+    from kiosk.services.printing import PrintOutcome
+    from kiosk.services.reference import OutletList
+
+log = logging.getLogger(__name__)
+
+
+class CardLeftBehind(Exception):
+    """The previous session's card was never taken; the new session must not inherit it."""
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    """The numbers flows use, from config (documented there): timeouts and the kiosk's identity."""
+
+    kiosk_id: str = "KIOSK"
+    query_timeout_s: float = 10.0
+    card_wait_s: float = 30.0
+    card_forgotten_s: float = 20.0
+    region_code: str = ""
+    data_dir: str = ""
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> DeskSettings:
+        return cls(str(cfg["kiosk.id"]), float(cfg["sync.query_timeout_s"]), float(cfg["card.wait_s"]),
+                   float(cfg["card.forgotten_s"]), str(cfg["kiosk.region_code"]), str(cfg["kiosk.data_dir"]))
+
+
+class Desk:
+    def __init__(self, services: CitizenServices, *, language: Callable[[], str] = lambda: "zh_CN",
+                 clock_trusted: Callable[[], bool] = lambda: False,
+                 now: Callable[[], dt.datetime] = dt.datetime.now) -> None:
+        self.services = services
+        self.cfg = services.cfg
+        self.settings = DeskSettings.from_config(services.cfg)
+        self.queries: QueryService = services.queries
+        self._language, self._clock_trusted, self._now = language, clock_trusted, now
+        self.card_left = False  # a forgotten card was left in the slot: never read it into a session
+        self._card: CardService | None = None
+
+    # ------------------------------------------------------------------ card
+    @property
+    def card(self) -> CardService:
+        if self._card is None:
+            self._card = CardService(self.services.devices.reader, self.cfg["card.profile"], self._clock_trusted)
+        return self._card
+
+    def read_card(self) -> CardIdentity:
+        """Wait for a card (card.wait_s) and read who it belongs to."""
+        if self.card_left:
+            if self.card.card_present():
+                raise CardLeftBehind("a previous citizen's card is still in the reader")
+            self.card_left = False
+        return self.card.insert_and_read(self.settings.card_wait_s)
+
+    def prove_card(self) -> CardProof:
+        """The card proves it is genuine (INTERNAL AUTHENTICATE, checked by the PSAM and the bureau)."""
+        psam = self._open_psam()
+        try:
+            return self.card.authenticate(self.services.sync.query, psam, self.settings.query_timeout_s)
+        finally:
+            if psam is not None:
+                psam.close()
+
+    def reload_pin(self, new: str) -> None:
+        """A forgotten PIN replaced, authorised by the security module in its own slot."""
+        psam = self._open_psam()
+        if psam is None:
+            from kiosk.card.errors import SecurityModuleError
+
+            raise SecurityModuleError("no PSAM slot configured")
+        try:
+            self.card.reload_pin(new, psam)
+        finally:
+            psam.close()
+
+    def _open_psam(self) -> Any:
+        from kiosk.hw.reader_pcsc import open_psam_reader
+
+        return open_psam_reader(self.cfg, sim=self.cfg["devices.reader"] == "sim")
+
+    def card_present(self) -> bool:
+        return self.card.card_present()
+
+    def wait_card(self, present: bool, timeout_s: float, poll_s: float = 0.2) -> bool:
+        """Wait until the card is in (present) or out; the card session ends either way."""
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        while self.card.card_present() != present:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll_s)
+        self.card.end()
+        return True
+
+    def same_card_in(self, card_number: str) -> bool:
+        """Whether the card of an earlier identification is still in the reader, unchanged."""
+        try:
+            identity = self.card.read()
+        except Exception:
+            return False
+        return identity.info.card_number == card_number
+
+    def end_card(self) -> None:
+        self.card.end()
+
+    # ------------------------------------------------------------------ bureau
+    def card_status(self, id_number: str, assurance: Assurance) -> str | None:
+        """The card's status at the bureau, None when the bureau cannot be reached."""
+        try:
+            return self.queries.card_status(id_number, assurance)
+        except QueryFailed as exc:
+            if exc.reason == "query.error.offline":
+                return None
+            raise
+
+    def verify_face(self, id_number: str, name: str, pictures: FacePictures,
+                    liveness: LivenessSummary) -> FaceMatch:
+        return verify_identity(self.services.sync.query, id_number, name, pictures, liveness,
+                               self.settings.query_timeout_s)
+
+    def family(self, id_number: str, assurance: Assurance) -> list[FamilyMember]:
+        return family_members(self.services.sync.query, id_number, assurance, self.settings.query_timeout_s)
+
+    def storage_problem(self) -> str:
+        """Why a submission could not be stored now (a message id), or ""."""
+        health = self.services.outbox.health()
+        return "" if health.usable else health.reason
+
+    def submit(self, kind: str, citizen: dict[str, str], data: dict[str, Any],
+               pictures: list[dict[str, str]] | None = None) -> Submitted:
+        return self.services.submit(kind, citizen, data, pictures)
+
+    def outlets(self) -> OutletList:
+        from kiosk.services.reference import load_outlets
+
+        return load_outlets(self.settings.data_dir)
+
+    # ------------------------------------------------------------------ camera
+    def liveness_check(self) -> FaceCheck:
+        from kiosk.liveness import LivenessSettings
+
+        return FaceCheck(self.services.devices.camera, LivenessSettings.from_config(self.cfg))
+
+    def liveness_attempts(self) -> int:
+        from kiosk.liveness import LivenessSettings
+
+        return LivenessSettings.from_config(self.cfg).attempts
+
+    def liveness_openings(self) -> int:
+        from kiosk.liveness import LivenessSettings
+
+        return LivenessSettings.from_config(self.cfg).openings
+
+    @property
+    def camera(self) -> Any:
+        return self.services.devices.camera
+
+    def photo_checker(self) -> Any:
+        from kiosk.services.id_photo import IdPhotoChecker
+
+        return IdPhotoChecker.from_config(self.cfg)
+
+    # ------------------------------------------------------------------ printer, clock, staff
+    def print_receipt(self, doc: Any) -> PrintOutcome:
+        return self.services.printing.print_receipt(doc)
+
+    def receipt_context(self) -> ReceiptContext:
+        return ReceiptContext.from_config(self.cfg, self._language(), self._now())
+
+    def trusted_today(self) -> dt.date | None:
+        """Today's date when the clock can be trusted (checked against the bureau), else None."""
+        return self._now().date() if self._clock_trusted() else None
+
+    def now(self) -> dt.datetime:
+        return self._now()
+
+    def count(self, outcome: str, service: str = "") -> None:
+        self.services.count(outcome, service)
