@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
 import pygame
+
+from kiosk.domain.text_layout import break_lines, fits_within
 
 log = logging.getLogger(__name__)
 
@@ -78,20 +79,9 @@ class TextRenderer:
         self.rendered.clear()
 
     def wrap(self, text: str, size: int, width: int, bold: bool = False) -> list[str]:
-        """Greedy wrap: words for Latin text, any character boundary for CJK."""
+        """Lines of text no wider than width, by the rules receipts use too (text_layout)."""
         font = self.font(size, bold)
-        lines: list[str] = []
-        for paragraph in text.split("\n"):
-            rows: list[list[str]] = [[]]
-            for token in _tokens(paragraph):
-                trial = "".join(rows[-1]) + token
-                if rows[-1] and font.size(trial.rstrip())[0] > width:
-                    rows.append([token.lstrip()])
-                else:
-                    rows[-1].append(token)
-            _no_orphan(rows, lambda line: font.size(line.rstrip())[0] <= width)
-            lines += ["".join(row).rstrip() for row in rows]
-        return lines
+        return break_lines(text, fits_within(width, lambda line: font.size(line)[0]))
 
     def fit(self, text: str, size: int, width: int, max_lines: int, bold: bool = False,
             min_size: int = 12, height: int | None = None) -> tuple[int, list[str]]:
@@ -104,39 +94,3 @@ class TextRenderer:
                 return size, lines
             size = max(min_size, int(size * 0.92))
 
-
-def _no_orphan(rows: list[list[str]], fits: Callable[[str], bool]) -> None:
-    """A last line of one Chinese character, or one short word, reads badly: pull the last token
-    of the line above down to it, when the line above keeps at least two and the pair fits."""
-    if len(rows) < 2 or len(rows[-1]) != 1 or len(rows[-2]) < 3:
-        return
-    last = rows[-1][0].strip().rstrip("".join(_NO_LINE_START))
-    if not last or (len(last) != 1 if not last[0].isascii() else len(last) > 4):
-        return
-    moved = rows[-2][-1]
-    if not moved.strip() or moved.strip()[0] in _NO_LINE_START or not fits(moved.lstrip() + rows[-1][0]):
-        return  # never start a line with closing punctuation, never overflow
-    rows[-2].pop()
-    rows[-1].insert(0, moved.lstrip())
-
-
-_NO_LINE_START = set("，。、；：？！）》」』”’…%,.;:?!)")
-
-
-def _tokens(text: str) -> list[str]:
-    tokens: list[str] = []
-    word = ""
-    for ch in text:
-        if ch.isascii() and not ch.isspace():
-            word += ch
-            continue
-        if word:
-            tokens.append(word)
-            word = ""
-        if (ch.isspace() or ch in _NO_LINE_START) and tokens:
-            tokens[-1] += ch  # kinsoku: closing punctuation never starts a line
-        else:
-            tokens.append(ch)
-    if word:
-        tokens.append(word)
-    return tokens

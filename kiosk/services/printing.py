@@ -19,6 +19,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from kiosk.domain.text_layout import break_lines, fits_within
 from kiosk.hw.printer_escpos import (  # shared log helpers
     DOTS_PER_LINE,
     Feed,
@@ -60,37 +61,8 @@ def cells(text: str) -> int:
 
 
 def wrap(text: str, columns: int) -> list[str]:
-    """Break text into lines of at most `columns` printer columns."""
-    return wrap_by(text, lambda line: cells(line) <= columns)
-
-
-# Chinese typesetting keeps closing punctuation off the start of a line.
-_NO_LINE_START = set("，。、；：？！）」』”’》〉,.;:!?)")
-_TOKEN = re.compile(r"[!-~]+ *| +|.")  # an English word with its spaces, or one character
-
-
-def wrap_by(text: str, fits: Callable[[str], bool]) -> list[str]:
-    """Greedy line breaking at word boundaries (any character for Chinese); a word longer than
-    a line is broken anywhere; a line never starts with a comma or full stop."""
-    tokens: list[str] = []
-    for tok in _TOKEN.findall(text):
-        tokens += [tok] if fits(tok.rstrip()) else list(tok)
-    lines: list[str] = []
-    line = ""
-    for tok in tokens:
-        if not line and not tok.strip():
-            continue
-        if not line or fits((line + tok).rstrip()):
-            line += tok
-            continue
-        carry = ""
-        if tok[0] in _NO_LINE_START and len(line) > 1 and not line[-1].isspace():
-            line, carry = line[:-1], line[-1]
-        lines.append(line.rstrip())
-        line = carry + tok if tok.strip() else carry
-    if line.strip() or not lines:
-        lines.append(line.rstrip())
-    return lines
+    """Break text into lines of at most `columns` printer columns (the screens' rules)."""
+    return break_lines(text, fits_within(columns, cells))
 
 
 def _head(label: str) -> str:
@@ -153,7 +125,7 @@ def default_font(bold: bool = False) -> Path:
 
 
 def _wrap_px(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
-    return wrap_by(text, lambda line: font.getlength(line) <= width)
+    return break_lines(text, fits_within(width, font.getlength))
 
 
 def _qr_image(data: str) -> Image.Image:

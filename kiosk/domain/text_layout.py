@@ -1,0 +1,145 @@
+"""Line breaking for screens and receipts: one set of rules for Chinese and Latin text.
+
+Pure Python: the caller says whether a candidate line fits (pixels of a font on the screen,
+columns or dots on paper), so the touch screen and the receipt break the same text the same way.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+
+# Kinsoku (GB/T 15834 and W3C clreq practice): closing punctuation never starts a line...
+NO_LINE_START = frozenset(
+    "。，、；：？！）」』》〉】〕〗〙”’…‥·．％‰"  # Chinese and fullwidth
+    "！？，；：）］｝｠"  # fullwidth forms of ASCII
+    ",.;:!?)]}%"  # ASCII, when it follows a Chinese character
+)
+# ...and opening punctuation (or a currency sign) never ends one.
+NO_LINE_END = frozenset("（「『《〈【〔〖〘“‘［｛｟￥¥£€([{")
+
+_LATIN_ORPHAN_MAX = 4  # a last line of one Latin word this short is an orphan too ("code", "OK.")
+
+Fits = Callable[[str], bool]
+
+
+def fits_within(width: float, measure: Callable[[str], float]) -> Fits:
+    """`fits` for a width and a measure of a line (pixels, dots or printer columns)."""
+    return lambda line: measure(line) <= width
+
+
+def break_lines(text: str, fits: Fits) -> list[str]:
+    """Lines of `text`, each one that `fits` (unless a single word or character is too wide).
+
+    - "\\n" always breaks; an empty paragraph is an empty line; spaces at a break are dropped.
+    - A line may break between two Chinese characters, or at a space; never inside a run of
+      Latin letters and digits with its punctuation ("1,234.56", "12333", "receipt?").
+    - A word wider than a line is broken between any two of its characters.
+    - Kinsoku: no line starts with a character of NO_LINE_START or ends with one of NO_LINE_END.
+    - No orphan: a last line of one character (or one short Latin word) takes the last piece of
+      the line above, when that line keeps two characters and the new last line fits.
+    """
+    lines: list[str] = []
+    for paragraph in text.replace("\r\n", "\n").split("\n"):
+        rows = _fill(_chunks(_atoms(paragraph), fits), fits)
+        _no_orphan(rows, fits)
+        lines += [_join(row) for row in rows]
+    return lines
+
+
+def is_word_char(ch: str) -> bool:
+    """Part of a word that is never split: ASCII, or a letter, digit or mark that is not a wide
+    (Chinese, Japanese, Korean) character. Fullwidth letters and digits count as Latin."""
+    if ch.isspace():
+        return False
+    if ch.isascii():
+        return True
+    category = unicodedata.category(ch)
+    if category[0] not in "LNM":
+        return False
+    return category != "Lo" or unicodedata.east_asian_width(ch) not in ("W", "F")
+
+
+# A chunk is (space before it, its text): the pieces between break opportunities.
+Chunk = tuple[str, str]
+
+
+def _atoms(paragraph: str) -> list[Chunk]:
+    """Words and single other characters, each with the whitespace before it."""
+    atoms: list[Chunk] = []
+    space = word = ""
+    for ch in paragraph:
+        if is_word_char(ch):
+            word += ch
+            continue
+        if word:
+            atoms.append((space, word))
+            space = word = ""
+        if ch.isspace():
+            space += ch
+        else:
+            atoms.append((space, ch))
+            space = ""
+    if word:
+        atoms.append((space, word))
+    return atoms
+
+
+def _chunks(atoms: list[Chunk], fits: Fits) -> list[Chunk]:
+    """Glue atoms no break may separate (kinsoku). A glued chunk too wide for any line comes
+    apart into its atoms, and a word too wide into its characters: better than overflowing."""
+    groups: list[list[Chunk]] = []
+    for space, atom in atoms:
+        if groups and (atom[0] in NO_LINE_START or groups[-1][-1][1][-1] in NO_LINE_END):
+            groups[-1].append((space, atom))
+        else:
+            groups.append([(space, atom)])
+    chunks: list[Chunk] = []
+    for group in groups:
+        text = _join(group)
+        if len(text) == 1 or fits(text):
+            chunks.append((group[0][0], text))
+            continue
+        for space, atom in group:
+            if len(atom) == 1 or fits(atom):
+                chunks.append((space, atom))
+            else:
+                chunks += [(space if i == 0 else "", ch) for i, ch in enumerate(atom)]
+    return chunks
+
+
+def _fill(chunks: list[Chunk], fits: Fits) -> list[list[Chunk]]:
+    """Greedy: each line takes chunks while it fits; a chunk that does not starts the next."""
+    rows: list[list[Chunk]] = [[]]
+    line = ""
+    for space, text in chunks:
+        candidate = line + space + text if rows[-1] else text
+        if rows[-1] and not fits(candidate):
+            rows.append([])
+            candidate = text
+        rows[-1].append((space, text))
+        line = candidate
+    return rows
+
+
+def _join(row: list[Chunk]) -> str:
+    """A line's text: the space before its first chunk is where it broke, so it is dropped."""
+    return "".join(space + text for space, text in row)[len(row[0][0]):] if row else ""
+
+
+def _is_orphan(text: str) -> bool:
+    core = text.strip("".join(NO_LINE_START | NO_LINE_END) + " ")
+    if len(core) <= 1:
+        return True
+    return all(is_word_char(ch) for ch in core) and len(core) <= _LATIN_ORPHAN_MAX
+
+
+def _no_orphan(rows: list[list[Chunk]], fits: Fits) -> None:
+    """Pull the last chunk of the line above down to an orphan, when a better break exists."""
+    if len(rows) < 2 or len(rows[-1]) != 1 or len(rows[-2]) < 2 or not _is_orphan(rows[-1][0][1]):
+        return
+    kept, moved = rows[-2][:-1], rows[-2][-1]
+    last = [moved, *rows[-1]]
+    if len(_join(kept).replace(" ", "")) < 2 or not fits(_join(last)):
+        return
+    rows[-2:] = [kept, last]
