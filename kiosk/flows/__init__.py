@@ -10,10 +10,22 @@ from kiosk.flows.runner import FlowRunner
 __all__ = ["FLOWS", "Context", "Flow", "FlowRunner", "Identity", "flow_for"]
 
 
-def _flows() -> dict[str, type[Flow]]:
-    from kiosk.flows.card import ActivateCard, ChangePin, ResetPin
+MODULES = ("card", "certify", "queries", "requests")  # the modules that hold citizen flows
 
-    return {f.service_id: f for f in (ActivateCard, ChangePin, ResetPin)}
+
+def _flows() -> dict[str, type[Flow]]:
+    import importlib
+    import importlib.util
+
+    found: dict[str, type[Flow]] = {}
+    for name in MODULES:
+        if importlib.util.find_spec(f"kiosk.flows.{name}") is None:
+            continue
+        module = importlib.import_module(f"kiosk.flows.{name}")
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Flow) and value.__dict__.get("service_id"):
+                found[value.service_id] = value
+    return found
 
 
 FLOWS: dict[str, type[Flow]] = {}

@@ -12,7 +12,7 @@ from typing import Any
 
 from kiosk.flows.base import Flow
 from kiosk.flows.runner import FlowRunner
-from kiosk.flows.steps import Ask, Outcome, Step, Work
+from kiosk.flows.steps import Ask, CheckLiveness, Outcome, Step, Work
 
 Answer = Callable[[Ask], Any]
 
@@ -36,11 +36,23 @@ def run_work(work: Work, on_done: Callable[[Any, BaseException | None], None]) -
 
     thread = threading.Thread(target=target, name=f"flow-{work.name}", daemon=True)
     thread.start()
+    if isinstance(work, CheckLiveness):
+        _show_cues(work, thread)
     thread.join(work.timeout_s + 5)
     if thread.is_alive():
         return lambda: None  # left running: the runner's tick abandons it
     on_done(box.get("result"), box.get("error"))
     return lambda: None
+
+
+def _show_cues(work: CheckLiveness, thread: threading.Thread) -> None:
+    """What the liveness screen does: each cue is shown (and so reaches the camera) as it comes."""
+    deadline = time.monotonic() + work.timeout_s + 5
+    while thread.is_alive() and time.monotonic() < deadline:
+        for event in work.check.poll():
+            if event.kind == "cue":
+                work.check.shown(event)
+        thread.join(0.005)
 
 
 @dataclass

@@ -47,7 +47,7 @@ def counter(sims: Sims) -> Iterator[Counter]:  # noqa: F811
 
     env = {**sims.env, "KIOSK_READER": "sim", "KIOSK_CARD_READER_NAME": CARD_READER,
            "KIOSK_CARD_PSAM_READER_NAME": PSAM_READER, "KIOSK_PRINTER": f"tcp:127.0.0.1:{sims.printer.port}",
-           "KIOSK_GPIO": "mock", "KIOSK_CAMERA": "synthetic", "KIOSK_CONFIG": ""}
+           "KIOSK_GPIO": "mock", "KIOSK_CAMERA": "synthetic:realtime=0", "KIOSK_CONFIG": ""}
     cfg = config.load(None, environ=env)
     devices = open_devices(cfg)
     services = build_services(cfg, devices)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kiosk.flows.card import ActivateCard, ChangePin
-from kiosk.flows.steps import AskPin, Result, SwapCard, WaitForCard
-from tests.flows.conftest import choice, confirm, pin, script
+from kiosk.flows.card import ActivateCard, ChangePin, ResetPin
+from kiosk.flows.steps import AskConsent, AskIdNumber, AskName, AskPictures, AskPin, Result, SwapCard, WaitForCard
+from tests.flows.conftest import choice, confirm, kind, pin, script
 
 LIU = "440106199902140034"  # 刘洋: new card C00000004 on its initial PIN 123456
 WANG_PIN = "258147"
@@ -79,3 +79,29 @@ def test_bank_card_is_explained_without_retry(counter):
     counter.insert("bank_only")
     run = counter.run(ChangePin, script())
     assert run.outcome.result is Result.FAILED and run.outcome.title == "card.error.bank_only.title"
+
+
+WANG = "110105195803120029"  # 王秀英: card A00000001 (persona "activated"), a photo of record
+
+
+def test_reset_pin_after_the_face_check(counter):
+    counter.insert("activated")
+    run = counter.run(ResetPin, script(
+        (kind(AskIdNumber), WANG),
+        (kind(AskName), "王秀英"),
+        (kind(AskConsent), True),
+        (kind(AskPictures), True),
+        (pin("card.new_pin.title"), "307519"),
+        (pin("card.new_pin.again_title"), "307519")))
+    assert run.outcome.result is Result.DONE, run.outcome
+    assert "307519" in counter.sims.card.ctl("PIN activated")
+    payload = counter.sims.bureau.admin(
+        "GET", f"/submissions/{counter.sims.wait_submission(run.outcome.reference)['idempotency_key']}")["payload"]
+    assert payload["kind"] == "pin_reset" and payload["data"]["assurance"]["method"] == "face_match"
+
+
+def test_reset_pin_refuses_a_card_of_someone_else(counter):
+    counter.insert("new_card_3")
+    run = counter.run(ResetPin, script(
+        (kind(AskIdNumber), WANG), (kind(AskName), "王秀英"), (kind(AskConsent), True), (kind(AskPictures), True)))
+    assert run.outcome.result is Result.FAILED and run.outcome.name == "not_holder"
