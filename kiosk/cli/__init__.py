@@ -16,7 +16,8 @@ from pathlib import Path
 from kiosk import __version__, config
 
 # The subsystems' commands (a module with register(subparsers)), imported only to build the
-# parser; one whose libraries are missing leaves its command out.
+# parser; one whose third-party library is missing leaves its command out. A kiosk module that
+# fails to import is a bug and says so, rather than the command vanishing from the list.
 SUBCOMMAND_MODULES = ("kiosk.cli.sync", "kiosk.cli.printer", "kiosk.cli.maintenance",
                       "kiosk.cli.liveness", "kiosk.cli.card")
 
@@ -46,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     for name in SUBCOMMAND_MODULES:
         try:
             module = importlib.import_module(name)
-        except ImportError:
+        except ModuleNotFoundError as exc:
+            if (exc.name or "kiosk").partition(".")[0] == "kiosk":
+                raise
             continue
         module.register(sub)
     return p
