@@ -153,3 +153,10 @@ def test_screens_and_receipts_break_the_same_text_the_same_way(text, monkeypatch
         paper = printing.wrap(text, columns)
         raster = printing._wrap_px(text, _PaperFont(), columns * 12)  # type: ignore[arg-type]
         assert screen == paper == raster, (columns, screen, paper, raster)
+
+
+def test_a_break_without_a_space_needs_a_chinese_character_beside_it():
+    """GIVEN a curly apostrophe in an English word, or a Chinese dash WHEN wrapped narrowly THEN
+    the word and the dash stay whole (a break needs a space or a wide character beside it)."""
+    assert lines_of("Don’t forget", 7) == ["Don’t", "forget"]
+    assert lines_of("一二三——四五", 4) == ["一二三", "——四五"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from functools import cache
+from typing import NamedTuple
 
 # Kinsoku (GB/T 15834 and W3C clreq practice): closing punctuation never starts a line...
 NO_LINE_START = frozenset(
@@ -32,8 +34,8 @@ def break_lines(text: str, fits: Fits) -> list[str]:
     """Lines of `text`, each one that `fits` (unless a single word or character is too wide).
 
     - "\\n" always breaks; an empty paragraph is an empty line; spaces at a break are dropped.
-    - A line may break between two Chinese characters, or at a space; never inside a run of
-      Latin letters and digits with its punctuation ("1,234.56", "12333", "receipt?").
+    - A line may break at a space, or beside a Chinese (wide) character; so never inside a run
+      of Latin letters and digits with its punctuation ("1,234.56", "12333", "don’t").
     - A word wider than a line is broken between any two of its characters.
     - Kinsoku: no line starts with a character of NO_LINE_START or ends with one of NO_LINE_END.
     - No orphan: a last line of one character (or one short Latin word) takes the last piece of
@@ -41,12 +43,15 @@ def break_lines(text: str, fits: Fits) -> list[str]:
     """
     lines: list[str] = []
     for paragraph in text.replace("\r\n", "\n").split("\n"):
-        rows = _fill(_chunks(_atoms(paragraph), fits), fits)
-        _no_orphan(rows, fits)
-        lines += [_join(row) for row in rows]
+        filling = _Rows(fits)
+        for piece in _pieces(_atoms(paragraph)):
+            filling.add(piece)
+        _no_orphan(filling.rows, fits)
+        lines += [_join(row) for row in filling.rows]
     return lines
 
 
+@cache  # per character: the kiosk's texts use a few thousand at most
 def is_word_char(ch: str) -> bool:
     """Part of a word that is never split: ASCII, or a letter, digit or mark that is not a wide
     (Chinese, Japanese, Korean) character. Fullwidth letters and digits count as Latin."""
@@ -57,7 +62,13 @@ def is_word_char(ch: str) -> bool:
     category = unicodedata.category(ch)
     if category[0] not in "LNM":
         return False
-    return category != "Lo" or unicodedata.east_asian_width(ch) not in ("W", "F")
+    return category != "Lo" or not _wide(ch)
+
+
+@cache
+def _wide(ch: str) -> bool:
+    """Chinese, Japanese and Korean characters, and fullwidth forms: a line may break beside one."""
+    return unicodedata.east_asian_width(ch) in ("W", "F")
 
 
 # A chunk is (space before it, its text): the pieces between break opportunities.
@@ -85,41 +96,58 @@ def _atoms(paragraph: str) -> list[Chunk]:
     return atoms
 
 
-def _chunks(atoms: list[Chunk], fits: Fits) -> list[Chunk]:
-    """Glue atoms no break may separate (kinsoku). A glued chunk too wide for any line comes
-    apart into its atoms, and a word too wide into its characters: better than overflowing."""
+class _Piece(NamedTuple):
+    """Text no break may enter: a kinsoku group of atoms, an atom, or one character."""
+
+    space: str
+    text: str
+    atoms: tuple[Chunk, ...]
+
+    def parts(self) -> list[_Piece]:
+        """What a piece too wide for a whole line comes apart into: a group into its atoms, a
+        word into its characters (better than overflowing)."""
+        if len(self.atoms) > 1:
+            return [_Piece(space, atom, ((space, atom),)) for space, atom in self.atoms]
+        return [_Piece(self.space if i == 0 else "", ch, ()) for i, ch in enumerate(self.text)]
+
+
+def _pieces(atoms: list[Chunk]) -> list[_Piece]:
+    """Glue atoms no break may separate: kinsoku, and two atoms with no space between them and
+    no wide character on either side ("don’t", an em dash in English, "——" in Chinese)."""
     groups: list[list[Chunk]] = []
     for space, atom in atoms:
-        if groups and (atom[0] in NO_LINE_START or groups[-1][-1][1][-1] in NO_LINE_END):
+        before = groups[-1][-1][1][-1] if groups else ""
+        if groups and (atom[0] in NO_LINE_START or before in NO_LINE_END
+                       or not (space or _wide(before) or _wide(atom[0]))):
             groups[-1].append((space, atom))
         else:
             groups.append([(space, atom)])
-    chunks: list[Chunk] = []
-    for group in groups:
-        text = _join(group)
-        if len(text) == 1 or fits(text):
-            chunks.append((group[0][0], text))
-            continue
-        for space, atom in group:
-            if len(atom) == 1 or fits(atom):
-                chunks.append((space, atom))
-            else:
-                chunks += [(space if i == 0 else "", ch) for i, ch in enumerate(atom)]
-    return chunks
+    return [_Piece(group[0][0], group[0][1] if len(group) == 1 else _join(group), tuple(group))
+            for group in groups]
 
 
-def _fill(chunks: list[Chunk], fits: Fits) -> list[list[Chunk]]:
-    """Greedy: each line takes chunks while it fits; a chunk that does not starts the next."""
-    rows: list[list[Chunk]] = [[]]
-    line = ""
-    for space, text in chunks:
-        candidate = line + space + text if rows[-1] else text
-        if rows[-1] and not fits(candidate):
-            rows.append([])
-            candidate = text
-        rows[-1].append((space, text))
-        line = candidate
-    return rows
+class _Rows:
+    """Greedy filling: each line takes pieces while it fits; a piece that does not starts the next
+    line, or comes apart if it is too wide for any line."""
+
+    def __init__(self, fits: Fits) -> None:
+        self.fits = fits
+        self.rows: list[list[Chunk]] = [[]]
+        self.line = ""
+
+    def add(self, piece: _Piece) -> None:
+        if self.rows[-1] and self.fits(self.line + piece.space + piece.text):
+            self.rows[-1].append((piece.space, piece.text))
+            self.line += piece.space + piece.text
+            return
+        if len(piece.text) > 1 and not self.fits(piece.text):
+            for part in piece.parts():
+                self.add(part)
+            return
+        if self.rows[-1]:
+            self.rows.append([])
+        self.rows[-1].append((piece.space, piece.text))
+        self.line = piece.text
 
 
 def _join(row: list[Chunk]) -> str:

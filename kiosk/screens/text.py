@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pygame
 
-from kiosk.domain.text_layout import break_lines, fits_within
+from kiosk.domain.text_layout import break_lines
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class TextRenderer:
     def wrap(self, text: str, size: int, width: int, bold: bool = False) -> list[str]:
         """Lines of text no wider than width, by the rules receipts use too (text_layout)."""
         font = self.font(size, bold)
-        return break_lines(text, fits_within(width, lambda line: font.size(line)[0]))
+        return break_lines(text, lambda line: font.size(line)[0] <= width)
 
     def fit(self, text: str, size: int, width: int, max_lines: int, bold: bool = False,
             min_size: int = 12, height: int | None = None) -> tuple[int, list[str]]:
