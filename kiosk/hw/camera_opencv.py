@@ -126,6 +126,9 @@ class OpenCvCamera:
             self.frames_read += 1
             yield Frame(rgb, t)
 
+    def cue(self, event: object) -> None:
+        """A real camera films whoever is there; what the screen asks of them changes nothing here."""
+
     def health(self) -> DeviceHealth:
         if self._closed.is_set():
             return DeviceHealth.offline("health.camera.offline", "closed")

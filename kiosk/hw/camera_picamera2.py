@@ -49,6 +49,9 @@ class PiCamera:
             self.frames_read += 1
             yield Frame(arr[:, :, 2::-1].copy(), time.monotonic())
 
+    def cue(self, event: object) -> None:
+        """A real camera films whoever is there; what the screen asks of them changes nothing here."""
+
     def health(self) -> DeviceHealth:
         if self._closed.is_set():
             return DeviceHealth.offline("health.camera.offline", "closed")

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kiosk.hw.health import DeviceHealth
+
+if TYPE_CHECKING:
+    from gpiozero import Factory
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +25,7 @@ STATUS_PATTERNS: Mapping[str, tuple[float, float] | None] = {
 }
 
 
-def make_pin_factory(choice: str) -> Any:
+def make_pin_factory(choice: str) -> Factory:
     """Build the gpiozero pin factory for a config choice; hardware libraries load lazily."""
     if choice == "mock":
         from gpiozero.pins.mock import MockFactory, MockPWMPin
@@ -48,7 +51,7 @@ class GpioPanel:
 
     name = "gpio"
 
-    def __init__(self, pins: Mapping[str, int], factory: Any, beacon_s: float = 30.0,
+    def __init__(self, pins: Mapping[str, int], factory: Factory, beacon_s: float = 30.0,
                  buzzer_s: float = 0.3) -> None:
         from gpiozero import LED, Buzzer, DigitalInputDevice
 
@@ -74,6 +77,10 @@ class GpioPanel:
         self._beacon_until = now + self.beacon_s
         self._buzzer_until = now + self.buzzer_s
         log.info("event=call_staff beacon_s=%.0f", self.beacon_s)
+
+    def beep(self, times: int = 1) -> None:
+        """Short beeps (a card left in the reader), in the background."""
+        self.buzzer.beep(on_time=0.2, off_time=0.2, n=times)
 
     def tamper_alarm(self) -> None:
         """A fast-flashing beacon until a technician clears it."""

@@ -9,23 +9,27 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from kiosk.hw import iso7816
+from kiosk.hw.bounded import BoundedWorker
 from kiosk.hw.errors import (
     CardMute,
     CardRemoved,
     ExchangeTimeout,
-    NoCard,
     PcscUnavailable,
     ReaderError,
     ReaderGone,
 )
 from kiosk.hw.health import DeviceHealth
+from kiosk.hw.pcsc_api import describe, error_class
+from kiosk.hw.pcsc_api import scard as _scard
+
+if TYPE_CHECKING:
+    from kiosk.config import Config
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,48 +37,6 @@ T = TypeVar("T")
 POLL_SLICE_S = 0.5  # longest single wait inside pcscd, so a stopped daemon is noticed quickly
 HEALTH_CACHE_S = 1.0
 REMOVAL_SETTLE_S = 0.6  # pcscd polls card presence every 400 ms
-
-
-def _scard() -> Any:
-    try:
-        from smartcard import scard  # lazy: needs libpcsclite at run time
-    except ImportError as exc:
-        raise PcscUnavailable(f"pyscard unavailable: {exc}") from None
-    return scard
-
-
-class _Worker:
-    """A daemon thread that runs one call at a time; left behind (never joined) when it hangs."""
-
-    def __init__(self, name: str) -> None:
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], cf.Future] | None] = queue.SimpleQueue()
-        self.abandoned = False
-        self.current: cf.Future | None = None  # the call in progress (or last finished)
-        threading.Thread(target=self._run, name=name, daemon=True).start()
-
-    def _run(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            fn, fut = job
-            if fut.set_running_or_notify_cancel():
-                try:
-                    fut.set_result(fn())
-                except BaseException as exc:  # handed to the waiting caller
-                    fut.set_exception(exc)
-            if self.abandoned:
-                return
-
-    def call(self, fn: Callable[[], T], timeout_s: float) -> T:
-        fut: cf.Future = cf.Future()
-        self.current = fut
-        self._jobs.put((fn, fut))
-        try:
-            return fut.result(timeout=timeout_s)
-        except cf.TimeoutError:
-            self.abandoned = True
-            raise
-
-    def stop(self) -> None:
-        self._jobs.put(None)
 
 
 class PcscReader:
@@ -95,7 +57,7 @@ class PcscReader:
         self._proto = 0
         self._atr: bytes | None = None
         self._reader: str | None = None
-        self._worker: _Worker | None = None
+        self._worker: BoundedWorker | None = None
         self._health: tuple[float, DeviceHealth] | None = None
 
     def __repr__(self) -> str:
@@ -131,19 +93,10 @@ class PcscReader:
 
     def _error(self, hresult: int, what: str) -> ReaderError:
         sc = _scard()
-        text = f"{what}: {sc.SCardGetErrorMessage(hresult).strip()} (0x{hresult & 0xFFFFFFFF:08X})"
-        if hresult in (sc.SCARD_E_NO_SERVICE, sc.SCARD_E_SERVICE_STOPPED, sc.SCARD_E_INVALID_HANDLE):
+        kind = error_class(sc, hresult, in_session=self._card is not None)
+        if kind is PcscUnavailable:
             self._drop_contexts()
-            return PcscUnavailable(text)
-        if hresult in (sc.SCARD_E_UNKNOWN_READER, sc.SCARD_E_READER_UNAVAILABLE,
-                       sc.SCARD_E_NO_READERS_AVAILABLE):
-            return ReaderGone(text)
-        if hresult in (sc.SCARD_W_REMOVED_CARD, sc.SCARD_E_NO_SMARTCARD, sc.SCARD_W_RESET_CARD):
-            return CardRemoved(text) if self._card is not None else NoCard(text)
-        if hresult in (sc.SCARD_W_UNRESPONSIVE_CARD, sc.SCARD_W_UNPOWERED_CARD, sc.SCARD_E_PROTO_MISMATCH,
-                       sc.SCARD_W_UNSUPPORTED_CARD):
-            return CardMute(text)
-        return ReaderError(text)
+        return kind(describe(sc, hresult, what))
 
     def _retrying(self, fn: Callable[[], T]) -> T:
         """Run fn once more on fresh contexts if pcscd was restarted under us (stale handle)."""
@@ -216,7 +169,7 @@ class PcscReader:
     # --- card session
     def _bounded(self, fn: Callable[[], T], what: str) -> T:
         if self._worker is None:
-            self._worker = _Worker("pcsc-exchange")
+            self._worker = BoundedWorker("pcsc-exchange")
         try:
             return self._worker.call(fn, self.exchange_timeout_s)
         except cf.TimeoutError:
@@ -287,6 +240,8 @@ class PcscReader:
     def _raw(self, apdu: bytes) -> tuple[bytes, int]:
         sc = _scard()
         card, proto = self._card, self._proto
+        if card is None:  # the session ended between two exchanges of one command
+            raise CardRemoved("transmit: no card session")
         hresult, resp = self._bounded(lambda: sc.SCardTransmit(card, proto, list(apdu)), "transmit")
         if hresult != sc.SCARD_S_SUCCESS:
             err = self._error(hresult, "transmit")
@@ -385,22 +340,25 @@ class PcscReader:
                 self._worker = None
 
 
-def _setting(cfg: Any, key: str, default: Any) -> Any:
-    values = getattr(cfg, "values", None) or {}
-    return values.get(key, default)  # keys the schema may not list yet fall back to defaults
+# vpcd's two slots under `devices.reader = sim`: the card emulator, then the PSAM emulator.
+SIM_CARD_SLOT = "Virtual PCD 00 00"
+SIM_PSAM_SLOT = "Virtual PCD 00 01"
 
 
-def open_reader(spec: str, cfg: Any) -> PcscReader:
-    """Registry factory for devices.reader = pcsc | sim (sim: vpcd's first slot, the emulator)."""
-    psam = _setting(cfg, "card.psam_reader_name", "Virtual PCD 00 01" if spec == "sim" else "")
-    default_name = "Virtual PCD 00 00" if spec == "sim" else ""
-    return PcscReader(_setting(cfg, "card.reader_name", default_name) or default_name, exclude=psam,
-                      exchange_timeout_s=float(_setting(cfg, "card.exchange_timeout_s", 5.0)))
+def open_reader(spec: str, cfg: Config) -> PcscReader:
+    """Registry factory for devices.reader = pcsc | sim. An empty card.reader_name is the first
+    reader (sim: vpcd's card slot); the PSAM's slot is never used for citizens' cards."""
+    sim = spec == "sim"
+    return PcscReader(cfg["card.reader_name"] or (SIM_CARD_SLOT if sim else ""),
+                      exclude=_psam_slot(cfg, sim), exchange_timeout_s=cfg["card.exchange_timeout_s"])
 
 
-def open_psam_reader(cfg: Any, sim: bool = False) -> PcscReader | None:
-    """The security module's slot, or None when none is configured."""
-    name = _setting(cfg, "card.psam_reader_name", "Virtual PCD 00 01" if sim else "")
-    if not name:
-        return None
-    return PcscReader(name, exchange_timeout_s=float(_setting(cfg, "card.exchange_timeout_s", 5.0)))
+def open_psam_reader(cfg: Config, sim: bool = False) -> PcscReader | None:
+    """The security module's slot, or None when none is configured (sim: vpcd's second slot)."""
+    name = _psam_slot(cfg, sim)
+    return PcscReader(name, exchange_timeout_s=cfg["card.exchange_timeout_s"]) if name else None
+
+
+def _psam_slot(cfg: Config, sim: bool) -> str:
+    name: str = cfg["card.psam_reader_name"]
+    return name or (SIM_PSAM_SLOT if sim else "")

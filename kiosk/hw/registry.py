@@ -1,7 +1,8 @@
 """The device registry: one config key per device kind picks its adapter, imported lazily.
 
 An adapter whose library or simulator is missing does not stop the kiosk: it becomes an
-Unavailable device whose health says why, and the tiles that need it are disabled.
+Unavailable device whose health says why, and the tiles that need it are disabled. What the
+registry hands out is typed by the ports (kiosk/hw/ports.py): the port, or Unavailable.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypeGuard, overload
 
 from kiosk.config import Config
 from kiosk.hw.gpio import GpioPanel, make_pin_factory
 from kiosk.hw.health import DeviceHealth
+from kiosk.hw.ports import Camera, CardReader, Device, Gpio, Monitored, Printer
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,12 @@ class Unavailable:
 
     def close(self) -> None:
         pass
+
+    def __enter__(self) -> Unavailable:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"<Unavailable {self.name} reason={self.reason} detail={self.detail!r}>"
@@ -120,8 +128,47 @@ _SPEC_CHECKS = {"opencv": _opencv, "file": _file, "synthetic": _synthetic,
                 "usb": _printer, "serial": _printer, "tcp": _printer}
 
 
+_PORT_NAMES = {"reader": "CardReader", "camera": "Camera", "printer": "Printer"}
+
+
+@overload
+def open_device(kind: Literal["reader"], spec: str, cfg: Config) -> CardReader | Unavailable: ...
+@overload
+def open_device(kind: Literal["camera"], spec: str, cfg: Config) -> Camera | Unavailable: ...
+@overload
+def open_device(kind: Literal["printer"], spec: str, cfg: Config) -> Printer | Unavailable: ...
+def open_device(kind: str, spec: str, cfg: Config) -> Device:
+    """Open one device from its spec string, or an Unavailable that says why not. An adapter
+    that is not what its kind's port promises is closed and reported as a missing driver."""
+    return _open_checked(kind, spec, cfg)
+
+
 def open_adapter(kind: str, spec: str, cfg: Config) -> Any:
-    """Open one device from its spec string, or an Unavailable that says why not."""
+    """open_device for callers that narrow by hasattr (the command-line tools); prefer
+    open_device, whose result is typed by the port."""
+    return _open_checked(kind, spec, cfg)
+
+
+def _open_checked(kind: str, spec: str, cfg: Config) -> Device:
+    device = _open(kind, spec, cfg)
+    if isinstance(device, Unavailable):
+        return device
+    if _is_port(device, kind):
+        return device
+    detail = f"{type(device).__name__} is not a {_PORT_NAMES[kind]}"
+    log.error("event=adapter_refused device=%s spec=%s detail=%s", kind, spec, detail.replace(" ", "_"))
+    if isinstance(device, Monitored):
+        device.close()
+    return Unavailable(kind, f"health.{kind}.driver_missing", detail)
+
+
+def _is_port(device: object, kind: str) -> TypeGuard[Device]:
+    """Has the device every member of its port? (Names only: mypy checks the signatures.)"""
+    port = {"reader": CardReader, "camera": Camera, "printer": Printer}[kind]
+    return isinstance(device, port)
+
+
+def _open(kind: str, spec: str, cfg: Config) -> object:
     try:
         parsed = parse_spec(kind, spec)
     except ValueError as exc:
@@ -134,7 +181,7 @@ def open_adapter(kind: str, spec: str, cfg: Config) -> Any:
     except ImportError as exc:
         log.warning("event=adapter_missing device=%s module=%s error=%s", kind, module_name, exc)
         return Unavailable(kind, f"health.{kind}.driver_missing", f"{module_name}: {exc}")
-    factory: Callable[[str, Config], Any] | None = getattr(module, factory_name, None)
+    factory: Callable[[str, Config], object] | None = getattr(module, factory_name, None)
     if factory is None:
         return Unavailable(kind, f"health.{kind}.driver_missing", f"{module_name} has no {factory_name}()")
     try:
@@ -146,7 +193,7 @@ def open_adapter(kind: str, spec: str, cfg: Config) -> Any:
     return device
 
 
-def open_gpio(cfg: Config) -> Any:
+def open_gpio(cfg: Config) -> Gpio | Unavailable:
     try:
         factory = make_pin_factory(cfg["devices.gpio"])
         pins = {name: cfg[f"gpio.{name}"] for name in
@@ -159,15 +206,15 @@ def open_gpio(cfg: Config) -> Any:
 
 @dataclass
 class Devices:
-    """Every device of the kiosk, by kind. Closing closes them all."""
+    """Every device of the kiosk, by kind: each its port, or Unavailable. Closing closes them all."""
 
-    reader: Any
-    camera: Any
-    printer: Any
-    gpio: Any
-    extra: dict[str, Any] = field(default_factory=dict)
+    reader: CardReader | Unavailable
+    camera: Camera | Unavailable
+    printer: Printer | Unavailable
+    gpio: Gpio | Unavailable
+    extra: dict[str, Monitored] = field(default_factory=dict)  # the bureau link, the outbox
 
-    def all(self) -> dict[str, Any]:
+    def all(self) -> dict[str, Monitored]:
         return {"reader": self.reader, "camera": self.camera, "printer": self.printer,
                 "gpio": self.gpio, **self.extra}
 
@@ -181,8 +228,8 @@ class Devices:
 
 def open_devices(cfg: Config) -> Devices:
     return Devices(
-        reader=open_adapter("reader", cfg["devices.reader"], cfg),
-        camera=open_adapter("camera", cfg["devices.camera"], cfg),
-        printer=open_adapter("printer", cfg["devices.printer"], cfg),
+        reader=open_device("reader", cfg["devices.reader"], cfg),
+        camera=open_device("camera", cfg["devices.camera"], cfg),
+        printer=open_device("printer", cfg["devices.printer"], cfg),
         gpio=open_gpio(cfg),
     )
