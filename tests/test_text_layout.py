@@ -82,10 +82,11 @@ def test_a_last_line_of_one_short_latin_word_takes_the_word_above():
     assert lines_of("Take a photo of this code", 20) == ["Take a photo of", "this code"]
 
 
-def test_no_orphan_is_pulled_when_the_line_above_would_be_left_with_one_character():
+def test_no_orphan_is_pulled_when_the_line_above_would_be_left_with_one_piece():
     """The rule moves an orphan, it does not make one: with two characters a line there is no
-    better break for three characters."""
+    better break for three characters, nor for two words and a short one."""
     assert lines_of("一二三", 2) == ["一二", "三"]
+    assert lines_of("Activating your card…", 16) == ["Activating your", "card…"]
 
 
 def test_the_orphan_rule_never_makes_the_last_line_overflow():

@@ -39,7 +39,8 @@ def break_lines(text: str, fits: Fits) -> list[str]:
     - A word wider than a line is broken between any two of its characters.
     - Kinsoku: no line starts with a character of NO_LINE_START or ends with one of NO_LINE_END.
     - No orphan: a last line of one character (or one short Latin word) takes the last piece of
-      the line above, when that line keeps two characters and the new last line fits.
+      the line above, when that line keeps two pieces (characters or words) and the new last
+      line fits.
     """
     lines: list[str] = []
     for paragraph in text.replace("\r\n", "\n").split("\n"):
@@ -164,10 +165,10 @@ def _is_orphan(text: str) -> bool:
 
 def _no_orphan(rows: list[list[Chunk]], fits: Fits) -> None:
     """Pull the last chunk of the line above down to an orphan, when a better break exists."""
-    if len(rows) < 2 or len(rows[-1]) != 1 or len(rows[-2]) < 2 or not _is_orphan(rows[-1][0][1]):
-        return
+    if len(rows) < 2 or len(rows[-1]) != 1 or len(rows[-2]) < 3 or not _is_orphan(rows[-1][0][1]):
+        return  # the line above keeps two pieces (characters, words): no new orphan one line up
     kept, moved = rows[-2][:-1], rows[-2][-1]
     last = [moved, *rows[-1]]
-    if len(_join(kept).replace(" ", "")) < 2 or not fits(_join(last)):
+    if not fits(_join(last)):
         return
     rows[-2:] = [kept, last]
