@@ -236,16 +236,19 @@ def pin_changed(
 
 
 def card_loss(
-    ctx: ReceiptContext, *, id_number: str, name: str, reference: str, expires: date,
+    ctx: ReceiptContext, *, id_number: str, name: str, reference: str, expires: date | str,
     queued: bool = False,
 ) -> ReceiptDocument:
-    """Temporary loss report: when it ends and how to undo it; offline, that it is not in force."""
+    """Temporary loss report: when it ends and how to undo it; offline, that it is not in force.
+    `expires` is the date the report lapses or, when the kiosk cannot know that date (its clock
+    is not trusted, or the bureau has not received the report yet), the words that say when."""
     L = ctx.lang
     notes = ["receipt.note.loss_queued"] if queued else []
+    until = expires.isoformat() if isinstance(expires, date) else expires
     return _document(
         ctx, "card_loss", text(L, "receipt.service.card_loss"), reference,
         text(L, "receipt.result.loss_queued" if queued else "receipt.result.loss_reported"),
-        id_number, name, [Field(text(L, "receipt.label.expires"), expires.isoformat())],
+        id_number, name, [Field(text(L, "receipt.label.expires"), until)],
         [text(L, k) for k in [*notes, "receipt.note.loss_expiry"]],
     )
 
