@@ -47,3 +47,12 @@ class ExchangeTimeout(ReaderError):
     """One exchange did not finish in time; it was abandoned and the card is being reset."""
 
     reason = "card.timeout"
+
+
+class ReaderUnavailable(ReaderGone):
+    """No reader was opened at start-up (none fitted, driver missing, failed to open): the
+    registry's stand-in was asked for a card. `reason` is the stand-in's health key."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail)
+        self.reason = reason

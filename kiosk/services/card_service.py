@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.card.errors import CardNotGenuine, SecurityModuleError
-from kiosk.card.model import CardIdentity
+from kiosk.card.model import CardIdentity, CardInfo
 from kiosk.card.profile import RegionProfile, get_profile
 from kiosk.card.protocol import SscCard
-from kiosk.hw.errors import NoCard, ReaderError
+from kiosk.hw.errors import NoCard, ReaderError, ReaderUnavailable
+from kiosk.hw.ports import CardReader
+from kiosk.hw.registry import Unavailable
 from kiosk.services.queries import Assurance, Query, QueryFailed, ask
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,10 @@ class CardProof:
 
 
 class CardService:
-    def __init__(self, reader: Any, profile: RegionProfile | str = "national",
+    """reader: the device container's reader as it is, Unavailable included: asked for a card,
+    a stand-in raises ReaderUnavailable (a reader error the UI explains), so callers need not check."""
+
+    def __init__(self, reader: CardReader | Unavailable, profile: RegionProfile | str = "national",
                  clock_trusted: Callable[[], bool] = lambda: False) -> None:
         self.reader = reader
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
@@ -60,15 +65,21 @@ class CardService:
         self._card: SscCard | None = None
         self._identity: CardIdentity | None = None
 
+    def _reader(self) -> CardReader:
+        if isinstance(self.reader, Unavailable):
+            raise ReaderUnavailable(self.reader.reason, self.reader.detail)
+        return self.reader
+
     def wait_for_card(self, timeout_s: float) -> bool:
-        return bool(self.reader.wait_for_card(timeout_s))
+        return self._reader().wait_for_card(timeout_s)
 
     def read(self) -> CardIdentity:
         """Connect and read EF05/EF06. Expiry is judged only by a clock we can trust."""
-        if not self.reader.card_present():
+        reader = self._reader()
+        if not reader.card_present():
             raise NoCard("no card in the reader")
-        self.reader.connect()
-        self._card = SscCard(self.reader.transmit, self.profile)
+        reader.connect()
+        self._card = SscCard(reader.transmit, self.profile)
         today = dt.date.today() if self.clock_trusted() else None
         identity = self._card.read_identity(today=today)
         self._identity = identity
@@ -85,7 +96,7 @@ class CardService:
             raise NoCard("card not read yet")
         return self._card
 
-    def authenticate(self, query: Query, psam_reader: Any | None, timeout_s: float) -> CardProof:
+    def authenticate(self, query: Query, psam_reader: CardReader | None, timeout_s: float) -> CardProof:
         """The card proves it holds its issuer key: INTERNAL AUTHENTICATE over a fresh challenge,
         checked by the PSAM here (when the kiosk has one) and by the bureau. Online the bureau
         draws the challenge and answers a card_auth_id; offline the kiosk draws it and the proof
@@ -123,7 +134,7 @@ class CardService:
         return CardProof(info.card_number, challenge=challenge, cryptogram=cryptogram, psam_checked=psam_checked)
 
     @staticmethod
-    def _bureau_challenge(query: Query, card_number: str, timeout_s: float) -> dict | None:
+    def _bureau_challenge(query: Query, card_number: str, timeout_s: float) -> dict[str, Any] | None:
         """The bureau's challenge for this card, or None when the bureau cannot be reached."""
         try:
             a = ask(query, "card_auth_challenge", {"card_number": card_number}, timeout_s)
@@ -139,7 +150,7 @@ class CardService:
         return a
 
     @staticmethod
-    def _psam_check(psam_reader: Any | None, info: Any, challenge: bytes, cryptogram: bytes) -> bool:
+    def _psam_check(psam_reader: CardReader | None, info: CardInfo, challenge: bytes, cryptogram: bytes) -> bool:
         """True when the PSAM found the card genuine; False when there is no PSAM to ask (the
         bureau alone judges); CardNotGenuine when the PSAM says it is not."""
         from kiosk.card.security import PsamSecurityModule
@@ -168,15 +179,16 @@ class CardService:
     def change_pin(self, old: str, new: str) -> None:
         self._require().change_pin(old, new)
 
-    def reload_pin(self, new: str, psam_reader: Any) -> None:
+    def reload_pin(self, new: str, psam_reader: CardReader) -> None:
         """Reset a forgotten PIN, authorised by the security module (PSAM) in its own slot."""
         from kiosk.card.security import PsamSecurityModule
 
         card = self._require()
         info = card.read_card_info()
+        atr = self._reader().atr or b""
         psam_reader.connect()
         try:
-            card.reload_pin(new, PsamSecurityModule(psam_reader.transmit), self.reader.atr or b"", info)
+            card.reload_pin(new, PsamSecurityModule(psam_reader.transmit), atr, info)
         finally:
             psam_reader.end_session()
 
@@ -188,17 +200,19 @@ class CardService:
 
     def card_present(self) -> bool:
         try:
-            return bool(self.reader.card_present())
+            return self._reader().card_present()
         except Exception:
             return False
 
     def wait_for_removal(self, timeout_s: float) -> bool:
-        return bool(self.reader.wait_for_removal(timeout_s))
+        return self._reader().wait_for_removal(timeout_s)
 
     def end(self) -> None:
         """Forget the card session (the card stays powered until it is taken)."""
         self._card = None
         self._identity = None
+        if isinstance(self.reader, Unavailable):
+            return
         try:
             self.reader.end_session()
         except Exception as exc:

@@ -7,9 +7,19 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from kiosk.hw.health import DeviceHealth
+
+if TYPE_CHECKING:
+    from kiosk.config import Config
+    from kiosk.hw.registry import Devices
+    from kiosk.services.heartbeat import UsageCounters
+    from kiosk.services.printing import PrintService, StaffAlert
+    from kiosk.services.queries import QueryService
+    from kiosk.sync.ipc import SyncClient
+    from kiosk.sync.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +29,7 @@ class OutboxLink:
 
     name = "outbox"
 
-    def __init__(self, outbox: Any, problem: str = "", detail: str = "") -> None:
+    def __init__(self, outbox: Outbox | None, problem: str = "", detail: str = "") -> None:
         self.outbox, self.problem, self.detail = outbox, problem, detail
 
     def health(self) -> DeviceHealth:
@@ -38,7 +48,7 @@ class OutboxLink:
         return f"<OutboxLink {getattr(self.outbox, 'path', None)} problem={self.problem or '-'}>"
 
 
-def open_outbox(cfg: Any) -> OutboxLink:
+def open_outbox(cfg: Config) -> OutboxLink:
     try:
         from kiosk.sync.outbox import Outbox
         from kiosk.sync.seal import BureauSealer
@@ -63,30 +73,34 @@ class Submitted:
 
 @dataclass
 class CitizenServices:
-    cfg: Any
-    devices: Any
-    sync: Any
-    queries: Any
+    """Everything is given at construction (build_services). `alerts` keeps the staff alerts
+    raised since start-up, for the heartbeat."""
+
+    cfg: Config
+    devices: Devices
+    sync: SyncClient
+    queries: QueryService
     outbox: OutboxLink
-    printing: Any
-    alerts: list = field(default_factory=list)
-    usage: Any = None  # kiosk.services.heartbeat.UsageCounters
+    printing: PrintService
+    alerts: list[StaffAlert] = field(default_factory=list)
+    usage: UsageCounters | None = None
     current_service: str = ""
 
-    def submit(self, kind: str, citizen: dict, data: dict, pictures: list | None = None,
-               wait_ack_s: float = 4.0) -> Submitted:
+    def submit(self, kind: str, citizen: dict[str, Any], data: dict[str, Any],
+               pictures: list[dict[str, str]] | None = None, wait_ack_s: float = 4.0) -> Submitted:
         """Seal and queue one submission (one transaction), wake the daemon, and wait a moment for
         the bureau's acknowledgement so the citizen is told the truth: sent, or safely queued."""
-        if self.outbox.outbox is None:
+        outbox = self.outbox.outbox
+        if outbox is None:
             from kiosk.sync.storage import StorageError
 
             raise StorageError(self.outbox.problem or "health.outbox.failed")
         payload: dict[str, Any] = {"citizen": citizen, "data": data, "pictures": pictures or []}
-        receipt = self.outbox.outbox.enqueue(kind, payload)
+        receipt = outbox.enqueue(kind, payload)
         if self.sync.kick():
             deadline = time.monotonic() + wait_ack_s
             while time.monotonic() < deadline:
-                if not self.outbox.outbox.holds(receipt.reference):
+                if not outbox.holds(receipt.reference):
                     return Submitted(receipt.reference, queued_offline=False)
                 time.sleep(0.1)
         log.info("event=submission_queued kind=%s reference=%s", kind, receipt.reference)
@@ -104,36 +118,50 @@ class CitizenServices:
         if outcome != "started":
             self.current_service = ""
 
-    def staff_alert(self, alert: Any) -> None:
-        self.alerts.append(alert)
-        log.warning("event=staff_alert device=%s reason=%s", getattr(alert, "device", "?"),
-                    getattr(alert, "reason", "?"))
+    def staff_alert(self, alert: StaffAlert) -> None:
+        _keep_alert(self.alerts, alert)
 
 
-def build_services(cfg: Any, devices: Any, on_alert: Callable[[Any], None] | None = None) -> CitizenServices:
+def _keep_alert(alerts: list[StaffAlert], alert: StaffAlert) -> None:
+    alerts.append(alert)
+    log.warning("event=staff_alert device=%s reason=%s", alert.device, alert.reason)
+
+
+def build_services(cfg: Config, devices: Devices,
+                   on_alert: Callable[[StaffAlert], None] | None = None) -> CitizenServices:
+    """The services of one kiosk over its devices. Staff alerts go to on_alert, or are kept in
+    the services' `alerts` when there is none."""
     from kiosk.services.printing import PrintService
     from kiosk.services.queries import QueryService
     from kiosk.sync.ipc import SyncClient
 
     sync = SyncClient(cfg["sync.socket_path"], cfg["sync.query_timeout_s"])
-    queries = QueryService(sync.query, cfg["sync.query_timeout_s"])
-    outbox = open_outbox(cfg)
+    alerts: list[StaffAlert] = []
+
+    def keep(alert: StaffAlert) -> None:
+        _keep_alert(alerts, alert)
+
+    return CitizenServices(
+        cfg, devices, sync, QueryService(sync.query, cfg["sync.query_timeout_s"]), open_outbox(cfg),
+        PrintService(devices.printer, cfg, alerts=on_alert or keep), alerts=alerts,
+        usage=_usage_counters(cfg))
+
+
+def _usage_counters(cfg: Config) -> UsageCounters | None:
     from kiosk.services.heartbeat import UsageCounters
 
-    services = CitizenServices(cfg, devices, sync, queries, outbox, None)
     try:
-        services.usage = UsageCounters(cfg.data_dir)
+        return UsageCounters(cfg.data_dir)
     except OSError as exc:  # counting is a nicety: never a reason to stop serving
         log.warning("event=usage_counters_unavailable error=%r", exc)
-    services.printing = PrintService(devices.printer, cfg, alerts=on_alert or services.staff_alert)
-    return services
+        return None
 
 
 class QueueControl:
     """The maintenance menu's view of the sync queue: counts from the shared database, actions
     through the database (retry) or the daemon (sync now). Dead letters are exported sealed."""
 
-    def __init__(self, outbox: OutboxLink, sync: Any) -> None:
+    def __init__(self, outbox: OutboxLink, sync: SyncClient) -> None:
         self._link, self._sync = outbox, sync
 
     def status(self) -> dict[str, Any]:
@@ -160,13 +188,14 @@ class QueueControl:
         self._sync.kick()
         return f"{n} back in the queue"
 
-    def export_dead(self, target: Any) -> str:
+    def export_dead(self, target: str | Path) -> str:
         """Write the dead letters (metadata and the still-sealed envelope) as JSON lines for the bureau."""
         import base64
         import json
-        from pathlib import Path
 
         ob = self._link.outbox
+        if ob is None:
+            return f"nothing exported: {self._link.problem}"
         rows = ob._conn().execute("SELECT reference, idempotency_key, kind, created_at, last_error, envelope "
                                   "FROM outbox WHERE state = 'dead' ORDER BY id").fetchall()
         path = Path(target)
