@@ -1,5 +1,6 @@
 """Rules a chosen PIN must pass, shared by the citizen card PIN and the technician PIN: pure
-functions on the digits, no I/O. Each answers the first reason it refuses, or None."""
+functions on the digits, no I/O. Each answers the first reason it refuses, or None. The one
+place these rules live: kiosk/card/pin.py only encodes PINs for the card."""
 
 from __future__ import annotations
 
@@ -41,6 +42,22 @@ def pattern_problem(pin: str) -> str | None:
         return "well_known"
     if repeated_block(pin):
         return "repeated_block"
+    return None
+
+
+CARD_PIN_LENGTH = 6
+
+
+def card_pin_problem(pin: str, id_number: str = "", length: int = CARD_PIN_LENGTH) -> str | None:
+    """The first reason a citizen's new card PIN is refused, as a message key (pin.problem.*):
+    format | all_equal | straight_run | well_known | repeated_block | in_id_number; None if fine."""
+    if not (len(pin) == length and pin.isascii() and pin.isdigit()):
+        return "pin.problem.format"
+    reason = pattern_problem(pin)
+    if reason:
+        return f"pin.problem.{reason}"
+    if id_number and pin in id_number.upper():
+        return "pin.problem.in_id_number"
     return None
 
 

@@ -228,6 +228,10 @@ def test_reload_refused_cryptogram_writes_nothing():
     ("802514", None), ("111111", "pin.problem.all_equal"), ("123456", "pin.problem.straight_run"),
     ("654321", "pin.problem.straight_run"), ("491231", "pin.problem.in_id_number"),
     ("12345", "pin.problem.format"), ("12345a", "pin.problem.format"),
+    # the domain's rules, now the card's too: runs wrap 9 -> 0, well-known PINs, repeated blocks
+    ("890123", "pin.problem.straight_run"), ("210987", "pin.problem.straight_run"),
+    ("147258", "pin.problem.well_known"), ("520520", "pin.problem.well_known"),
+    ("373737", "pin.problem.repeated_block"), ("649649", "pin.problem.repeated_block"),
 ])
 def test_new_pin_rules(pin, problem):
     assert new_pin_problem(pin, ID) == problem
