@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from kiosk.flows import flow_for
+from kiosk.flows.driver import BACK
 from kiosk.flows.queries import (
     ApplicationProgress,
     BalancesAndArrears,
@@ -114,7 +115,9 @@ def by_card(who: tuple[str, ...], *more: tuple[Callable[[Any], bool], Any]) -> C
 def test_contributions_table_totals_and_receipt_on_request(counter):
     counter.desk = Desk(counter.desk.services, now=lambda: CLOCK)  # the kiosk's clock, not the host's
     counter.insert(QIAN[0])
-    run = counter.run(ContributionRecords, by_card(QIAN, (choice("pick_insurance"), "pension"),
+    run = counter.run(ContributionRecords, by_card(QIAN, (choice("pick_insurance"), "medical"),
+                                                   (choice("pick_year"), BACK),  # another insurance after all
+                                                   (choice("pick_insurance"), "pension"),
                                                    (choice("pick_year"), 2024)))
     out = run.outcome
     assert out.result is Result.INFO and out.name == "records", out
