@@ -134,6 +134,9 @@ def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any =
     for notice in cfg.notices:  # layers set aside, provisioning items refused: the technician's to see
         audit.append("config_layer_set_aside", problem=notice[:300])
     ui.services = services
+    from kiosk.services.desk import Desk
+
+    ui.desk = Desk(services, language=lambda: ui.lang)
     from kiosk.screens.voice import voice_for
 
     ui.voice = voice_for(cfg)

@@ -108,7 +108,7 @@ class ActivateCard(NewPinSteps):
     def step_new_out(self, out: bool) -> Next:
         if not out:
             return failed("card.adopt.timeout.title", "card.adopt.timeout.body", name="swap_timeout")
-        return WaitForCard(then="old_in", fn=self.desk.read_card, stage="new_pin", message="card.adopt.insert_old",
+        return WaitForCard(then="old_in", fn=self.desk.read_card, stage="new_pin", message="card.adopt.insert.old",
                            timeout_s=self.desk.settings.card_wait_s + 5)
 
     def step_old_in(self, old: Any) -> Next:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pygame
@@ -19,6 +20,9 @@ class Screen:
     title_key = "app.title"
     is_home = False
     in_session = True  # part of a citizen session: inactivity timeout applies
+    in_flow = False  # shows a step of a running flow (kiosk.screens.flow_host)
+    flow_indicator: tuple[int, int] | None = None  # step n of m, drawn in the top bar
+    flow_back: Callable[[], None] | None = None  # going back is safe here: the bottom bar offers it
 
     def __init__(self, ui: UI) -> None:
         self.ui = ui

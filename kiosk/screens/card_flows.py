@@ -17,6 +17,7 @@ from kiosk.screens.entry import PinEntryScreen
 from kiosk.screens.steps import run_step, show_error, show_message
 from kiosk.screens.theme import COLORS
 from kiosk.services.card_service import CardService
+from kiosk.services.desk import CardLeftBehind  # noqa: F401  (old flows name it here)
 from kiosk.services.queries import Assurance
 
 if TYPE_CHECKING:
@@ -26,10 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def card_service(ui: UI) -> CardService:
-    services = ui.services
-    if getattr(services, "card", None) is None:
-        services.card = CardService(services.devices.reader, services.cfg["card.profile"])
-    return services.card
+    return ui.desk.card
 
 
 def draw_card_slot(ui: UI, surf: pygame.Surface, center: tuple[int, int], arrow_in: bool, phase: float) -> None:
@@ -59,23 +57,18 @@ class InsertCardScreen(Screen):
     name = "insert_card"
     title_key = "card.insert.bar"
 
-    def __init__(self, ui: UI, on_read: Callable[[Any], None]) -> None:
+    def __init__(self, ui: UI, on_read: Callable[[Any], None] | None, wait_s: float | None = None,
+                 message: str = "") -> None:
+        """on_read None: a flow's WaitForCard step, read by the flow's work; this only draws."""
         super().__init__(ui)
         self.on_read = on_read
         self.started = ui.clock.monotonic()
-        self.wait_s = ui.services.cfg["card.wait_s"]
+        self.wait_s = wait_s if wait_s is not None else ui.services.cfg["card.wait_s"]
+        self.message = message if message and message != "wait.body" else "card.insert.title"
         self.reading = False
-        session = ui.sessions.session.token if ui.sessions.session else 0
-        ui.workers.submit("insert_card", self._insert_and_read, session=session, on_done=self._done)
-
-    def _insert_and_read(self) -> Any:
-        service, services = card_service(self.ui), self.ui.services
-        if getattr(services, "card_left", False):
-            if service.card_present():
-                # Someone else's card is still in the slot: never read it into this session.
-                raise CardLeftBehind("a previous citizen's card is still in the reader")
-            services.card_left = False
-        return service.insert_and_read(self.wait_s)
+        if on_read is not None:
+            session = ui.sessions.session.token if ui.sessions.session else 0
+            ui.workers.submit("insert_card", ui.desk.read_card, session=session, on_done=self._done)
 
     def _done(self, job: Any) -> None:
         if self.ui.screen is not self:
@@ -84,12 +77,13 @@ class InsertCardScreen(Screen):
             show_error(self.ui, job.error, retry=lambda: self.ui.show(InsertCardScreen(self.ui, self.on_read),
                                                                        replace=True))
             return
+        assert self.on_read is not None
         self.on_read(job.result())
 
     def draw(self, surf: pygame.Surface) -> None:
         ui, th, a = self.ui, self.ui.theme, self.area
         now = ui.clock.monotonic()
-        y = ui.draw_text(surf, "card.insert.title", "title", COLORS["text"], pygame.Rect(a.x, a.y, a.width, th.px(90)),
+        y = ui.draw_text(surf, self.message, "title", COLORS["text"], pygame.Rect(a.x, a.y, a.width, th.px(90)),
                          1, bold=True)
         ui.draw_text(surf, "card.insert.body", "body", COLORS["text"], pygame.Rect(a.x, y + th.px(10), a.width,
                      th.px(100)), 2)
@@ -97,10 +91,6 @@ class InsertCardScreen(Screen):
         left = max(0, int(self.wait_s - (now - self.started) + 0.999))
         ui.draw_text(surf, "card.insert.countdown", "body", COLORS["muted"],
                      pygame.Rect(a.x, a.bottom - th.px(60), a.width, th.px(60)), 1, seconds=left)
-
-
-class CardLeftBehind(Exception):
-    """The previous session's card was never taken; the new session must not inherit it."""
 
 
 class TakeCardScreen(Screen):
@@ -140,7 +130,7 @@ class TakeCardScreen(Screen):
         if now - self.started >= 4 * self.forgotten_s:
             # Nobody came back for it: staff take it out; the next session must not read it.
             log.warning("event=card_left_behind")
-            self.ui.services.card_left = True
+            self.ui.desk.card_left = True
             if hasattr(self.ui.gpio, "call_staff"):
                 self.ui.gpio.call_staff(now)
             self.ui.go_home("card_left")
@@ -159,7 +149,8 @@ class WaitCardScreen(Screen):
     name = "swap_card"
     title_key = "card.adopt.bar"
 
-    def __init__(self, ui: UI, message: str, want_present: bool, then: Callable[[], None]) -> None:
+    def __init__(self, ui: UI, message: str, want_present: bool, then: Callable[[], None] | None) -> None:
+        """then None: a flow's SwapCard step, waited for by the flow's work; this only draws."""
         super().__init__(ui)
         self.message, self.want_present, self.then = message, want_present, then
         self.started = ui.clock.monotonic()
@@ -167,7 +158,7 @@ class WaitCardScreen(Screen):
         self.done = False
 
     def update(self, now: float) -> None:
-        if self.done:
+        if self.done or self.then is None:
             return
         if self._poll is not None and self._poll.done:
             if not self._poll.error and self._poll.result() == self.want_present:

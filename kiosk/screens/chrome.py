@@ -36,6 +36,10 @@ def build_bars(ui: UI) -> None:
     if not ui.screen.is_home:
         buttons.append(Button(pygame.Rect(w - m - th.px(360), y, th.px(360), bh2), "nav.home",
                               lambda: ui.go_home("cancel"), "secondary", name="home"))
+    back = ui.screen.flow_back
+    if back is not None:  # the flow says going back is safe here
+        buttons.append(Button(pygame.Rect(w - m - th.px(360) - th.px(24) - th.px(360), y, th.px(360), bh2),
+                              "flow.back", back, "secondary", name="back"))
     ui.bar_buttons = buttons
 
 
@@ -46,7 +50,11 @@ def draw_bars(ui: UI, surf: pygame.Surface) -> None:
     # Landscape: the title ends before the online indicator that sits left of the buttons.
     title_w = w - 2 * th.margin if th.portrait else \
         w - 2 * (th.margin + th.px(300)) - _online_width(ui) - 2 * th.margin
-    size, lines = ui.text.fit(ui.t(ui.screen.title_key), th.font_px("title"), title_w, 1, bold=True)
+    title = ui.t(ui.screen.title_key)
+    if ui.screen.flow_indicator is not None:  # 第 2 步，共 5 步
+        n, of = ui.screen.flow_indicator
+        title = f"{title} · {ui.t('flow.step', n=n, of=of)}"
+    size, lines = ui.text.fit(title, th.font_px("title"), title_w, 1, bold=True)
     ui.draw_lines(surf, lines, size, COLORS["on_bar"], th.margin, (th.top_row_h - size) // 2 - th.px(6),
                   bold=True, align="left")
     _draw_online(ui, surf)
@@ -58,8 +66,9 @@ def draw_bars(ui: UI, surf: pygame.Surface) -> None:
     if ui.sessions.session is not None and ui.screen.in_session and not ui.screen.is_home and not prompting:
         left = int(ui.sessions.seconds_left(now) - ui.sessions.countdown_s + 0.999)
         left = max(left, 0)
+        right = th.px(820) + (th.px(384) if ui.screen.flow_back is not None else 0)
         area = pygame.Rect(th.margin + th.px(440), h - th.bottom_bar_h + th.px(20),
-                           w - 2 * th.margin - th.px(820), th.bottom_bar_h - th.px(40))
+                           w - 2 * th.margin - right, th.bottom_bar_h - th.px(40))
         key = "session.countdown_short" if th.portrait else "session.countdown"
         ui.draw_text(surf, key, "small", COLORS["muted"], area, max_lines=2, seconds=left)
     for b in ui.bar_buttons:

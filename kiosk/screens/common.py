@@ -172,21 +172,27 @@ class ResultScreen(Screen):
 
     def __init__(self, ui: UI, title: str, body: str, reference: str = "", facts: Sequence[tuple[str, str]] = (),
                  kind: str = "ok", receipt_note: str = "", on_finish: Callable[[], None] | None = None,
+                 count: bool = True, extra: Sequence[tuple[str, Callable[[], None], str]] = (),
                  **fields: Any) -> None:
+        """kind: ok (done), pending (accepted, the bureau decides later), info, error. `extra`:
+        more ways out beside Finish (message id, action, button name), e.g. another service."""
         super().__init__(ui)
         self.title_key = "msg.bar." + kind
         self.heading, self.body, self.reference, self.facts, self.kind = title, body, reference, list(facts), kind
-        self.receipt_note, self.fields = receipt_note, fields
+        self.receipt_note, self.fields, self.extra = receipt_note, fields, list(extra)
         self.on_finish = on_finish or (lambda: ui.go_home("finish"))
-        if getattr(ui, "services", None) is not None:
+        if count and getattr(ui, "services", None) is not None:  # a flow's runner counts its own
             ui.services.count("completed" if kind != "error" else "failed")
 
     def layout(self, area: pygame.Rect) -> None:
         super().layout(area)
         th = self.ui.theme
         w = min(area.width, th.px(640))
-        self.buttons.append(Button(pygame.Rect(area.right - w, area.bottom - th.button_h, w, th.button_h),
-                                   "nav.finish", self.on_finish, "primary", name="finish"))
+        finish = pygame.Rect(area.right - w, area.bottom - th.button_h, w, th.button_h)
+        self.buttons.append(Button(finish, "nav.finish", self.on_finish, "primary", name="finish"))
+        for key, run, name in self.extra:
+            finish = finish.move(-(w + th.px(24)), 0) if not th.portrait else finish.move(0, -(th.button_h + th.px(20)))
+            self.buttons.append(Button(finish, key, run, "secondary", name=name))
 
     def draw(self, surf: pygame.Surface) -> None:
         from kiosk.screens.entry import _draw_error
@@ -196,8 +202,9 @@ class ResultScreen(Screen):
         # Landscape: the QR and its caption have a column of their own, so neither runs into the text.
         qr_col = qr_side + th.px(120) if self.reference else 0
         text_w = a.width - (qr_col + th.margin if not th.portrait else 0)
-        color = COLORS["ok"] if self.kind == "ok" else COLORS["primary"] if self.kind == "info" else COLORS["danger"]
-        mark = {"ok": "✓", "info": "i", "error": "!"}[self.kind]
+        color = {"ok": COLORS["ok"], "info": COLORS["primary"], "pending": COLORS["primary"]}.get(self.kind,
+                                                                                                    COLORS["danger"])
+        mark = {"ok": "✓", "info": "i", "pending": "…", "error": "!"}[self.kind]
         r = th.px(40)
         pygame.draw.circle(surf, color, (a.x + r, a.y + r + th.px(6)), r)
         img = ui.text.render(mark, th.font_px("title"), COLORS["on_primary"], bold=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kiosk.flows import flow_for
 from kiosk.screens.chrome import build_bars, draw_bars, draw_dimmed, draw_overlays, overlay_buttons
 from kiosk.screens.entry import IdEntryScreen, PinEntryScreen
 from kiosk.screens.home import HomeScreen
@@ -51,6 +52,11 @@ def entry_screen_for(ui: UI, spec: ServiceSpec) -> Screen:
     return IdEntryScreen(ui, identified)
 
 
+# The services whose journeys run as flows of the flow layer (kiosk/flows); the others still run
+# as screen callbacks until they move.
+HOSTED = frozenset({"activate_card", "change_pin", "reset_pin"})
+
+
 def start(ui: UI, spec: ServiceSpec) -> None:
     """Start a tile's flow: its registered flow, or the counter notice."""
     from kiosk.screens import (  # noqa: F401
@@ -62,6 +68,15 @@ def start(ui: UI, spec: ServiceSpec) -> None:
     )
     from kiosk.screens.registry import FLOWS
 
+    hosted = flow_for(spec.id) if spec.id in HOSTED else None
+    if hosted is not None and getattr(ui, "desk", None) is not None:
+        from kiosk.screens.flow_host import start_flow
+
+        ui.sessions.begin(ui.clock.monotonic())
+        ui.services.current_service = spec.id
+        ui.services.count("started", spec.id)
+        start_flow(ui, hosted)
+        return
     starter = FLOWS.get(spec.id)
     if starter is not None and getattr(ui, "services", None) is not None:
         ui.sessions.begin(ui.clock.monotonic())

@@ -42,12 +42,14 @@ class LivenessScreen(Screen):
     name = "liveness"
     title_key = "liveness.bar"
 
-    def __init__(self, ui: UI, on_live: OnLive, attempt: int = 1, title_key: str = "liveness.bar") -> None:
+    def __init__(self, ui: UI, on_live: OnLive | None, attempt: int = 1, title_key: str = "liveness.bar",
+                 check: FaceCheck | None = None) -> None:
+        """check given: a flow's CheckLiveness step, run by the flow's work; this shows it."""
         super().__init__(ui)
         self.on_live, self.attempt, self.title_key = on_live, attempt, title_key
         self.settings = LivenessSettings.from_config(ui.services.cfg)
         self.attempts, self.total = self.settings.attempts, self.settings.openings
-        self.check = FaceCheck(ui.services.devices.camera, self.settings)
+        self.check = check or FaceCheck(ui.services.devices.camera, self.settings)
         ui.register_wipe(self.check.cancel)
         self.guidance = ""
         self.cue_active = False
@@ -61,8 +63,9 @@ class LivenessScreen(Screen):
         self.scrim: pygame.Surface | None = None
         self.voice = getattr(ui, "voice", None) or voice_for(ui.services.cfg)
         self.voice.prepare((ui.lang, ui.t(k, total=self.total)) for k in SPOKEN)
-        session = ui.sessions.session.token if ui.sessions.session else 0
-        ui.workers.submit("liveness", self.check.run, session=session, on_done=self._finished)
+        if check is None:
+            session = ui.sessions.session.token if ui.sessions.session else 0
+            ui.workers.submit("liveness", self.check.run, session=session, on_done=self._finished)
         log.info("event=liveness_start attempt=%d of=%d", attempt, self.attempts)
 
     # -- layout and drawing -------------------------------------------------------------------------
@@ -224,6 +227,7 @@ class LivenessScreen(Screen):
         if verdict.live:
             pictures = FacePictures(verdict.captures)
             self.ui.register_wipe(pictures.drop)
+            assert self.on_live is not None
             self.on_live(verdict, pictures)
         elif verdict.result == "cancelled":
             return

@@ -15,6 +15,7 @@ import pygame
 from kiosk.hw.health import DeviceHealth
 from kiosk.i18n import Translator
 from kiosk.runtime.clock import Clock
+from kiosk.runtime.memory import malloc_trim
 from kiosk.runtime.sdnotify import Notifier
 from kiosk.runtime.workers import Workers
 from kiosk.screens.base import Screen
@@ -71,6 +72,8 @@ class UI:
         self.services: Any = None  # kiosk.services.container.CitizenServices, set by the composition root
         self.housekeeping: Any = None
         self.voice: Any = None  # kiosk.screens.voice.Voice
+        self.desk: Any = None  # kiosk.services.desk.Desk: what flows call
+        self.flow_host: Any = None  # kiosk.screens.flow_host.FlowHost: the flow on screen, if any
         self._last_touch_at = clock.monotonic()
         self._door_was_open = False
         self.dimmed = False
@@ -157,8 +160,23 @@ class UI:
             self.go_home()
 
     def go_home(self, why: str = "home") -> None:
+        self._leave_flow()
         self.sessions.end(why)
         self.stack = [self.flows.HomeScreen(self)]
+        self._layout()
+
+    def home_in_session(self) -> None:
+        """Home, the citizen still identified ("another service"): the session goes on."""
+        self._leave_flow()
+        self.stack = [self.flows.HomeScreen(self)]
+        self._layout()
+
+    def _leave_flow(self) -> None:
+        host, self.flow_host = self.flow_host, None
+        if host is not None:
+            host.abandon()
+
+    def relayout(self) -> None:
         self._layout()
 
     def register_wipe(self, wiper: Callable[[], None]) -> None:
@@ -281,6 +299,8 @@ class UI:
         if self.sessions.phase(now) is Phase.EXPIRED:
             log.info("event=inactivity_timeout screen=%s", self.screen.name)
             self.go_home("timeout")
+        if self.flow_host is not None:
+            self._guard(lambda: self.flow_host.tick(now))
         self._guard(lambda: self.screen.update(now))
         self._watch_hardware(now)
         if self.housekeeping is not None:
@@ -358,7 +378,7 @@ class UI:
         self._collect_due = False
         started = time.perf_counter()
         found = gc.collect()
-        trimmed = _malloc_trim()
+        trimmed = malloc_trim()
         log.debug("event=session_gc found=%d trimmed=%d ms=%.1f", found, trimmed,
                   (time.perf_counter() - started) * 1000)
 
@@ -368,6 +388,7 @@ class UI:
             fn()
         except Exception:
             log.exception("event=screen_error screen=%s", self.stack[-1].name if self.stack else "-")
+            self._leave_flow()
             self.sessions.end("error")
             self.stack = [self.flows.FailsafeScreen(self, self.clock.monotonic() + self.options.failsafe_s)]
             try:
@@ -383,24 +404,3 @@ class UI:
 
     def screenshot(self, path: str) -> None:
         pygame.image.save(self.surface, path)
-
-
-def _malloc_trim() -> int:
-    """Hand the C heap's free pages back to the system (glibc's malloc_trim): a session's
-    surfaces, frames and decoded pictures leave free pages between live blocks that glibc keeps
-    for itself otherwise, and the Pi's 1 GB is shared with the sync daemon and the journal.
-    1 when memory was released, 0 when none was, -1 without glibc."""
-    global _trim
-    if _trim is None:
-        import ctypes
-        import ctypes.util
-
-        try:
-            _trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _trim = False
-    return int(_trim(0)) if _trim else -1
-
-
-_trim: Any = None
-

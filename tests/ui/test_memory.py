@@ -185,7 +185,7 @@ def test_the_c_heap_is_trimmed_with_the_session_end_collection(h, monkeypatch):
     import kiosk.screens.ui as ui_module
 
     calls = []
-    monkeypatch.setattr(ui_module, "_malloc_trim", lambda: calls.append(1) or 1)
+    monkeypatch.setattr(ui_module, "malloc_trim", lambda: calls.append(1) or 1)
     h.tap_button("lang")  # a session begins
     h.frame()
     assert calls == []
@@ -196,6 +196,6 @@ def test_the_c_heap_is_trimmed_with_the_session_end_collection(h, monkeypatch):
 
 
 def test_malloc_trim_runs_here():
-    from kiosk.screens.ui import _malloc_trim
+    from kiosk.runtime.memory import malloc_trim as _malloc_trim
 
     assert _malloc_trim() in (0, 1)  # glibc: the kiosk's platform

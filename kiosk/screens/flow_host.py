@@ -1,0 +1,137 @@
+"""Shows a running flow (kiosk.flows): one screen per kind of step, chosen by the step's type; the
+answer goes back to the flow. Every flow gets here, not per flow: back where it is safe, the step
+indicator, "another service" that keeps the citizen identified, a truthful result (done, accepted
+and pending, failed) and the card returned at the end. No screen here opens a device, reads the
+bureau or decides a rule: Work runs on the loop's workers, the flow decides."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from kiosk.flows import Context, Flow, FlowRunner, Identity
+from kiosk.flows import steps as st
+from kiosk.screens.base import Screen
+from kiosk.screens.common import Action, Choice, ChoiceScreen, MessageScreen, ResultScreen, WaitScreen
+
+if TYPE_CHECKING:
+    from kiosk.screens.ui import UI
+
+log = logging.getLogger(__name__)
+KIND = {st.Result.DONE: "ok", st.Result.PENDING: "pending", st.Result.INFO: "info", st.Result.FAILED: "error"}
+
+
+class FlowHost:
+    def __init__(self, ui: UI, flow_cls: type[Flow]) -> None:
+        self.ui = ui
+        session = ui.sessions.current()
+        earlier = session.data.get("identity")
+        health = ui.health
+        ctx = Context(ui.desk, reader_ok="reader" in health and health["reader"].usable,
+                      camera_ok="camera" in health and health["camera"].usable,
+                      identity=earlier if isinstance(earlier, Identity) else None,
+                      remember=session.remember, language=ui.lang)
+        self.flow = flow_cls(ctx)
+        self.token = session.token
+        self.runner = FlowRunner(self.flow, self._execute, ui.clock.monotonic, on_change=self._render)
+
+    def start(self) -> None:
+        self.runner.start()
+
+    # ------------------------------------------------------------------ the runner's side
+    def _execute(self, work: st.Work, on_done: Callable[[Any, BaseException | None], None]) -> Callable[[], None]:
+        def finished(job: Any) -> None:
+            on_done(None if job.error is not None else job.result(), job.error)
+
+        self.ui.workers.submit(work.name, work.fn, session=self.token, on_done=finished)
+        check = getattr(work, "check", None)
+        return check.cancel if check is not None else (lambda: None)
+
+    def tick(self, now: float) -> None:
+        self.runner.tick(now)
+
+    def abandon(self) -> None:
+        self.runner.abandon()
+
+    def answer(self, value: Any) -> None:
+        self.runner.answer(value)
+
+    # ------------------------------------------------------------------ rendering
+    def _render(self, runner: FlowRunner) -> None:
+        if self.ui.flow_host is not self:
+            return  # this flow was left
+        step = runner.current
+        screen = self._screen_for(step)
+        screen.flow_indicator = runner.indicator
+        screen.flow_back = self._back if runner.can_go_back else None
+        if isinstance(step, st.Step) and step.title and not isinstance(step, st.AskConfirm):
+            screen.title_key = step.title
+        self.ui.show(screen, replace=self.ui.screen.in_flow)
+
+    def _back(self) -> None:
+        self.runner.back()
+
+    def _screen_for(self, step: Any) -> Screen:
+        from kiosk.screens.flow_views import view_for
+
+        if isinstance(step, st.Outcome):
+            return self._outcome(step)
+        return view_for(self, step)
+
+    # ------------------------------------------------------------------ the end
+    def _outcome(self, out: st.Outcome) -> Screen:
+        ui, fields = self.ui, dict(out.fields)
+        if out.result is st.Result.FAILED:
+            actions = [Action("nav.try_again", self.runner.retry, "primary", "retry")] if out.retry else []
+            actions += self._another()
+            actions.append(Action("nav.home", self.finish, "secondary" if actions else "primary", "home"))
+            screen: Screen = MessageScreen(ui, out.title, out.body, actions, kind="error", **fields)
+            screen.outcome = out.name  # type: ignore[attr-defined]
+            return screen
+        from kiosk.screens.flow_views import outcome_screen
+
+        special = outcome_screen(self, out)
+        if special is not None:
+            return special
+        screen = ResultScreen(ui, out.title, out.body, reference=out.reference, facts=list(out.facts),
+                              kind=KIND[out.result], receipt_note=self.runner.receipt_note, on_finish=self.finish,
+                              count=False, extra=[(a.key, a.run, a.name) for a in self._another()], **fields)
+        screen.name = "result"
+        return screen
+
+    def _another(self) -> list[Action]:
+        """'Another service' keeps the citizen identified; offered once somebody is identified."""
+        if self.flow.identity is None:
+            return []
+        return [Action("flow.another", self.another, "secondary", "another")]
+
+    def another(self) -> None:
+        session = self.ui.sessions.session
+        if session is not None and self.flow.identity is not None:
+            session.remember("identity", self.flow.identity)
+        log.info("event=another_service flow=%s", self.flow.service_id)
+        self.ui.home_in_session()
+
+    def finish(self) -> None:
+        """The citizen is done: the session ends (its data wiped); a card in the reader comes back."""
+        card_in = getattr(self.flow, "card", None) is not None
+        self.ui.sessions.end("finish")
+        if card_in:
+            from kiosk.screens.card_flows import TakeCardScreen
+
+            self.ui.flow_host = None
+            self.ui.stack = [TakeCardScreen(self.ui)]
+            self.ui.relayout()
+        else:
+            self.ui.go_home("finish")
+
+
+def start_flow(ui: UI, flow_cls: type[Flow]) -> FlowHost:
+    host = FlowHost(ui, flow_cls)
+    ui.flow_host = host
+    host.start()
+    return host
+
+
+__all__ = ["Choice", "ChoiceScreen", "FlowHost", "WaitScreen", "start_flow"]

@@ -1,0 +1,99 @@
+"""Which screen draws which kind of flow step: a table from step type to view. Each view only
+draws the step and hands the citizen's answer to the host."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from kiosk.flows import steps as st
+from kiosk.screens.base import Screen
+from kiosk.screens.card_flows import InsertCardScreen, WaitCardScreen
+from kiosk.screens.common import Action, Choice, ChoiceScreen, MessageScreen, WaitScreen
+from kiosk.screens.entry import IdEntryScreen, PinEntryScreen
+from kiosk.screens.face_screens import ConfirmScreen, ConsentScreen, Fact, PicturesScreen
+from kiosk.screens.liveness import LivenessScreen
+from kiosk.screens.name_entry import NameEntryScreen
+
+if TYPE_CHECKING:
+    from kiosk.screens.flow_host import FlowHost
+
+View = Callable[["FlowHost", Any], Screen]
+
+
+def _work(host: FlowHost, step: st.Work) -> Screen:
+    return WaitScreen(host.ui, step.title or "wait.bar", step.message, step.timeout_s, lambda: None, name="wait")
+
+
+def _card_in(host: FlowHost, step: st.WaitForCard) -> Screen:
+    return InsertCardScreen(host.ui, None, wait_s=step.timeout_s - 5, message=step.message)
+
+
+def _swap(host: FlowHost, step: st.SwapCard) -> Screen:
+    return WaitCardScreen(host.ui, step.message, step.present, None)
+
+
+def _liveness(host: FlowHost, step: st.CheckLiveness) -> Screen:
+    return LivenessScreen(host.ui, None, step.attempt, step.title or "liveness.bar", check=step.check)
+
+
+def _pin(host: FlowHost, step: st.AskPin) -> Screen:
+    screen = PinEntryScreen(host.ui, host.answer, attempts_left=step.attempts_left, message=step.problem,
+                            hint=step.hint)
+    screen.title_key = step.title or screen.title_key
+    return screen
+
+
+def _choice(host: FlowHost, step: st.AskChoice) -> Screen:
+    choices = [Choice(o.label, o.value, o.hint, o.enabled, dict(o.fields)) for o in step.options]
+    return ChoiceScreen(host.ui, step.title, step.prompt, choices, host.answer, columns=step.columns, name=step.name)
+
+
+def _confirm(host: FlowHost, step: st.AskConfirm) -> Screen:
+    retry = step.yes == "nav.try_again"
+    actions = [Action(step.yes, lambda: host.answer(True), "danger" if step.danger else "primary",
+                      "retry" if retry else "yes"),
+               Action("nav.home" if retry else "nav.cancel", host.finish, "secondary", "home" if retry else "cancel")]
+    return MessageScreen(host.ui, step.title, step.body, actions, kind="error" if retry else "info", name=step.name,
+                         **dict(step.fields))
+
+
+def _id(host: FlowHost, step: st.AskIdNumber) -> Screen:
+    return IdEntryScreen(host.ui, host.answer)
+
+
+def _name(host: FlowHost, step: st.AskName) -> Screen:
+    return NameEntryScreen(host.ui, host.answer)
+
+
+def _consent(host: FlowHost, step: st.AskConsent) -> Screen:
+    return ConsentScreen(host.ui, step.body, lambda: host.answer(True), lambda: host.answer(False))
+
+
+def _pictures(host: FlowHost, step: st.AskPictures) -> Screen:
+    return PicturesScreen(host.ui, step.pictures, lambda: host.answer(True), lambda: host.answer(False))
+
+
+def _review(host: FlowHost, step: st.AskReview) -> Screen:
+    facts = [Fact(f.label, f.value, f.translate) for f in step.facts]
+    return ConfirmScreen(host.ui, step.title, facts, lambda: host.answer(True), step.pictures)
+
+
+# Most specific first: a WaitForCard is also a Work.
+VIEWS: tuple[tuple[type, View], ...] = (
+    (st.WaitForCard, _card_in), (st.SwapCard, _swap), (st.CheckLiveness, _liveness), (st.Work, _work),
+    (st.AskPin, _pin), (st.AskChoice, _choice), (st.AskConfirm, _confirm), (st.AskIdNumber, _id),
+    (st.AskName, _name), (st.AskConsent, _consent), (st.AskPictures, _pictures), (st.AskReview, _review),
+)
+
+
+def view_for(host: FlowHost, step: st.Step) -> Screen:
+    for kind, view in VIEWS:
+        if isinstance(step, kind):
+            return view(host, step)
+    raise LookupError(f"no screen draws a {type(step).__name__}")
+
+
+def outcome_screen(host: FlowHost, out: st.Outcome) -> Screen | None:
+    """Outcomes with a table or a timeline have screens of their own (queries); None otherwise."""
+    return None
