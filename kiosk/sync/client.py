@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from kiosk.sync.outbox import Item
+from kiosk.sync.records import Item
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +86,16 @@ class Outcome:
     reason: str = ""
 
 
+# A JSON object as the bureau sent it (the contract's schemas say what is inside).
+JsonObject = dict[str, Any]
+
+
 @dataclass(frozen=True)
 class Answer:
+    """A 2xx answer (its body always a JSON object), or a 304 (an empty body: keep the copy)."""
+
     status: int
-    body: Any
+    body: JsonObject
     etag: str | None = None
 
 
@@ -206,13 +212,13 @@ class BureauClient:
     def _judge(self, resp: http.client.HTTPResponse, data: bytes) -> Answer:
         status = resp.status
         if status == 304:
-            return Answer(304, None, resp.getheader("ETag"))
+            return Answer(304, {}, resp.getheader("ETag"))
         try:
             body = json.loads(data) if data else None
         except (ValueError, UnicodeDecodeError):
             body = _BODY_DEFAULT
         if 200 <= status < 300:
-            if body is _BODY_DEFAULT or not isinstance(body, dict):
+            if not isinstance(body, dict):
                 raise BureauGarbage(f"status={status} body is not a JSON object", status)
             return Answer(status, body, resp.getheader("ETag"))
         problem = body if isinstance(body, dict) else {}
@@ -243,7 +249,7 @@ class BureauClient:
         answer = self.request("POST", "/v1/submissions", b'{"items":[' + b",".join(parts) + b"]}")
         return judge_results(items, answer.body)
 
-    def query(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    def query(self, kind: str, body: JsonObject) -> JsonObject:
         """A live query (POST with the citizen's data in the body, never in the URL)."""
         path = QUERY_PATHS.get(kind.replace("-", "_"))
         if path is None:
@@ -251,7 +257,7 @@ class BureauClient:
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return self.request("POST", path, data).body
 
-    def heartbeat(self, body: dict[str, Any]) -> dict[str, Any]:
+    def heartbeat(self, body: JsonObject) -> JsonObject:
         data = json.dumps(body, separators=(",", ":")).encode()
         ack = self.request("POST", f"/v1/kiosks/{self.kiosk_id}/heartbeat", data).body
         if not {"received_at", "server_time"} <= ack.keys():

@@ -10,42 +10,30 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
-import os
 import signal
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-from kiosk import __version__
 from kiosk.runtime.sdnotify import Notifier
-from kiosk.sync import clock
+from kiosk.sync import clock, heartbeat_body
 from kiosk.sync.backoff import Backoff
-from kiosk.sync.client import (
-    MAX_BATCH,
-    MAX_REQUEST_BYTES,
-    BureauClient,
-    BureauError,
-    BureauGarbage,
-    BureauRejected,
-    BureauUnreachable,
-    Outcome,
-)
+from kiosk.sync.client import BureauClient, BureauGarbage, BureauRejected, BureauUnreachable
+from kiosk.sync.drain import Drainer
 from kiosk.sync.heartbeat_body import Reported
 from kiosk.sync.ipc import IpcServer, SyncStatus, group_id
-from kiosk.sync.outbox import Item, NoSealer, Outbox
+from kiosk.sync.ipc.protocol import Message
+from kiosk.sync.link import Link
+from kiosk.sync.outbox import NoSealer, Outbox
 from kiosk.sync.reference_data import KIOSK_CONFIG, OUTLETS, ReferenceData, RefreshResult
 from kiosk.sync.settings import SyncSettings
-from kiosk.sync.storage import StorageError, StorageFull
+from kiosk.sync.storage import StorageError
+
+__all__ = ["SyncDaemon", "install_signal_handlers"]
 
 log = logging.getLogger(__name__)
-
-# A batch-level refusal with these statuses says "this kiosk may not send", not "these items are
-# bad": hold the queue and raise an alert instead of dead-lettering every submission. A 404 to
-# the whole request is the bureau not knowing this kiosk (or a wrong bureau URL): the same.
-_NOT_AUTHORISED = (401, 403, 404, 407)
 
 
 class SyncDaemon:
@@ -63,13 +51,11 @@ class SyncDaemon:
         self._notifier = notifier or Notifier()
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._backoff = Backoff(settings.backoff_base_s, settings.backoff_max_s)
-        self._batch = max(1, min(settings.batch_size, MAX_BATCH))
-        self._failures = 0
-        self._hold_until = 0.0
+        self.link = Link(Backoff(settings.backoff_base_s, settings.backoff_max_s))
+        self.drainer = Drainer(outbox, self._client, self.link, batch_size=settings.batch_size,
+                               hold_s=settings.backoff_max_s,
+                               tick=lambda: self._notifier.tick(time.monotonic()))
         self._next_heartbeat = 0.0
-        self._online: bool | None = None
-        self._last_error = ""
         self._status = SyncStatus(online=None)
         self._status_at = float("-inf")
         self.reported = Reported()  # device health and usage from the UI, for the heartbeat
@@ -77,10 +63,15 @@ class SyncDaemon:
         self._next_reference = 0.0
         self._reload = reload  # re-reads the config layers after the bureau pushed settings
         self._started = time.monotonic()
-        self.sent = 0
 
     def __repr__(self) -> str:
-        return f"<SyncDaemon kiosk={self.settings.kiosk_id} online={self._online} sent={self.sent}>"
+        return (f"<SyncDaemon kiosk={self.settings.kiosk_id} online={self.link.online} "
+                f"sent={self.sent}>")
+
+    @property
+    def sent(self) -> int:
+        """Submissions the bureau acknowledged since start."""
+        return self.drainer.sent
 
     @classmethod
     def from_settings(cls, settings: SyncSettings,
@@ -109,7 +100,7 @@ class SyncDaemon:
                 self._refresh_status(force=True)
                 self._notifier.ready(self._status_line())
                 log.info("event=sync_started kiosk=%s bureau=%s batch=%d pending=%d",
-                         self.settings.kiosk_id, self.settings.bureau_url, self._batch,
+                         self.settings.kiosk_id, self.settings.bureau_url, self.drainer.batch,
                          self._status.pending)
                 while not self._stop.is_set():
                     self.step()
@@ -134,7 +125,7 @@ class SyncDaemon:
             self.heartbeat()
         if now >= self._next_reference:
             self.refresh_reference()
-        sent = self.drain_once() if now >= self._hold_until else 0
+        sent = 0 if self.link.held(now) else self.drain_once()
         self._refresh_status()
         if sent == 0:
             self._wait()
@@ -142,8 +133,8 @@ class SyncDaemon:
     def _wait(self) -> None:
         now = time.monotonic()
         waits = [self.settings.idle_poll_s, self._next_heartbeat - now, self._next_reference - now]
-        if self._hold_until > now:
-            waits.append(self._hold_until - now)
+        if self.link.held(now):
+            waits.append(self.link.hold_until - now)
         else:
             due = self.outbox.next_due_in()
             if due is not None:
@@ -152,109 +143,9 @@ class SyncDaemon:
         self._wake.wait(max(0.005, min(*waits, 1.0)))
         self._wake.clear()
 
-    # --- draining --------------------------------------------------------------------------
     def drain_once(self) -> int:
         """Claim and send one batch; returns how many rows were settled (acked or dead)."""
-        try:
-            items = self.outbox.claim_batch(self._batch, MAX_REQUEST_BYTES)
-        except StorageFull:
-            # A full disk: sending is what frees it, so never exit over it (systemd would
-            # restart us for ever while nothing moves). One row claims with the least WAL.
-            try:
-                items = self.outbox.claim_batch(1)
-            except StorageFull as exc:
-                log.error("event=sync_disk_full reason=%r", str(exc)[:120])
-                self._hold(self._backoff.delay(1))
-                return 0
-        if not items:
-            return 0
-        try:
-            outcomes = self._client.submit(items)
-        except BureauRejected as exc:
-            return self._batch_rejected(items, exc)
-        except (BureauUnreachable, BureauGarbage) as exc:
-            after = exc.retry_after if isinstance(exc, BureauUnreachable) else None
-            self.outbox.fail([i.id for i in items], exc.reason, retry_after=after)
-            self._went_offline(exc, after)
-            return 0
-        self._came_online()
-        return self._settle(outcomes)
-
-    def _settle(self, outcomes: list[Outcome]) -> int:
-        acks = [o.item_id for o in outcomes if o.action == "ack"]
-        retries = [o for o in outcomes if o.action == "retry"]
-        try:
-            self.outbox.ack(acks)  # first: deleting acknowledged rows is what frees the disk
-        except StorageFull as exc:
-            # The bureau has them; they stay in flight and are resent (same keys) next start.
-            log.error("event=sync_ack_disk_full rows=%d reason=%r", len(acks), str(exc)[:120])
-            self._hold(self._backoff.delay(1))
-            return 0
-        dead: dict[str, list[int]] = {}
-        for o in outcomes:
-            if o.action == "dead":
-                dead.setdefault(o.reason, []).append(o.item_id)
-        for reason, ids in dead.items():
-            self.outbox.dead_letter(ids, reason)
-        for o in retries:
-            self.outbox.fail([o.item_id], o.reason)
-        self.sent += len(acks)
-        log.info("event=batch_sent acked=%d dead=%d retry=%d", len(acks),
-                 sum(map(len, dead.values())), len(retries))
-        return len(acks) + sum(map(len, dead.values()))
-
-    def _batch_rejected(self, items: list[Item], exc: BureauRejected) -> int:
-        self._came_online()
-        ids = [i.id for i in items]
-        if exc.status in _NOT_AUTHORISED:
-            self.outbox.fail(ids, exc.reason, retry_after=self.settings.backoff_max_s)
-            self.outbox.record_alert("bureau_refused_kiosk", exc.reason[:200])
-            self._hold(self.settings.backoff_max_s)
-            log.error("event=bureau_refused_kiosk status=%s code=%s", exc.status, exc.code)
-            return 0
-        if len(items) > 1:
-            # Some item spoiled the whole batch (or it was too large): send one by one to find
-            # which, and keep batches small for a while.
-            if exc.status == 413:
-                self._batch = max(1, self._batch // 2)
-            settled = 0
-            for item in items:
-                self._notifier.tick(time.monotonic())  # up to one request timeout per item
-                settled += self._send_single(item)
-            return settled
-        self.outbox.dead_letter(ids, exc.reason)
-        return 1
-
-    def _send_single(self, item: Item) -> int:
-        try:
-            return self._settle(self._client.submit([item]))
-        except BureauRejected as exc:
-            if exc.status in _NOT_AUTHORISED:
-                self.outbox.fail([item.id], exc.reason, retry_after=self.settings.backoff_max_s)
-                return 0
-            self.outbox.dead_letter([item.id], exc.reason)
-            return 1
-        except (BureauUnreachable, BureauGarbage) as exc:
-            self.outbox.fail([item.id], exc.reason,
-                             retry_after=getattr(exc, "retry_after", None))
-            return 0
-
-    # --- online state ----------------------------------------------------------------------
-    def _came_online(self) -> None:
-        if self._online is not True:
-            log.info("event=bureau_online")
-        self._online, self._failures, self._last_error = True, 0, ""
-
-    def _went_offline(self, exc: BureauError, retry_after: float | None) -> None:
-        self._failures += 1
-        if self._online is not False or self._failures in (1, 10, 100):
-            log.warning("event=bureau_unreachable failures=%d reason=%r", self._failures,
-                        exc.reason[:120])
-        self._online, self._last_error = False, exc.reason[:200]
-        self._hold(self._backoff.delay(self._failures, retry_after))
-
-    def _hold(self, seconds: float) -> None:
-        self._hold_until = time.monotonic() + seconds
+        return self.drainer.drain_once()
 
     # --- reference data --------------------------------------------------------------------
     def refresh_reference(self, from_ui: bool = False) -> RefreshResult:
@@ -296,39 +187,26 @@ class SyncDaemon:
     # --- heartbeat -------------------------------------------------------------------------
     def heartbeat(self) -> None:
         self._next_heartbeat = time.monotonic() + self.settings.heartbeat_s
-        st = self.outbox.status()
         devices, usage = self.reported.take()
         sent = clock.wall()
         trusted = self.clock_check.trusted()
-        body = {
-            "kiosk_id": self.settings.kiosk_id,
-            "sent_at": _rfc3339(sent),
-            "clock_synchronised": trusted,
-            "boot_counter": self.outbox.boot,
-            "uptime_s": _uptime_s(),
-            "software_version": __version__,
-            "devices": devices,
-            "queue": {"pending": st.pending, "in_flight": st.in_flight, "dead": st.dead,
-                      "oldest_pending_age_s": None if st.oldest_pending_age_s is None
-                      else int(st.oldest_pending_age_s)},
-            "usage": usage,
-            "disk_free_bytes": int(_free_bytes(self.settings.data_dir)),
-        }
         versions = self.reference.versions()
-        if versions[KIOSK_CONFIG]:
-            body["config_version"] = versions[KIOSK_CONFIG][:80]
+        body = heartbeat_body.build(
+            self.settings.kiosk_id, sent, trusted, self.outbox.boot, self.outbox.status(),
+            devices, usage, self.settings.data_dir, versions[KIOSK_CONFIG])
         try:
             ack = self._client.heartbeat(body)
         except BureauRejected as exc:
-            self._came_online()
+            self.link.came_online()
             log.warning("event=heartbeat_refused status=%s code=%s", exc.status, exc.code)
             return
         except (BureauUnreachable, BureauGarbage) as exc:
-            self._went_offline(exc, getattr(exc, "retry_after", None))
+            self.link.went_offline(exc, exc.retry_after if isinstance(exc, BureauUnreachable)
+                                   else None)
             # A failed heartbeat is retried at the next backoff, not a whole interval later.
-            self._next_heartbeat = min(self._next_heartbeat, self._hold_until)
+            self._next_heartbeat = min(self._next_heartbeat, self.link.hold_until)
             return
-        self._came_online()
+        self.link.came_online()
         self.clock_check.observe(str(ack.get("server_time", "")), sent, clock.wall())
         if self.clock_check.trusted() != trusted:
             self._next_heartbeat = 0.0  # tell the bureau the new verdict now, not in an interval
@@ -341,7 +219,7 @@ class SyncDaemon:
             self._next_reference = 0.0
 
     # --- UI requests -----------------------------------------------------------------------
-    def dispatch(self, req: dict[str, Any]) -> Any:
+    def dispatch(self, req: Message) -> object:
         op = req.get("op")
         if op == "ping":
             return {"pong": True}
@@ -369,9 +247,9 @@ class SyncDaemon:
                 try:
                     result = self._query_client.query(kind, body)
                 except (BureauUnreachable, BureauGarbage):
-                    self._online = False
+                    self.link.online = False
                     raise
-            self._online = True
+            self.link.online = True
             return result
         raise ValueError(f"unknown op {op!r}")
 
@@ -380,8 +258,8 @@ class SyncDaemon:
         if not force and now - self._status_at < 0.5:
             return
         st = self.outbox.status()
-        self._status = SyncStatus(self._online, st.pending, st.in_flight, st.dead,
-                                  st.oldest_pending_age_s, st.last_success_at, self._last_error,
+        self._status = SyncStatus(self.link.online, st.pending, st.in_flight, st.dead,
+                                  st.oldest_pending_age_s, st.last_success_at, self.link.last_error,
                                   self.clock_check.trusted())
         self._status_at = now
 
@@ -408,23 +286,3 @@ def install_signal_handlers(daemon: SyncDaemon) -> None:
         daemon.stop()
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
-
-
-def _rfc3339(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
-def _uptime_s() -> int:
-    try:
-        with open("/proc/uptime") as fh:
-            return int(float(fh.read().split()[0]))
-    except (OSError, ValueError, IndexError):
-        return int(time.monotonic())
-
-
-def _free_bytes(path: Path) -> int:
-    try:
-        st = os.statvfs(path)
-        return st.f_bavail * st.f_frsize
-    except OSError:
-        return 0

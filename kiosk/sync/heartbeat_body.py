@@ -1,12 +1,18 @@
-"""What the UI may put in a heartbeat, held to docs/bureau-api.yaml's DeviceHealth and usage
-shapes, so one odd entry cannot make the bureau refuse the whole heartbeat."""
+"""The heartbeat's body (Heartbeat in docs/bureau-api.yaml), and what the UI may put in it: held
+to the DeviceHealth and usage shapes, so one odd entry cannot make the bureau refuse it all."""
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
+import time
+from pathlib import Path
 from typing import Any
+
+from kiosk import __version__
+from kiosk.sync.records import QueueStatus
 
 log = logging.getLogger(__name__)
 
@@ -90,3 +96,42 @@ class Reported:
                     self._usage[name] = left
                 else:
                     self._usage.pop(name, None)
+
+
+def build(kiosk_id: str, sent_at: float, clock_trusted: bool, boot: int, queue: QueueStatus,
+          devices: list[dict[str, str]], usage: dict[str, int], data_dir: Path,
+          config_version: str) -> dict[str, object]:
+    """The body of one heartbeat, sent at wall-clock time sent_at."""
+    body: dict[str, object] = {
+        "kiosk_id": kiosk_id,
+        "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(sent_at)),
+        "clock_synchronised": clock_trusted,
+        "boot_counter": boot,
+        "uptime_s": _uptime_s(),
+        "software_version": __version__,
+        "devices": devices,
+        "queue": {"pending": queue.pending, "in_flight": queue.in_flight, "dead": queue.dead,
+                  "oldest_pending_age_s": None if queue.oldest_pending_age_s is None
+                  else int(queue.oldest_pending_age_s)},
+        "usage": usage,
+        "disk_free_bytes": _free_bytes(data_dir),
+    }
+    if config_version:
+        body["config_version"] = config_version[:80]
+    return body
+
+
+def _uptime_s() -> int:
+    try:
+        with open("/proc/uptime") as fh:
+            return int(float(fh.read().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return int(time.monotonic())
+
+
+def _free_bytes(path: Path) -> int:
+    try:
+        st = os.statvfs(path)
+        return st.f_bavail * st.f_frsize
+    except OSError:
+        return 0

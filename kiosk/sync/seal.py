@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
 from kiosk.sync import hpke_ahead
-from kiosk.sync.outbox import EnvelopeMeta
+from kiosk.sync.records import EnvelopeMeta
 
 ENVELOPE_VERSION = 1
 PAYLOAD_FORMAT = 1

@@ -176,7 +176,7 @@ def test_429_retry_after_is_honoured(sim, tmp_path):
     daemon._next_heartbeat = float("inf")
     assert daemon.drain_once() == 0
     assert 2.9 <= ob.next_due_in() <= 3.0  # row-level: not before Retry-After
-    assert daemon._hold_until - time.monotonic() >= 2.9  # daemon-level: no probing meanwhile
+    assert daemon.link.hold_until - time.monotonic() >= 2.9  # daemon-level: no probing meanwhile
     sim.clear_faults()
     assert ob.claim_batch(1) == []
     ob.close()
