@@ -19,7 +19,7 @@ class Backoff:
     def cap(self, attempts: int) -> float:
         """Upper bound of the delay after the attempts-th consecutive failure (1-based)."""
         exp = min(max(attempts, 1) - 1, 30)  # 2**30 s is already far beyond any max_s
-        return min(self.max_s, self.base_s * (2 ** exp))
+        return min(self.max_s, self.base_s * (1 << exp))
 
     def delay(self, attempts: int, retry_after: float | None = None) -> float:
         wait = self.rng.uniform(0, self.cap(attempts))

@@ -20,7 +20,7 @@ from datetime import date
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*"
 _MOD = 37
 SEQ_DIGITS = 6
-SEQ_MAX = 10**SEQ_DIGITS - 1
+SEQ_MAX: int = 10**SEQ_DIGITS - 1
 # After a corrupt database is quarantined, the fresh one continues each day's sequence after the
 # highest number salvaged from it, and today's (the day of the loss) QUARANTINE_GAP further on,
 # for numbers the damaged pages hid: far more than a kiosk mints in a day (a few hundred), and

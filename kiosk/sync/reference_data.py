@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import config
+from kiosk.schema import ConfigError
 from kiosk.sync.client import BureauClient, BureauError, BureauGarbage, BureauRejected
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ def bureau_layer(settings: Mapping[str, Any], log_drops: bool = True) -> dict[st
         else:
             try:
                 kept[name] = key.parse(raw, "bureau kiosk-config")
-            except config.ConfigError as exc:
+            except ConfigError as exc:
                 reason, problem = "invalid", exc.problem
         if reason and log_drops:
             log.warning("event=bureau_setting_dropped key=%s reason=%s problem=%r",
@@ -234,7 +235,7 @@ class ReferenceData:
         values = bureau_layer(pushed, log_drops=False)
         try:
             data = render_bureau_layer(values, cached.version)
-        except config.ConfigError as exc:  # a bug, not the bureau's doing: keep the old file
+        except ConfigError as exc:  # a bug, not the bureau's doing: keep the old file
             log.error("event=bureau_settings_not_written problem=%r", str(exc)[:200])
             return False
         try:
