@@ -13,12 +13,15 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kiosk.hw.health import DeviceHealth
 from kiosk.hw.ports import Frame
+
+if TYPE_CHECKING:
+    from kiosk.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +157,7 @@ class OpenCvCamera:
         return f"<OpenCvCamera source={self.source} fps={self.fps:g} clock={clock} frames={self.frames_read}>"
 
 
-def open_camera(spec: str, cfg: Any = None, realtime: bool = True) -> OpenCvCamera:
+def open_camera(spec: str, cfg: Config | None = None, realtime: bool = True) -> OpenCvCamera:
     """`opencv:N` or `file:PATH`; raises CameraOpenError/ImportError with a plain reason."""
     kind, _, arg = spec.partition(":")
     if kind == "opencv":

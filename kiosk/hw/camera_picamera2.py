@@ -10,10 +10,13 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.hw.health import DeviceHealth
 from kiosk.hw.ports import Frame
+
+if TYPE_CHECKING:
+    from kiosk.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +83,8 @@ class PiCamera:
         return f"<PiCamera {self.size[0]}x{self.size[1]} frames={self.frames_read} closed={self._closed.is_set()}>"
 
 
-def open_camera(spec: str = "picamera2", cfg: Any = None, size: tuple[int, int] = (640, 480)) -> PiCamera:
+def open_camera(spec: str = "picamera2", cfg: Config | None = None,
+                size: tuple[int, int] = (640, 480)) -> PiCamera:
     try:
         from picamera2 import Picamera2
     except ImportError as exc:

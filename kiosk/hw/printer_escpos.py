@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kiosk.hw.health import DeviceHealth
 from kiosk.hw.printer_model import (
@@ -32,6 +32,11 @@ from kiosk.hw.printer_model import (
 __all__ = ["DOTS_PER_LINE", "EscposPrinter", "Feed", "PaperLevel", "Picture", "PrintOp", "PrinterError",
            "PrinterSpec", "PrinterStatus", "QrCode", "TextLine", "emit", "fit_profile", "open_printer",
            "status_from_bytes"]
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from kiosk.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +82,31 @@ class PrinterSpec:
 
 
 
+class EscposProfile(Protocol):
+    profile_data: dict[str, Any]  # python-escpos's capabilities of the printer model, as JSON data
+
+
+class EscposDriver(Protocol):
+    """What this adapter calls of a python-escpos printer object (Network, Serial, Usb, Dummy);
+    python-escpos has no type information of its own."""
+
+    profile: EscposProfile
+
+    def _raw(self, msg: bytes) -> None: ...
+
+    def _read(self) -> bytes: ...
+
+    def set(self, *, align: str, bold: bool, custom_size: bool, width: int, height: int) -> None: ...
+
+    def qr(self, content: str, *, native: bool, size: int, ec: int, center: bool = False) -> None: ...
+
+    def image(self, img_source: Image.Image, *, center: bool) -> None: ...
+
+    def cut(self, *, mode: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class EscposPrinter:
     """One receipt printer. Network printers are connected per job (port 9100 takes one client)."""
 
@@ -84,7 +114,7 @@ class EscposPrinter:
 
     def __init__(
         self, spec: PrinterSpec, paper_mm: int = 58, timeout_s: float = 3.0,
-        status_ttl_s: float = 5.0, backend: Any = None, cut_mode: str = "full",
+        status_ttl_s: float = 5.0, backend: EscposDriver | None = None, cut_mode: str = "full",
         chinese_mode: bool = True,
     ) -> None:
         self.spec = spec
@@ -98,7 +128,7 @@ class EscposPrinter:
         self._backend = backend  # an escpos printer supplied by tests (e.g. escpos Dummy)
         if backend is not None:
             fit_profile(backend, self.width_dots)
-        self._device: Any = None
+        self._device: EscposDriver | None = None
         self._lock = threading.Lock()
         self._last: PrinterStatus | None = None
         self._last_at = 0.0
@@ -115,7 +145,7 @@ class EscposPrinter:
 
     # -- the escpos object ------------------------------------------------------------------
 
-    def _make(self) -> Any:
+    def _make(self) -> EscposDriver:
         if self._backend is not None:
             return self._backend
         s = self.spec
@@ -133,15 +163,17 @@ class EscposPrinter:
             p = Usb(s.vendor_id, s.product_id, timeout=int(self.timeout_s * 1000))
         p.open()
         fit_profile(p, self.width_dots)
-        return p
+        driver: EscposDriver = p
+        return driver
 
     @contextlib.contextmanager
-    def _session(self) -> Iterator[Any]:
+    def _session(self) -> Iterator[EscposDriver]:
         with self._lock:
             if self._device is None:
                 self._device = self._make()
+            device = self._device
             try:
-                yield self._device
+                yield device
             except Exception:
                 self._drop()
                 raise
@@ -172,11 +204,11 @@ class EscposPrinter:
         self._remember(st)
         return st
 
-    def _query(self, p: Any) -> PrinterStatus:
+    def _query(self, p: EscposDriver) -> PrinterStatus:
         return status_from_bytes(*(self._ask(p, n) for n in (1, 2, 4)))
 
     @staticmethod
-    def _ask(p: Any, n: int) -> bytes:
+    def _ask(p: EscposDriver, n: int) -> bytes:
         p._raw(_DLE_EOT + bytes([n]))
         try:
             return bytes(p._read())[-1:]
@@ -239,13 +271,13 @@ class EscposPrinter:
         return after
 
 
-def fit_profile(p: Any, width_dots: int) -> None:
+def fit_profile(p: EscposDriver, width_dots: int) -> None:
     """Tell python-escpos the paper width: it centres images then, and stops printing a warning."""
     p.profile.profile_data = {**p.profile.profile_data, "media": {"width": {"pixels": width_dots}}}
 
 
 def emit(
-    p: Any, ops: Sequence[PrintOp], cut: bool = True, cut_mode: str = "full",
+    p: EscposDriver, ops: Sequence[PrintOp], cut: bool = True, cut_mode: str = "full",
     chinese_mode: bool = True,
 ) -> None:
     """Drive a python-escpos printer object (any kind, Dummy included) through a receipt.
@@ -276,16 +308,12 @@ def emit(
         p.cut(mode="PART" if cut_mode == "partial" else "FULL")
 
 
-def open_printer(spec: str, cfg: Any) -> EscposPrinter:
+def open_printer(spec: str, cfg: Config) -> EscposPrinter:
     """Registry factory: `devices.printer` spec plus the printer.* keys from the config."""
-    values = getattr(cfg, "values", {}) or {}
     return EscposPrinter(
-        PrinterSpec.parse(spec),
-        paper_mm=int(values.get("printer.paper_mm", 58)),
-        timeout_s=float(values.get("printer.timeout_s", 3.0)),
-        status_ttl_s=float(values.get("printer.status_ttl_s", 5.0)),
-        cut_mode=str(values.get("printer.cut", "full")),
-        chinese_mode=bool(values.get("printer.chinese_mode_cmd", True)),
+        PrinterSpec.parse(spec), paper_mm=cfg["printer.paper_mm"], timeout_s=cfg["printer.timeout_s"],
+        status_ttl_s=cfg["printer.status_ttl_s"], cut_mode=cfg["printer.cut"],
+        chinese_mode=cfg["printer.chinese_mode_cmd"],
     )
 
 
