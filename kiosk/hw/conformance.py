@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kiosk.hw.ports import Camera, CardReader, Device, Gpio, Printer
+from kiosk.hw.ports import Camera, CardReader, Device, Gpio, Power, Printer
 
 if TYPE_CHECKING:  # typing only: importing the adapters costs nothing at run time this way
     from kiosk.hw.camera_opencv import OpenCvCamera
     from kiosk.hw.camera_picamera2 import PiCamera
     from kiosk.hw.camera_synthetic import SyntheticCameraAdapter
     from kiosk.hw.gpio import GpioPanel
+    from kiosk.hw.power import SimPower, SystemdPower
     from kiosk.hw.printer_escpos import EscposPrinter
     from kiosk.hw.reader_pcsc import PcscReader
     from kiosk.hw.registry import Unavailable
@@ -47,3 +48,11 @@ def gpio_panel(adapter: GpioPanel) -> Gpio:
 
 def unavailable(stand_in: Unavailable) -> Device:
     return stand_in
+
+
+def systemd_power(adapter: SystemdPower) -> Power:
+    return adapter
+
+
+def sim_power(adapter: SimPower) -> Power:
+    return adapter
