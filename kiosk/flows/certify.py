@@ -82,6 +82,10 @@ class Certify(Identify):
         if not getattr(self, "_certifying", False):
             return super().face_checked(match)  # the operator's identification (family)
         self.match = match
+        p = self.case.person
+        if match is not None and self.identity is None and self.case.operator is None:
+            # a typed identity is proved now: "another service" of the session may keep it
+            self.identity = Identity(p.id_number, p.name, Assurance("face_match", verification_id=match.verification_id))
         return self.review()
 
     def review(self) -> AskReview:

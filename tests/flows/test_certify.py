@@ -94,6 +94,10 @@ def test_pension_by_typed_id_is_proved_by_the_certification_face_check(counter):
     assert payload["citizen"] == {"id_number": WANG, "name": "王秀英"}
     assert payload["data"]["residence"] == "local" and payload["data"]["assurance"]["method"] == "face_match"
     assert payload["data"]["assurance"]["verification_id"].startswith("FV-") and len(payload["pictures"]) == 4
+    # the match proved the typed identity: another service of the session may keep it
+    identity = run.runner.flow.identity
+    assert identity.id_number == WANG and identity.assurance.verification_id == \
+        payload["data"]["assurance"]["verification_id"]
 
 
 def test_family_member_is_certified_by_her_own_face_with_the_operator_named(counter):
@@ -118,6 +122,7 @@ def test_family_member_is_certified_by_her_own_face_with_the_operator_named(coun
     data = payload["data"]
     assert data["on_behalf_of"] == {"relation": "parent", "operator": {"id_number": QIAN, "name": "钱多多"}}
     assert data["assurance"]["method"] == "face_match"  # the relative's face, not the operator's card
+    assert run.runner.flow.identity.id_number == QIAN  # the session's citizen stays the operator
     assert run.receipt_note == "result.receipt_printed"
 
 
@@ -155,6 +160,7 @@ def test_another_face_is_not_matched_and_nothing_is_submitted(counter):
         devices.camera = genuine
     out = run.outcome
     assert out.result is Result.FAILED and out.title == "face.no_match.title", out
+    assert run.runner.flow.identity is None  # nobody was identified
     assert not out.retry and not any(isinstance(s, AskReview) for s in run.steps)
     assert len(counter.sims.submissions()) == before
 
