@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from kiosk.card.pin import new_pin_problem
 from kiosk.domain.masking import mask_card, mask_name
-from kiosk.flows.base import Flow, Next
+from kiosk.flows.base import Flow, Identity, Next
 from kiosk.flows.identify import Identify
 from kiosk.flows.steps import AskChoice, AskConfirm, AskPin, Option, SwapCard, WaitForCard, Work, done, failed, info
 from kiosk.flows.steps import pending as pending_outcome
@@ -79,6 +79,8 @@ class ActivateCard(NewPinSteps):
     def step_initial_ok(self, initial: str) -> Next:
         self._initial = initial
         h = self.card.holder
+        # the card proved itself genuine and its PIN is right: the holder is identified
+        self.identity = Identity(h.id_number, h.name, self.card_assurance, card_number=self.card.info.card_number)
         return Work(then="status", fn=lambda: self.desk.card_status(h.id_number, self.card_assurance),
                     message="card.activate.checking", stage="pin", name="card_status",
                     timeout_s=self.desk.settings.query_timeout_s + 5)

@@ -80,7 +80,7 @@ class FaceSteps(Flow):
         id_number, name, _offline_ok, stage = self._face
         cap = self.captured
         return Work(then="face_verdict", fn=lambda: self.desk.verify_face(id_number, name, cap.pictures, cap.liveness),
-                    message="face.verifying", stage=stage, on_error="face_unverified",
+                    message="face.verifying", stage=stage, on_error="face_unverified", commits=True,
                     timeout_s=self.desk.settings.query_timeout_s + 5, name="verify")
 
     def step_face_unverified(self, exc: BaseException) -> Next:

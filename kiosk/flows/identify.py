@@ -92,8 +92,9 @@ class Identify(FaceSteps, Flow):
             self.desk.card.verify_pin(text)
             return text
 
+        # commits: once the PIN is right, back never returns to the PIN entry
         return Work(then=then, fn=verify, message="card.pin.checking", on_error="pin_refused", timeout_s=20.0,
-                    name="verify_pin")
+                    name="verify_pin", commits=True)
 
     def step_pin_refused(self, exc: BaseException) -> Next:
         if isinstance(exc, WrongPin):

@@ -136,7 +136,7 @@ def test_activation_made_offline_is_queued_and_arrives_later(make_kiosk, faults)
     k.sims.card.ctl("INSERT new_card_4")
     k.tap("tile-activate_card")
     k.screen("confirm_card")
-    k.tap("confirm-card")
+    k.tap("yes")
     k.screen("pin_entry")
     k.type("123456")
     k.tap("confirm")
@@ -148,7 +148,8 @@ def test_activation_made_offline_is_queued_and_arrives_later(make_kiosk, faults)
         k.tap("confirm")
         k.frame()
     result = k.screen("result", timeout=30)
-    assert result.body == "card.activate.done.queued"
+    assert (result.heading, result.body, result.kind) == ("card.activate.pending.title", "card.activate.pending.body",
+                                                         "pending")
     k.shot("card-activate-queued")
     outbox = k.ui.services.outbox.outbox
     assert outbox.holds(result.reference)  # not acknowledged: safe in the kiosk's queue
@@ -166,7 +167,7 @@ def test_activation_made_offline_carries_the_cards_offline_proof(make_kiosk, fau
     k.sims.card.ctl("INSERT new_card_3")
     k.tap("tile-activate_card")
     k.screen("confirm_card", timeout=40)
-    k.tap("confirm-card")
+    k.tap("yes")
     k.screen("pin_entry")
     k.type("123456")
     k.tap("confirm")
@@ -178,7 +179,8 @@ def test_activation_made_offline_carries_the_cards_offline_proof(make_kiosk, fau
         k.tap("confirm")
         k.frame()
     result = k.screen("result", timeout=30)
-    assert result.body == "card.activate.done.queued"
+    assert (result.heading, result.body, result.kind) == ("card.activate.pending.title", "card.activate.pending.body",
+                                                         "pending")
     faults(drop_rate=0)
     stored = k.sims.wait_submission(result.reference, timeout=60)
     detail = k.sims.bureau.admin("GET", f"/submissions/{stored['idempotency_key']}")
