@@ -155,11 +155,11 @@ def _open_checked(kind: str, spec: str, cfg: Config) -> Device:
         return device
     if _is_port(device, kind):
         return device
-    detail = f"{type(device).__name__} is not a {_PORT_NAMES[kind]}"
-    log.error("event=adapter_refused device=%s spec=%s detail=%s", kind, spec, detail.replace(" ", "_"))
+    adapter, port = type(device).__name__, _PORT_NAMES[kind]
+    log.error("event=adapter_refused device=%s spec=%s adapter=%s port=%s", kind, spec, adapter, port)
     if isinstance(device, Monitored):
         device.close()
-    return Unavailable(kind, f"health.{kind}.driver_missing", detail)
+    return Unavailable(kind, f"health.{kind}.driver_missing", f"{adapter} is not a {port}")
 
 
 def _is_port(device: object, kind: str) -> TypeGuard[Device]:

@@ -91,7 +91,7 @@ def test_an_adapter_missing_a_member_of_its_port_is_closed_and_reported(cfg, mon
     assert health.state is HealthState.OFFLINE and health.reason == "health.camera.driver_missing"
     assert health.detail == "HalfCamera is not a Camera"
     assert closed == [True]
-    assert "event=adapter_refused device=camera" in caplog.text
+    assert "event=adapter_refused device=camera spec=file:/dev/null adapter=HalfCamera port=Camera" in caplog.text
 
 
 def test_a_device_configured_as_none_is_an_unavailable_device_and_context_manager(cfg):
