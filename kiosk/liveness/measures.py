@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from kiosk.liveness import landmarks as L
-from kiosk.liveness.landmarks import Mesh, landmark_bounds
+from kiosk.liveness.landmarks import Mesh, landmark_bounds, pair_diffs
 
 PITCH_OFFSET_DEG = 8.0  # forehead-to-chin axis of a frontal face leans back about this much
 
@@ -33,28 +33,25 @@ class FaceMeasures:
     box: tuple[float, float, float, float]  # face box in frame pixels, for the screen's overlay
 
 
-# (from, to) landmark pairs: right eyelids, right eye width, left eyelids, left eye width, inner
-# lips, mouth corners, cheek to cheek, eye line (outer corners), forehead to chin.
-_PAIRS = (np.array([159, 33, 386, 263, L.UPPER_LIP, L.MOUTH_RIGHT, 234, L.LEFT_EYE_OUTER, L.CHIN]),
-          np.array([145, 133, 374, 362, L.LOWER_LIP, L.MOUTH_LEFT, 454, L.RIGHT_EYE_OUTER, L.FOREHEAD]))
-
-
 def measure(mesh: Mesh, frame_shape: tuple[int, ...], t: float) -> FaceMeasures:
     # Every numpy call here costs microseconds of overhead whatever its size, and this runs on
-    # every frame: the nine landmark differences are one float32 subtraction, the eight distances
-    # one hypot, and all of them come back to Python in one tolist(). The arithmetic is the same
-    # float32 arithmetic as taking the pairs one by one, so the same values.
+    # every frame: the nine landmark differences (L.PAIRS) are one float32 subtraction, taken once
+    # per mesh by Landmarker.run, the eight distances one hypot, and all of them come back to Python
+    # in one tolist() each. The arithmetic is the same float32 arithmetic as taking the pairs one
+    # by one, so the same values.
     p = mesh.points
     h, w = frame_shape[:2]
-    diff = p[_PAIRS[0]] - p[_PAIRS[1]]
+    diff, rows = mesh.diffs or pair_diffs(p)
     dist = np.hypot(diff[:8, 0], diff[:8, 1]).tolist()
     lid_r, eye_w_r, lid_l, eye_w_l, lips, mouth_w, cheeks, eye_dist = dist
-    (ex0, ex1, ex2), (_, ey1, ey2) = diff[7:].tolist()
+    (ex0, ex1, ex2), (_, ey1, ey2) = rows[L.EYE_LINE], rows[L.EYE_LINE + 1]
     yaw = math.degrees(math.atan2(ex2, ex0))
     pitch = math.degrees(math.atan2(ey2, ey1)) - PITCH_OFFSET_DEG
     roll = math.degrees(math.atan2(ex1, ex0))
-    # the box: min/max of x and y, float32 scalars as before (landmark_bounds() once per mesh)
-    (x0, y0, _, _), (x1, y1, _, _) = (mesh.bounds or landmark_bounds(p))[1]
+    # the box: min/max of x and y (landmark_bounds() once per mesh), as Python floats holding the
+    # float32 values; the centre in float32 arithmetic as before
+    (x0, y0, _, _), (x1, y1, _, _) = (mesh.bounds or landmark_bounds(p))[1].tolist()
+    cx, cy = (np.float32(x0) + np.float32(x1)) / 2, (np.float32(y0) + np.float32(y1)) / 2
     gray = cv2.cvtColor(mesh.crop[40:152, 40:152], cv2.COLOR_RGB2GRAY)
     eye_r = lid_r / max(eye_w_r, 1e-6)
     eye_l = lid_l / max(eye_w_l, 1e-6)
@@ -63,12 +60,12 @@ def measure(mesh: Mesh, frame_shape: tuple[int, ...], t: float) -> FaceMeasures:
         mouth_ratio=lips / max(mouth_w, 1e-6),
         yaw_deg=yaw, pitch_deg=pitch, roll_deg=roll,
         face_frac=cheeks / w,
-        centre_dx=float((x0 + x1) / 2 / w - 0.5), centre_dy=float((y0 + y1) / 2 / h - 0.5),
+        centre_dx=float(cx / w - 0.5), centre_dy=float(cy / h - 0.5),
         eye_dist=eye_dist,
         sharpness=sharpness(gray),
         luma=cv2.mean(gray)[0],
         eye_ratio=(eye_r + eye_l) / 2,
-        box=(float(x0), float(y0), float(x1), float(y1)))
+        box=(x0, y0, x1, y1))
 
 
 def sharpness(gray: np.ndarray) -> float:
