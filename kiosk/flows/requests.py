@@ -215,6 +215,7 @@ class ApplyCard(FaceRequest):
         if not isinstance(jpeg, bytes) or not jpeg.startswith(JPEG_SOI):
             return self.ask_photo()  # not an accepted photo: take it again
         self.photo = jpeg
+        self.ctx.remember("card_photo", jpeg)  # the session lets go of it when it ends
         return AskPhone(then="phone", title="apply.phone_title", stage="phone")
 
     def step_phone(self, phone: str) -> Next:

@@ -180,6 +180,7 @@ def test_apply_for_a_card_with_outlet_photo_and_phone(counter):
     # the bureau keeps the digest of the picture it decoded: the very photo she took
     assert payload["pictures"][0]["sha256"] == hashlib.sha256(photos[0]).hexdigest()
     assert first.fields["name"] in paper(counter)
+    assert counter.remembered["card_photo"] == photos[0]  # the session lets go of it when it ends
 
 
 def test_apply_without_outlets_fails_and_says_why(counter, tmp_path):
