@@ -85,7 +85,9 @@ def landmark_bounds(pts: np.ndarray, eye_line: list[float] | None = None) -> tup
     angle = math.atan2(dy, dx)
     c, s = math.cos(angle), math.sin(angle)
     weights = np.array([1.0, 0.0, 0.0, 1.0, c, s, -s, c], np.float32).reshape(4, 2, 1)
-    terms = weights * pts[:, :2].T.copy()  # (4, 2, 468), on contiguous rows: reductions along them
+    # (4, 2, 468), on contiguous rows: reductions along them (no copy when the points are already
+    # the transpose of contiguous x, y, z rows, as Landmarker.run makes them)
+    terms = weights * np.ascontiguousarray(pts[:, :2].T)
     rows = terms[:, 0] + terms[:, 1]  # (4, 468): x, y, u, v
     return angle, np.array([rows.min(axis=1), rows.max(axis=1)])
 
@@ -108,6 +110,26 @@ class Mesh:
     def next_roi(self) -> Roi:
         """Roi.from_landmarks(points)."""
         return Roi.from_bounds(*(self.bounds or landmark_bounds(self.points)))
+
+
+def crop_points_to_frame(raw: np.ndarray, m: np.ndarray, size: float) -> np.ndarray:
+    """The model's 468 x (x, y, z) crop-pixel outputs (any shape of 1404 float32) in frame pixels,
+    (468, 3), given the crop matrix `m` and the region's side: x' = x*m00 + y*m01 + m02,
+    y' = x*m10 + y*m11 + m12, z' = z * size / 192.
+
+    One product: [[m00 m01 0] [m10 m11 0] [0 0 k]] @ [x y z]^T + [m02 m12 0]^T; the zero terms add
+    exact zeros, so these are the float32 results of the separate product, sum and scaling. It is
+    computed as (3, 468), coordinate by coordinate: the same products and sums as the
+    (468, 3) @ (3, 3) form it replaced (equal on every frame and on random matrices, tested), but
+    the offset is added along contiguous rows instead of broadcast over rows of three (half the
+    time of both), and the x and y rows are the contiguous rows landmark_bounds() reduces. The
+    result is the transpose of that array: a (468, 3) view."""
+    (m00, m01, m02), (m10, m11, m12) = m.tolist()
+    affine = np.array([m00, m01, 0.0, m02, m10, m11, 0.0, m12, 0.0, 0.0, size / INPUT, 0.0],
+                      np.float32).reshape(3, 4)
+    by_coord = affine[:, :3] @ raw.reshape(468, 3).T
+    by_coord += affine[:, 3:]
+    return by_coord.T
 
 
 _TO_UNIT = np.float32(1.0 / 255.0)
@@ -160,14 +182,7 @@ class Landmarker:
         # same values as crop.astype(np.float32) * (1 / 255) passed to set_tensor.
         out = self.model.invoke_scaled(crop, _TO_UNIT)
         logit = min(max(out["conv2d_31"].item(), -100.0), 100.0)  # NaN stays NaN, as with np.clip
-        # Crop pixels to frame pixels in one product: [x y z] @ [[m00 m10 0] [m01 m11 0] [0 0 k]]
-        # + [m02 m12 0]; the zero terms add exact zeros, so x' = x*m00 + y*m01 + m02 and z' = z*k
-        # are the float32 results of the separate product, sum and scaling this replaces.
-        (m00, m01, m02), (m10, m11, m12) = m.tolist()
-        affine = np.array([m00, m10, 0.0, m01, m11, 0.0, 0.0, 0.0, roi.size / INPUT,
-                           m02, m12, 0.0], np.float32).reshape(4, 3)
-        pts = out["conv2d_21"].reshape(468, 3) @ affine[:3]
-        pts += affine[3]
+        pts = crop_points_to_frame(out["conv2d_21"], m, roi.size)
         # the pair differences measure() needs, taken once; their eye line levels the next region
         diffs = pair_diffs(pts)
         return Mesh(pts, 1.0 / (1.0 + math.exp(-logit)), crop, roi,

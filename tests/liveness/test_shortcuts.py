@@ -119,6 +119,33 @@ def test_landmarks_equal_the_set_tensor_path(engine, tracked):
         assert got.presence == ref.presence and got.roi == ref.roi
 
 
+def _row_product(raw: np.ndarray, m: np.ndarray, size: float) -> np.ndarray:
+    """Crop points to frame points as (468, 3) @ (3, 3) plus the offset broadcast over the rows."""
+    (m00, m01, m02), (m10, m11, m12) = m.tolist()
+    affine = np.array([[m00, m10, 0.0], [m01, m11, 0.0], [0.0, 0.0, size / INPUT],
+                       [m02, m12, 0.0]], np.float32)
+    pts = raw.reshape(468, 3) @ affine[:3]
+    pts += affine[3]
+    return pts
+
+
+def test_points_by_coordinate_equal_the_row_product(engine, tracked):
+    lm = engine.landmarker
+    for rgb, roi in tracked[:20]:
+        m = roi.crop_to_frame()
+        raw = lm.model.invoke_scaled(lm._warp(rgb, m), np.float32(1.0 / 255.0))["conv2d_21"]
+        got = L.crop_points_to_frame(raw, m, roi.size)
+        assert got.shape == (468, 3) and got.dtype == np.float32
+        np.testing.assert_array_equal(got, _row_product(raw, m, roi.size))
+        np.testing.assert_array_equal(lm.run(rgb, roi).points, got)
+    rng = np.random.default_rng(17)
+    for _ in range(500):
+        raw = rng.normal(96.0, 60.0, (1, 1, 1, 1404)).astype(np.float32)
+        roi = Roi(*rng.uniform(-200.0, 900.0, 2), rng.uniform(20.0, 900.0), rng.uniform(-3.2, 3.2))
+        m = roi.crop_to_frame()
+        np.testing.assert_array_equal(L.crop_points_to_frame(raw, m, roi.size), _row_product(raw, m, roi.size))
+
+
 def _reference_roi(pts: np.ndarray) -> Roi:
     """Roi.from_landmarks before landmark_bounds()."""
     (rx, ry), (lx, ly) = pts[L.RIGHT_EYE_OUTER, :2], pts[L.LEFT_EYE_OUTER, :2]
