@@ -30,7 +30,7 @@ from kiosk.sync.records import (
     Receipt,
     Sealer,
 )
-from kiosk.sync.sequence import Minter, fold_high_water
+from kiosk.sync.sequence import Minter, Taken, fold_high_water
 from kiosk.sync.storage import StorageError, StorageFull
 from kiosk.sync.transactions import Connections
 
@@ -114,7 +114,7 @@ class Outbox:
                                  "WHERE state = 'in_flight'").rowcount
                 if n:
                     log.warning("event=outbox_recovered_in_flight rows=%d", n)
-            fold_high_water(conn, "SELECT reference FROM outbox", ())
+            self._minter.fold_other_codes(conn)
             return count
         return self._db.write(run)
 
@@ -157,8 +157,8 @@ class Outbox:
         now, mono, synced = self._wall(), self._mono(), bool(self._synced())
         day = datetime.fromtimestamp(now).date()
 
-        def run(conn: sqlite3.Connection) -> tuple[Receipt, int]:
-            ref, key = self._minter.mint(conn, day)
+        def run(conn: sqlite3.Connection) -> tuple[str, str, int, Taken]:
+            ref, key, taken = self._minter.mint(conn, day)
             # kind is one of SUBMISSION_KINDS and the reference is [A-Z0-9-]: nothing to escape,
             # so the head is the same bytes json.dumps would give, without its cost per record.
             head = b'{"format":%d,"kind":"%s","reference":"%s"' % (
@@ -174,12 +174,13 @@ class Outbox:
                  mono))
             if self._prepare_next is not None:
                 self._prepare_next()
-            return Receipt(ref, key, now, synced), len(plaintext)
+            return ref, key, len(plaintext), taken
 
-        receipt, size = self._db.write(run)
+        ref, key, size, taken = self._db.write(run)
+        self._minter.taken(taken)  # committed: the next mint may start from this number
         log.info("event=enqueued kind=%s reference=%s size=%d clock_synced=%s",
-                 kind, receipt.reference, size, synced)
-        return receipt
+                 kind, ref, size, synced)
+        return Receipt(ref, key, now, synced)
 
     # --- the daemon side -------------------------------------------------------------------
     def claim_batch(self, n: int, max_bytes: int | None = None) -> list[Item]:

@@ -78,18 +78,42 @@ def check_character(body: str) -> str:
     return ALPHABET[(_MOD + 1 - _check_state(0, body)) % _MOD]
 
 
+class DayReferences:
+    """The references of one kiosk on one day. The kiosk code and the date, the same in every
+    reference of the day, are folded into the check once, not once per reference."""
+
+    __slots__ = ("_head", "_state", "ymd")
+
+    def __init__(self, kiosk_id: str, day: date) -> None:
+        code = kiosk_code(kiosk_id)
+        self.ymd = f"{day.year:04d}{day.month:02d}{day.day:02d}"
+        self._head = f"{code}-{self.ymd}-"
+        self._state = _check_state(0, code + self.ymd)
+
+    def __repr__(self) -> str:
+        return f"<DayReferences {self._head}>"
+
+    def text(self, sequence: int) -> str | None:
+        """The reference for this sequence number, or None when its check character is '*'."""
+        if not 1 <= sequence <= SEQ_MAX:
+            raise SequenceExhausted(f"sequence {sequence} outside 1..{SEQ_MAX}")
+        seq = f"{sequence:0{SEQ_DIGITS}d}"
+        p = self._state
+        for ch in seq:  # _check_state over digits only
+            p = ((p + ord(ch) - 48) * 2) % _MOD
+        check = ALPHABET[(_MOD + 1 - p) % _MOD]
+        return None if check == "*" else f"{self._head}{seq}-{check}"
+
+
 @functools.lru_cache(maxsize=8)
-def _day_prefix(code: str, ymd: str) -> int:
-    return _check_state(0, code + ymd)
+def day_references(kiosk_id: str, day: date) -> DayReferences:
+    """The DayReferences of kiosk_id on day, kept for the last few days asked."""
+    return DayReferences(kiosk_id, day)
 
 
 def format_reference(kiosk_id: str, day: date, sequence: int) -> str | None:
     """The reference for this sequence number, or None when its check character is '*'."""
-    if not 1 <= sequence <= SEQ_MAX:
-        raise SequenceExhausted(f"sequence {sequence} outside 1..{SEQ_MAX}")
-    code, ymd, seq = kiosk_code(kiosk_id), f"{day.year:04d}{day.month:02d}{day.day:02d}", f"{sequence:0{SEQ_DIGITS}d}"
-    check = ALPHABET[(_MOD + 1 - _check_state(_day_prefix(code, ymd), seq)) % _MOD]
-    return None if check == "*" else f"{code}-{ymd}-{seq}-{check}"
+    return day_references(kiosk_id, day).text(sequence)
 
 
 def is_valid(text: str) -> bool:

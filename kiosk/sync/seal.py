@@ -88,6 +88,10 @@ def metadata_json(meta: EnvelopeMeta, size: int) -> bytes:
         _json_str(meta.reference).encode(), size)
 
 
+# What follows the metadata in every envelope (keys in canonical_json's sorted order).
+_ENVELOPE_TAIL = b',"suite":"%s","version":%d}' % (SUITE_NAME.encode(), ENVELOPE_VERSION)
+
+
 class BureauSealer:
     """Seals to one bureau public key; seal() returns the envelope as canonical JSON bytes."""
 
@@ -96,6 +100,7 @@ class BureauSealer:
         self._encapsulator = hpke_ahead.Encapsulator(public_key)
         raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         self.kid = hashlib.sha256(raw).hexdigest()[:16]
+        self._kid_part = b'","kid":"' + self.kid.encode() + b'","metadata":'
 
     @classmethod
     def from_pem_file(cls, path: Path | str) -> BureauSealer:
@@ -114,33 +119,31 @@ class BureauSealer:
         """canonical_json(seal_dict(...)), assembled from parts: the metadata's canonical form is
         already made for info, and the other values are base64url or ASCII constants that need
         no escaping, so re-encoding the whole envelope (sorted, escaped) would only cost time."""
-        md_json, sealed = self._encrypt(payload, meta)
-        return b"".join((b'{"ciphertext":"', _b64url_bytes(sealed[ENC_LENGTH:]),
-                         b'","enc":"', _b64url_bytes(sealed[:ENC_LENGTH]),
-                         b'","kid":"', self.kid.encode(), b'","metadata":', md_json,
-                         b',"suite":"', SUITE_NAME.encode(), b'","version":',
-                         str(ENVELOPE_VERSION).encode(), b"}"))
+        md_json, enc, ciphertext = self._encrypt(payload, meta)
+        return b"".join((b'{"ciphertext":"', _b64url_bytes(ciphertext), b'","enc":"',
+                         _b64url_bytes(enc), self._kid_part, md_json, _ENVELOPE_TAIL))
 
     def prepare_next(self) -> None:
         """The caller is about to wait on an fsync: make the next seal's key agreement meanwhile."""
         self._encapsulator.prepare()
 
     def seal_dict(self, payload: bytes, meta: EnvelopeMeta) -> dict[str, Any]:
-        md_json, sealed = self._encrypt(payload, meta)
+        md_json, enc, ciphertext = self._encrypt(payload, meta)
         return {
             "version": ENVELOPE_VERSION,
             "suite": SUITE_NAME,
             "kid": self.kid,
             "metadata": json.loads(md_json),
-            "enc": b64url(sealed[:ENC_LENGTH]),
-            "ciphertext": b64url(sealed[ENC_LENGTH:]),
+            "enc": b64url(enc),
+            "ciphertext": b64url(ciphertext),
         }
 
-    def _encrypt(self, payload: bytes, meta: EnvelopeMeta) -> tuple[bytes, bytes]:
-        """(canonical metadata JSON, enc || ciphertext)."""
+    def _encrypt(self, payload: bytes, meta: EnvelopeMeta) -> tuple[bytes, bytes, bytes]:
+        """(canonical metadata JSON, enc, ciphertext)."""
         if len(payload) > MAX_PLAINTEXT:
             raise SealError(f"payload of {len(payload)} bytes exceeds {MAX_PLAINTEXT}")
         md_json = metadata_json(meta, len(payload))
         # SUITE.encrypt's computation, with the encapsulation made ahead (see hpke_ahead)
-        return md_json, hpke_ahead.seal_with(self._encapsulator.take(), payload, INFO_PREFIX + md_json)
-
+        enc, ciphertext = hpke_ahead.seal_parts(self._encapsulator.take(), payload,
+                                                INFO_PREFIX + md_json)
+        return md_json, enc, ciphertext

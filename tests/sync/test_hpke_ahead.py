@@ -71,8 +71,20 @@ def test_the_sealers_envelopes_open_with_the_library(bureau):
         return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
     for i in range(3):  # the first seal makes its own encapsulation, the next ones find one ready
-        envelope = json.loads(sealer.seal(b'{"n":%d}' % i, meta))
+        raw = sealer.seal(b'{"n":%d}' % i, meta)
+        envelope = json.loads(raw)
+        assert raw == canonical_json(envelope)  # written by hand, the canonical form byte for byte
         sealed = unb64(envelope["enc"]) + unb64(envelope["ciphertext"])
         info = INFO_PREFIX + canonical_json(envelope["metadata"])
         assert json.loads(SUITE.decrypt(sealed, bureau, info=info)) == {"n": i}
         sealer.prepare_next()
+
+
+def test_the_prepadded_hmac_is_hmac_sha256():
+    import hashlib
+    import hmac
+    for n in (0, 1, 31, 32, 63, 64, 65, 200):
+        key, msg = os.urandom(n), os.urandom(n * 3 + 1)
+        mac = hpke_ahead._Hmac(key)
+        assert mac.digest(msg) == hmac.digest(key, msg, hashlib.sha256)
+        assert mac.digest(b"") == hmac.digest(key, b"", hashlib.sha256)  # used twice: unchanged

@@ -169,6 +169,63 @@ def test_sequence_is_never_reused_after_acks_and_a_crash(tmp_path, key):
     assert same_day and seq(nxt) == next_seq(max(same_day, key=seq))
 
 
+def test_a_number_another_writer_minted_and_the_bureau_took_is_not_minted_again(tmp_path, key,
+                                                                               clock):
+    """GIVEN two writers on one file (the UI and a second process or thread), each having minted
+    before; WHEN one mints a number and the bureau acknowledges it (its row is deleted) THEN the
+    other, whose last number is remembered in memory, still continues after it, on a day it
+    last minted and across threads of one process too."""
+    ui, other = make(tmp_path, key, clock), make(tmp_path, key, clock)
+    try:
+        first = ui.enqueue("card_loss_report", loss_report())
+        theirs = other.enqueue("card_loss_report", loss_report())
+        other.ack([i.id for i in other.claim_batch(10)])  # both rows leave the queue
+        assert other.pending_count() == 0
+        mine = ui.enqueue("card_loss_report", loss_report())
+        assert seq(theirs.reference) == next_seq(first.reference)
+        assert seq(mine.reference) == next_seq(theirs.reference)
+        # The same Outbox from another thread: its own connection, the same rule.
+        import threading
+        got: list[str] = []
+        t = threading.Thread(target=lambda: got.append(
+            ui.enqueue("card_loss_report", loss_report()).reference))
+        t.start()
+        t.join()
+        again = ui.enqueue("card_loss_report", loss_report())
+        assert seq(got[0]) == next_seq(mine.reference)
+        assert seq(again.reference) == next_seq(got[0])
+    finally:
+        ui.close()
+        other.close()
+
+
+def test_the_ui_opens_a_queue_it_knows_without_writing(tmp_path, key, clock):
+    """GIVEN a queue with rows waiting and rows acknowledged WHEN the UI opens it again in the
+    same boot THEN it changes nothing in the file (on a full disk a write would refuse the open),
+    and the numbers already used stay used."""
+    with make(tmp_path, key, clock) as ob:
+        refs = [ob.enqueue("card_loss_report", loss_report()).reference for _ in range(4)]
+        ob.ack([i.id for i in ob.claim_batch(2)])
+    ui = make(tmp_path, key, clock, recover_in_flight=False)
+    try:
+        assert ui._conn().total_changes == 0
+        assert ui.pending_count() == 2
+        assert seq(ui.enqueue("card_loss_report", loss_report()).reference) == next_seq(refs[-1])
+    finally:
+        ui.close()
+
+
+def test_idempotency_keys_are_distinct_version_4_uuids(tmp_path, key):
+    import uuid
+
+    from kiosk.sync.sequence import idempotency_key
+    keys = [idempotency_key() for _ in range(2000)]
+    assert len(set(keys)) == len(keys)
+    for k in keys:
+        parsed = uuid.UUID(k)
+        assert str(parsed) == k and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
 def test_rows_queued_under_another_kiosk_id_still_block_their_numbers(tmp_path, key, clock):
     """A kiosk renamed while rows wait: the new name continues the day's count."""
     with make(tmp_path, key, clock) as ob:
