@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import random
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,7 +21,11 @@ def percentile(values: Iterable[float], q: float) -> float:
     """np.percentile(values, q) with its default linear method, for the few dozen values kept
     per frame: the same arithmetic (numpy's index and lerp), so the same float, at about 1/60 of
     numpy's per-call cost, which showed up in every frame's time."""
-    a = sorted(values)
+    return sorted_percentile(sorted(values), q)
+
+
+def sorted_percentile(a: list[float], q: float) -> float:
+    """percentile() of values already sorted."""
     if not a:
         raise ValueError("percentile of no values")
     quantile = q / 100
@@ -47,7 +52,12 @@ class Challenge:
         self.s, self.rng = s, rng
         self.mouth = MouthState()
         self._rest: deque[float] = deque(maxlen=45)
-        self._baseline = 0.0
+        # the same values kept sorted as they come and go (a sort of all 45 each frame showed in
+        # the frame's time); NaN has no place in a sorted list, so with one in the window the
+        # window is sorted as before
+        self._rest_sorted: list[float] = []
+        self._rest_nans = 0
+        self._set_baseline(0.0)
         self.state = "waiting"  # waiting -> scheduled -> cued -> opening -> scheduled ... -> done
         self._ready_since: float | None = None
         self.cue_due = 0.0
@@ -65,13 +75,35 @@ class Challenge:
         does not drag it up."""
         return self._baseline
 
+    def _remember(self, ratio: float) -> None:
+        """Append to the resting window, dropping its oldest value when full, in both orders."""
+        rest = self._rest
+        if len(rest) == rest.maxlen:
+            old = rest[0]
+            if old != old:
+                self._rest_nans -= 1
+            else:
+                del self._rest_sorted[bisect_left(self._rest_sorted, old)]
+        rest.append(ratio)
+        if ratio != ratio:
+            self._rest_nans += 1
+        else:
+            insort(self._rest_sorted, ratio)
+
+    def _set_baseline(self, baseline: float) -> None:
+        """The thresholds follow from the baseline and the (frozen) settings alone: worked out
+        when it changes, not each time they are read (several times a frame)."""
+        self._baseline = baseline
+        self._closed_threshold = max(self.s.mouth_closed, baseline + self.s.mouth_closed_margin)
+        self._open_threshold = max(self.s.mouth_open, baseline + self.s.mouth_open_margin)
+
     @property
     def closed_threshold(self) -> float:
-        return max(self.s.mouth_closed, self.baseline + self.s.mouth_closed_margin)
+        return self._closed_threshold
 
     @property
     def open_threshold(self) -> float:
-        return max(self.s.mouth_open, self.baseline + self.s.mouth_open_margin)
+        return self._open_threshold
 
     def _mouth(self, t: float, ratio: float | None) -> str:
         """'opened' / 'closed' transitions, or ''."""
@@ -80,21 +112,22 @@ class Challenge:
             self.mouth = MouthState()
             return ""
         if not m.is_open:
-            self._rest.append(ratio)
+            self._remember(ratio)
             if len(self._rest) >= 10:
-                self._baseline = percentile(self._rest, 30)
-            if ratio <= self.closed_threshold:
+                self._set_baseline(sorted_percentile(
+                    sorted(self._rest) if self._rest_nans else self._rest_sorted, 30))
+            if ratio <= self._closed_threshold:
                 m.onset, m.above = None, 0
                 return ""
             if m.onset is None:
                 m.onset = t
-            m.above = m.above + 1 if ratio > self.open_threshold else 0
+            m.above = m.above + 1 if ratio > self._open_threshold else 0
             if m.above >= self.s.open_frames:
                 m.is_open, m.below, m.peak = True, 0, ratio
                 return "opened"
             return ""
         m.peak = max(m.peak, ratio)
-        m.below = m.below + 1 if ratio < self.closed_threshold else 0
+        m.below = m.below + 1 if ratio < self._closed_threshold else 0
         if m.below >= self.s.closed_frames:
             self.mouth = MouthState()
             return "closed"

@@ -111,3 +111,25 @@ def test_challenge_percentile_is_numpys_linear_percentile_to_the_bit():
                   for _ in range(rng.randint(1, 60))]
         for q in (2, 30, 50, 98):
             assert percentile(values, q) == float(np.percentile(values, q))
+
+
+def test_challenge_baseline_kept_sorted_is_the_windows_percentile():
+    """The resting window is kept sorted as values come and go; the baseline is still the 30th
+    percentile of the last 45 closed-mouth ratios, NaN included (then the window is sorted)."""
+    import random
+
+    from kiosk.liveness.challenge import Challenge, percentile
+    from kiosk.liveness.settings import LivenessSettings
+
+    rng = random.Random(5)
+    for run in range(40):
+        ch = Challenge(LivenessSettings(mouth_closed=2.0), random.Random(run))  # never opens
+        for _ in range(rng.randint(1, 200)):
+            ratio = rng.choice((rng.uniform(0.0, 0.2), round(rng.random(), 1), 0.05, float("nan")) if run % 4 == 0
+                               else (rng.uniform(0.0, 0.2), round(rng.random(), 1), 0.05))
+            ch._mouth(0.0, ratio)
+            window = list(ch._rest)
+            assert sorted(v for v in window if v == v) == ch._rest_sorted
+            if len(window) >= 10:
+                assert ch.baseline == percentile(window, 30) or (ch.baseline != ch.baseline
+                                                                 and percentile(window, 30) != percentile(window, 30))
