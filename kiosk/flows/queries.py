@@ -11,14 +11,13 @@ Values the screen must translate (paid/owed, "30 months", an insurance's name in
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
+from collections.abc import Callable
 from typing import Any
 
 from kiosk.domain.masking import mask_account
 from kiosk.flows.base import Identity, Next
 from kiosk.flows.identify import Identify
-from kiosk.flows.steps import AskChoice, Milestone, Option, Table, Work, info
+from kiosk.flows.steps import AskChoice, Milestone, Option, Table, Text, Work, info
 from kiosk.services import receipts
 from kiosk.services.queries import (
     INSURANCES,
@@ -31,34 +30,6 @@ from kiosk.services.queries import (
     recent_years,
     yuan,
 )
-
-
-class Text(str):
-    """A value shown translated: the str is the message id, `fields` its placeholders' values.
-    Equal to another Text with the same id and fields (and, as a str, to its bare id)."""
-
-    fields: Mapping[str, Any]
-
-    def __new__(cls, key: str, **fields: Any) -> Text:
-        self = super().__new__(cls, key)
-        self.__dict__["fields"] = MappingProxyType(dict(fields))
-        return self
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("Text is immutable")
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Text):
-            return str.__eq__(self, other) and dict(self.fields) == dict(other.fields)
-        return str.__eq__(self, other)
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    __hash__ = str.__hash__
-
-    def __repr__(self) -> str:
-        return f"Text({str.__repr__(self)}, {dict(self.fields)!r})"
 
 
 # ---------------------------------------------------------------------------------- rules

@@ -39,7 +39,8 @@ class FlowRunner:
         self._cancel: Callable[[], None] = lambda: None
         self._token = 0  # results of abandoned work carry an old token and are ignored
         self._pending_outcome: Outcome | None = None
-        self.finished = False
+        self.finished = False  # an outcome was shown
+        self.left = False  # the citizen left the flow
 
     # ------------------------------------------------------------------ driving
     def start(self) -> None:
@@ -84,7 +85,7 @@ class FlowRunner:
         """The citizen left (home, timeout, session end): ignore whatever is still running."""
         self._token += 1
         self._cancel()
-        self.finished = True
+        self.left = True
 
     def print_receipt(self) -> None:
         """A receipt on request (a query's result): print, then the same outcome with a note."""
@@ -123,7 +124,7 @@ class FlowRunner:
         self._cancel = self._execute(work, lambda result, error: self._done(token, work, result, error))
 
     def _done(self, token: int, work: Work, result: Any, error: BaseException | None) -> None:
-        if token != self._token or self.finished:
+        if token != self._token or self.left:
             return  # abandoned: timed out, or the citizen left
         if work.commits and error is None:
             self.history.clear()  # written to a card or submitted: no way back past this
@@ -172,7 +173,11 @@ class FlowRunner:
         self._show(replace(outcome, print_now=False) if outcome.print_now else outcome)
 
     def _show(self, outcome: Outcome) -> None:
-        self.flow.desk.count("failed" if outcome.result is Result.FAILED else "completed")
+        # Counted once (a receipt printed on request shows it again); a failure that may be
+        # retried is not counted yet.
+        if not self.finished and not (outcome.result is Result.FAILED and outcome.retry):
+            self.flow.desk.count("failed" if outcome.result is Result.FAILED else "completed")
+            self.finished = True
         self.current = outcome
         self.history.clear()
         log.info("event=flow_outcome flow=%s result=%s name=%s", self.flow.service_id, outcome.result.value,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from types import MappingProxyType
 from typing import Any
 
 
@@ -19,6 +20,40 @@ class Step:
     then: str  # the flow method (step_<then>) that receives the answer or the work's result
     title: str = ""  # the title bar's message id; "" keeps the flow's own
     stage: str = ""  # one of the flow's STAGES, for the step indicator
+
+
+class Text(str):
+    """A value shown translated (a table cell, a fact, a field): the str is the message id,
+    `fields` its placeholders' values. Screens show t(value, **value.fields); any other str
+    (amounts, months, dates, masked names) as it is."""
+
+    fields: Mapping[str, Any]
+
+    def __new__(cls, key: str, **fields: Any) -> Text:
+        self = super().__new__(cls, key)
+        self.__dict__["fields"] = MappingProxyType(dict(fields))
+        return self
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Text is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Text):
+            return str.__eq__(self, other) and dict(self.fields) == dict(other.fields)
+        return str.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = str.__hash__
+
+    def __repr__(self) -> str:
+        return f"Text({str.__repr__(self)}, {dict(self.fields)!r})"
+
+
+def shown(value: Any, t: Callable[..., str]) -> Any:
+    """What a screen shows for a value: a Text translated by `t`, anything else as it is."""
+    return t(str(value), **value.fields) if isinstance(value, Text) else value
 
 
 # ---------------------------------------------------------------------------------- asks

@@ -23,6 +23,7 @@ class Screen:
     in_flow = False  # shows a step of a running flow (kiosk.screens.flow_host)
     flow_indicator: tuple[int, int] | None = None  # step n of m, drawn in the top bar
     flow_back: Callable[[], None] | None = None  # going back is safe here: the bottom bar offers it
+    flow_another: Callable[[], None] | None = None  # a result: another service, still identified
 
     def __init__(self, ui: UI) -> None:
         self.ui = ui

@@ -36,10 +36,11 @@ def build_bars(ui: UI) -> None:
     if not ui.screen.is_home:
         buttons.append(Button(pygame.Rect(w - m - th.px(360), y, th.px(360), bh2), "nav.home",
                               lambda: ui.go_home("cancel"), "secondary", name="home"))
-    back = ui.screen.flow_back
-    if back is not None:  # the flow says going back is safe here
-        buttons.append(Button(pygame.Rect(w - m - th.px(360) - th.px(24) - th.px(360), y, th.px(360), bh2),
-                              "flow.back", back, "secondary", name="back"))
+    slot = pygame.Rect(w - m - th.px(360) - th.px(24) - th.px(360), y, th.px(360), bh2)
+    if ui.screen.flow_back is not None:  # the flow says going back is safe here
+        buttons.append(Button(slot, "flow.back", ui.screen.flow_back, "secondary", name="back"))
+    elif ui.screen.flow_another is not None:  # a result, the citizen still identified
+        buttons.append(Button(slot, "flow.another", ui.screen.flow_another, "secondary", name="another"))
     ui.bar_buttons = buttons
 
 
@@ -66,7 +67,8 @@ def draw_bars(ui: UI, surf: pygame.Surface) -> None:
     if ui.sessions.session is not None and ui.screen.in_session and not ui.screen.is_home and not prompting:
         left = int(ui.sessions.seconds_left(now) - ui.sessions.countdown_s + 0.999)
         left = max(left, 0)
-        right = th.px(820) + (th.px(384) if ui.screen.flow_back is not None else 0)
+        aside = ui.screen.flow_back is not None or ui.screen.flow_another is not None
+        right = th.px(820) + (th.px(384) if aside else 0)
         area = pygame.Rect(th.margin + th.px(440), h - th.bottom_bar_h + th.px(20),
                            w - 2 * th.margin - right, th.bottom_bar_h - th.px(40))
         key = "session.countdown_short" if th.portrait else "session.countdown"

@@ -172,14 +172,12 @@ class ResultScreen(Screen):
 
     def __init__(self, ui: UI, title: str, body: str, reference: str = "", facts: Sequence[tuple[str, str]] = (),
                  kind: str = "ok", receipt_note: str = "", on_finish: Callable[[], None] | None = None,
-                 count: bool = True, extra: Sequence[tuple[str, Callable[[], None], str]] = (),
-                 **fields: Any) -> None:
-        """kind: ok (done), pending (accepted, the bureau decides later), info, error. `extra`:
-        more ways out beside Finish (message id, action, button name), e.g. another service."""
+                 count: bool = True, **fields: Any) -> None:
+        """kind: ok (done), pending (accepted, the bureau decides later), info, error."""
         super().__init__(ui)
         self.title_key = "msg.bar." + kind
         self.heading, self.body, self.reference, self.facts, self.kind = title, body, reference, list(facts), kind
-        self.receipt_note, self.fields, self.extra = receipt_note, fields, list(extra)
+        self.receipt_note, self.fields = receipt_note, fields
         self.on_finish = on_finish or (lambda: ui.go_home("finish"))
         if count and getattr(ui, "services", None) is not None:  # a flow's runner counts its own
             ui.services.count("completed" if kind != "error" else "failed")
@@ -190,9 +188,6 @@ class ResultScreen(Screen):
         w = min(area.width, th.px(640))
         finish = pygame.Rect(area.right - w, area.bottom - th.button_h, w, th.button_h)
         self.buttons.append(Button(finish, "nav.finish", self.on_finish, "primary", name="finish"))
-        for key, run, name in self.extra:
-            finish = finish.move(-(w + th.px(24)), 0) if not th.portrait else finish.move(0, -(th.button_h + th.px(20)))
-            self.buttons.append(Button(finish, key, run, "secondary", name=name))
 
     def draw(self, surf: pygame.Surface) -> None:
         from kiosk.screens.entry import _draw_error
@@ -253,14 +248,14 @@ class TableScreen(Screen):
 
     def __init__(self, ui: UI, title: str, heading: str, columns: Sequence[str], rows: Sequence[Sequence[str]],
                  totals: Sequence[tuple[str, str]] = (), on_print: Callable[[], None] | None = None,
-                 name: str = "table", **fields: Any) -> None:
+                 name: str = "table", count: bool = True, **fields: Any) -> None:
         super().__init__(ui)
         self.title_key, self.heading, self.columns, self.rows = title, heading, list(columns), list(rows)
         self.totals, self.on_print, self.name, self.fields = list(totals), on_print, name, fields
         self.page = 0
         # the way out of the flow (a card flow ends with "take your card"); set by the flow
         self.on_finish: Callable[[], None] | None = None
-        if getattr(ui, "services", None) is not None:
+        if count and getattr(ui, "services", None) is not None:
             ui.services.count("completed")
 
     def layout(self, area: pygame.Rect) -> None:
@@ -340,11 +335,13 @@ class TimelineScreen(Screen):
     name = "timeline"
 
     def __init__(self, ui: UI, title: str, heading: str, stages: Sequence[Stage], note: str = "",
-                 name: str = "timeline", **fields: Any) -> None:
+                 name: str = "timeline", count: bool = True, on_finish: Callable[[], None] | None = None,
+                 **fields: Any) -> None:
         super().__init__(ui)
         self.title_key, self.heading, self.stages, self.note, self.name = title, heading, list(stages), note, name
         self.fields = fields
-        if getattr(ui, "services", None) is not None:
+        self.on_finish = on_finish or (lambda: ui.go_home("finish"))
+        if count and getattr(ui, "services", None) is not None:
             ui.services.count("completed")
 
     def layout(self, area: pygame.Rect) -> None:
@@ -352,7 +349,7 @@ class TimelineScreen(Screen):
         th = self.ui.theme
         w = min(area.width, th.px(640))
         self.buttons.append(Button(pygame.Rect(area.right - w, area.bottom - th.button_h, w, th.button_h),
-                                   "nav.finish", lambda: self.ui.go_home("finish"), "primary", name="finish"))
+                                   "nav.finish", self.on_finish, "primary", name="finish"))
 
     def draw(self, surf: pygame.Surface) -> None:
         ui, th, a = self.ui, self.ui.theme, self.area

@@ -65,6 +65,8 @@ class FlowHost:
         screen = self._screen_for(step)
         screen.flow_indicator = runner.indicator
         screen.flow_back = self._back if runner.can_go_back else None
+        if isinstance(step, st.Outcome) and self.flow.identity is not None:
+            screen.flow_another = self.another
         if isinstance(step, st.Step) and step.title and not isinstance(step, st.AskConfirm):
             screen.title_key = step.title
         self.ui.show(screen, replace=self.ui.screen.in_flow)
@@ -81,30 +83,28 @@ class FlowHost:
 
     # ------------------------------------------------------------------ the end
     def _outcome(self, out: st.Outcome) -> Screen:
-        ui, fields = self.ui, dict(out.fields)
+        from kiosk.screens.flow_views import outcome_screen
+
+        ui = self.ui
+        fields = {k: st.shown(v, ui.t) for k, v in out.fields.items()}
         if out.result is st.Result.FAILED:
             actions = [Action("nav.try_again", self.runner.retry, "primary", "retry")] if out.retry else []
-            actions += self._another()
             actions.append(Action("nav.home", self.finish, "secondary" if actions else "primary", "home"))
             screen: Screen = MessageScreen(ui, out.title, out.body, actions, kind="error", **fields)
             screen.outcome = out.name  # type: ignore[attr-defined]
             return screen
-        from kiosk.screens.flow_views import outcome_screen
-
-        special = outcome_screen(self, out)
+        special = outcome_screen(self, out, fields)
         if special is not None:
             return special
-        screen = ResultScreen(ui, out.title, out.body, reference=out.reference, facts=list(out.facts),
-                              kind=KIND[out.result], receipt_note=self.runner.receipt_note, on_finish=self.finish,
-                              count=False, extra=[(a.key, a.run, a.name) for a in self._another()], **fields)
-        screen.name = "result"
+        facts = [(label, st.shown(value, ui.t)) for label, value in out.facts]
+        screen = ResultScreen(ui, out.title, out.body, reference=out.reference, facts=facts, kind=KIND[out.result],
+                              receipt_note=self.runner.receipt_note, on_finish=self.finish, count=False, **fields)
+        screen.outcome = out.name  # type: ignore[attr-defined]
         return screen
 
-    def _another(self) -> list[Action]:
-        """'Another service' keeps the citizen identified; offered once somebody is identified."""
-        if self.flow.identity is None:
-            return []
-        return [Action("flow.another", self.another, "secondary", "another")]
+    def print_receipt(self) -> None:
+        """A receipt asked for on a result (a query's): printed, then the same result with a note."""
+        self.runner.print_receipt()
 
     def another(self) -> None:
         session = self.ui.sessions.session

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Any
 from kiosk.flows import steps as st
 from kiosk.screens.base import Screen
 from kiosk.screens.card_flows import InsertCardScreen, WaitCardScreen
-from kiosk.screens.common import Action, Choice, ChoiceScreen, MessageScreen, WaitScreen
+from kiosk.screens.common import (
+    Action,
+    Choice,
+    ChoiceScreen,
+    MessageScreen,
+    Stage,
+    TableScreen,
+    TimelineScreen,
+    WaitScreen,
+)
 from kiosk.screens.entry import IdEntryScreen, PinEntryScreen
 from kiosk.screens.face_screens import ConfirmScreen, ConsentScreen, Fact, PicturesScreen
 from kiosk.screens.liveness import LivenessScreen
@@ -94,6 +103,22 @@ def view_for(host: FlowHost, step: st.Step) -> Screen:
     raise LookupError(f"no screen draws a {type(step).__name__}")
 
 
-def outcome_screen(host: FlowHost, out: st.Outcome) -> Screen | None:
+def outcome_screen(host: FlowHost, out: st.Outcome, fields: dict[str, Any]) -> Screen | None:
     """Outcomes with a table or a timeline have screens of their own (queries); None otherwise."""
+    ui, title = host.ui, host.flow.title
+    if out.table is not None:
+        t = out.table
+        rows = [[st.shown(cell, ui.t) for cell in row] for row in t.rows]
+        totals = [(label, st.shown(value, ui.t)) for label, value in t.totals]
+        on_print = host.print_receipt if out.receipt is not None else None
+        table = TableScreen(ui, title, out.title, list(t.columns), rows, totals, on_print=on_print, name=out.name,
+                            count=False, **fields)
+        table.on_finish = host.finish
+        if host.runner.receipt_note:
+            ui.toast = (host.runner.receipt_note, ui.clock.monotonic() + ui.options.toast_s)
+        return table
+    if out.timeline:
+        stages = [Stage(m.label, m.when, m.state) for m in out.timeline]
+        return TimelineScreen(ui, title, out.title, stages, note=out.body, name=out.name, count=False,
+                              on_finish=host.finish, **fields)
     return None

@@ -54,7 +54,8 @@ def entry_screen_for(ui: UI, spec: ServiceSpec) -> Screen:
 
 # The services whose journeys run as flows of the flow layer (kiosk/flows); the others still run
 # as screen callbacks until they move.
-HOSTED = frozenset({"activate_card", "change_pin", "reset_pin"})
+HOSTED = frozenset({"activate_card", "change_pin", "reset_pin", "payment_records", "pension_received", "balances",
+                    "application_progress", "pension_auth", "annual_review", "family_auth"})
 
 
 def start(ui: UI, spec: ServiceSpec) -> None:

@@ -246,7 +246,7 @@ def test_a_still_photo_is_referred_to_the_counter_after_three_attempts(make_kios
             both(k, "liveness-retry")
         k.tap("retry")
         assert k.ui.screen.name == "liveness" and k.ui.screen.attempt == attempt + 1
-    k.screen("liveness_referred", timeout=60)
+    k.until(lambda: getattr(k.ui.screen, "heading", "") == "liveness.referred.title", 60, "referred")
     both(k, "liveness-referred")
     assert len(k.sims.submissions()) == before  # nothing was submitted
     k.tap("home")
@@ -337,7 +337,7 @@ def test_declined_consent_takes_no_picture_and_another_face_is_not_matched(make_
     type_id_and_name(k, WANG, WANG_PINYIN)
     k.screen("consent")
     k.tap("consent_decline")
-    message = k.screen("message")
+    message = k.screen("result")
     assert message.heading == "consent.declined.title" and camera.frames_made == 0
     both(k, "consent-declined")
     k.tap("home")
