@@ -48,6 +48,8 @@ PAYLOAD_FORMAT = 1
 SUBMISSION_KINDS = frozenset({"pension_certification", "annual_review", "card_activation",
                               "card_loss_report", "card_application", "pin_reset"})
 RESERVED_FIELDS = frozenset({"format", "kind", "reference"})
+# json.dumps(payload, ensure_ascii=False, separators=(",", ":")) without a new encoder per call
+_PAYLOAD_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class Outbox:
@@ -153,7 +155,7 @@ class Outbox:
         if RESERVED_FIELDS & payload.keys():
             raise ValueError(f"payload may not set {sorted(RESERVED_FIELDS & payload.keys())}")
         # Serialise outside the write lock; the minted fields are spliced in under it.
-        rest = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        rest = _PAYLOAD_JSON.encode(payload).encode("utf-8")
         now, mono, synced = self._wall(), self._mono(), bool(self._synced())
         day = datetime.fromtimestamp(now).date()
 

@@ -8,6 +8,7 @@ the bureau refuses an envelope whose metadata was changed after sealing.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -41,8 +42,12 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64url_bytes(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
+    # base64.urlsafe_b64encode's two steps, without its two Python frames per call
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
 
 
 def canonical_json(value: Any) -> bytes:

@@ -66,3 +66,17 @@ def test_mint_counts_per_day_in_the_callers_transaction():
     reference.mint(conn, "K1", date(2025, 1, 1))
     conn.execute("ROLLBACK")
     assert reference.mint(conn, "K1", date(2025, 1, 1)).sequence in (b.sequence + 1, b.sequence + 2)
+
+
+def test_formatted_references_carry_the_check_character_of_their_text():
+    """The day's prefix is folded once and the six digits by table: the same check character
+    as ISO/IEC 7064 MOD 37-2 over the whole text, '*' skipped."""
+    from datetime import date as _date
+    for day in (_date(2025, 1, 1), _date(2026, 12, 31)):
+        for kiosk in ("KIOSK-0001", "k-9z"):
+            code = reference.kiosk_code(kiosk)
+            for n in [*range(1, 2000), *range(998_000, reference.SEQ_MAX + 1)]:
+                body = f"{code}{day:%Y%m%d}{n:06d}"
+                check = reference.check_character(body)
+                expected = None if check == "*" else f"{code}-{day:%Y%m%d}-{n:06d}-{check}"
+                assert reference.format_reference(kiosk, day, n) == expected
