@@ -161,18 +161,26 @@ class Landmarker:
         """The 192x192 crop: the same pixels as warping the whole frame with `m`, but from a
         compact copy of just the region the warp samples. The rotated warp reads the frame's rows
         in a scattered order; a frame fresh from the camera is not in cache, and copying the window
-        row by row (a sequential read) first roughly halves the warp's time on such frames."""
+        row by row (a sequential read) first roughly halves the warp's time on such frames.
+
+        When the window spans at least two fifths of the frame's width, its rows are copied whole:
+        the band of whole rows is one contiguous block, read in one sweep, and that is faster on a
+        cold frame than the window's row pieces, extra bytes and all (here, 640-wide frames: 366
+        columns 42 us against 55, 280 columns 33 against 39; 200 columns 23 against 18). The warp
+        then reads the window as a view of the band: the same pixels, the same edges."""
         h, w = rgb.shape[:2]
         (a, b, c), (d, e, f) = rows = m.tolist()
         x0, y0, x1, y1 = source_window(rows, w, h)
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         if x1 <= x0 or y1 <= y0:  # nothing of the frame in the crop: all border
             return cv2.warpAffine(rgb, m, (INPUT, INPUT), flags=flags, borderMode=cv2.BORDER_CONSTANT)
-        shape = (y1 - y0, x1 - x0, *rgb.shape[2:])
+        bx0, bx1 = (0, w) if 5 * (x1 - x0) >= 2 * w else (x0, x1)
+        shape = (y1 - y0, bx1 - bx0, *rgb.shape[2:])
         if self._window.size < math.prod(shape) or self._window.dtype != rgb.dtype:
             self._window = np.empty(math.prod(shape), rgb.dtype)
-        window = np.ndarray(shape, rgb.dtype, self._window)
-        np.copyto(window, rgb[y0:y1, x0:x1])
+        copied = np.ndarray(shape, rgb.dtype, self._window)
+        np.copyto(copied, rgb[y0:y1, bx0:bx1])
+        window = copied[:, x0 - bx0:x1 - bx0]
         # The same map, from window pixels: c - x0 and f - y0 are exact in float32 (an integer at
         # most c, resp. f, taken from a float32), so this is m with its last column shifted.
         shifted = np.array([a, b, c - x0, d, e, f - y0], np.float32).reshape(2, 3)
