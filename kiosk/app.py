@@ -89,70 +89,97 @@ def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any =
           config_problem: str = "") -> Kiosk:
     """config_problem: the image's configuration was refused and cfg is the fallback; the UI
     stays on the out-of-service page naming it (the maintenance menu still opens)."""
-    from kiosk.hw.power import SimPower, SystemdPower
     from kiosk.hw.registry import open_devices
-    from kiosk.screens.ui import UI, UIOptions
-    from kiosk.services.audit import AuditLog
-    from kiosk.services.container import QueueControl, build_services
-    from kiosk.services.diagnostics import Diagnostics
+    from kiosk.services.container import build_services
     from kiosk.services.health import HealthMonitor
-    from kiosk.services.maintenance import MaintenanceContext
 
     devices = devices or open_devices(cfg)
     devices.extra.setdefault("bureau", BureauLink(cfg))
-    alert_sinks: list[Callable[[Any], None]] = []
-
-    def on_alert(alert: Any) -> None:  # every sink, including those added below
-        for sink in alert_sinks:
-            sink(alert)
-
-    services = build_services(cfg, devices, on_alert=on_alert)
+    alerts = _AlertSinks()
+    services = build_services(cfg, devices, on_alert=alerts)
     devices.extra.setdefault("outbox", services.outbox)
     monitor = HealthMonitor(devices.all, health_interval_s)
     if start_monitor:
         monitor.start()
     else:
         monitor.refresh()
+    back_office = _back_office(cfg, devices, services, monitor, cfg_loader, config_problem)
+    ui = _ui(cfg, surface, clock, notifier, devices, services, monitor, back_office, config_problem)
+    audit, diagnostics, maintenance = back_office
+    maintenance.on_config_change.append(ui.apply_config)
+    alerts.sinks.append(services.staff_alert)  # kept for the heartbeat
+    alerts.sinks.append(lambda alert: audit.append("staff_alert", device=getattr(alert, "device", "?"),
+                                                   reason=getattr(alert, "reason", "?")))
+    if hasattr(devices.gpio, "consumables_alert"):
+        alerts.sinks.append(lambda alert: devices.gpio.consumables_alert())
+    diagnostics.power = power or _power(cfg, ui)
+    return Kiosk(cfg, devices, monitor, ui)
+
+
+class _AlertSinks:
+    """Staff alerts go to every sink, including those added once the UI exists."""
+
+    def __init__(self) -> None:
+        self.sinks: list[Callable[[Any], None]] = []
+
+    def __call__(self, alert: Any) -> None:
+        for sink in self.sinks:
+            sink(alert)
+
+
+def _back_office(cfg: Config, devices: Any, services: Any, monitor: Any, cfg_loader: Callable[[], Config] | None,
+                 config_problem: str) -> tuple[Any, Any, Any]:
+    """The technician's side: the audit log, diagnostics and the maintenance context."""
+    from kiosk.services.audit import AuditLog
+    from kiosk.services.container import QueueControl
+    from kiosk.services.diagnostics import Diagnostics
+    from kiosk.services.maintenance import MaintenanceContext
+
+    audit = AuditLog(cfg.data_dir / "audit.db")
+    # a lambda, not maintenance.cfg: maintenance is made below, from this diagnostics
+    diagnostics = Diagnostics(devices=devices.all, health=monitor.snapshot, cfg=lambda: maintenance.cfg(),  # noqa: PLW0108
+                              audit=audit, log_level=cfg["log.level"],
+                              sync=QueueControl(services.outbox, services.sync),
+                              printer_test=lambda: _print_test(services, cfg),
+                              printer_failures=lambda: services.printing.recent_failures)
+    maintenance = MaintenanceContext(cfg_loader or (lambda: cfg), audit, diagnostics, devices.gpio)
+    if config_problem:
+        audit.append("config_error", problem=config_problem[:300])
+    for notice in cfg.notices:  # layers set aside, provisioning items refused: the technician's to see
+        audit.append("config_layer_set_aside", problem=notice[:300])
+    return audit, diagnostics, maintenance
+
+
+def _ui(cfg: Config, surface: Any, clock: Clock | None, notifier: Any, devices: Any, services: Any, monitor: Any,
+        back_office: tuple[Any, Any, Any], config_problem: str) -> Any:
+    from kiosk.runtime.workers import Workers
+    from kiosk.screens.shell import UIOptions
+    from kiosk.screens.ui import UI
+    from kiosk.screens.voice import voice_for
+    from kiosk.services.desk import Desk
+    from kiosk.services.housekeeping import Housekeeping
+
     options = UIOptions(
         language=cfg["ui.language"], care_mode=cfg["ui.care_mode"],
         inactivity_s=cfg["session.inactivity_s"], countdown_s=cfg["session.countdown_s"],
         failsafe_s=cfg["ui.failsafe_s"], kiosk_mode=cfg["ui.kiosk_mode"], font_path=cfg["ui.font_path"],
         dim_after_s=cfg["ui.dim_after_s"])
-    audit = AuditLog(cfg.data_dir / "audit.db")
-    # a lambda, not maintenance.cfg: maintenance is made below, from this diagnostics
-    diagnostics = Diagnostics(devices=devices.all, health=monitor.snapshot, cfg=lambda: maintenance.cfg(),  # noqa: PLW0108
-                              audit=audit, log_level=cfg["log.level"])
-    maintenance = MaintenanceContext(cfg_loader or (lambda: cfg), audit, diagnostics, devices.gpio)
-    diagnostics.sync = QueueControl(services.outbox, services.sync)
-    diagnostics.printer_test = lambda: _print_test(services, cfg)
-    diagnostics.printer_failures = lambda: services.printing.recent_failures
-    ui = UI(surface, clock or SystemClock(), options, health=monitor.snapshot,
-            gpio=devices.gpio, notifier=notifier, maintenance=maintenance)
-    ui.config_problem = config_problem
-    if config_problem:
-        audit.append("config_error", problem=config_problem[:300])
-    for notice in cfg.notices:  # layers set aside, provisioning items refused: the technician's to see
-        audit.append("config_layer_set_aside", problem=notice[:300])
-    ui.services = services
-    from kiosk.services.desk import Desk
+    workers = Workers()
+    maintenance = back_office[2]
+    # Late-bound to the UI made just below: both callbacks run only once the loop runs.
+    housekeeping = Housekeeping(services, monitor.snapshot, workers, maintenance.reload,
+                                lambda new_cfg: ui.apply_config(new_cfg))  # noqa: PLW0108  (ui is made below)
+    desk = Desk(services, language=lambda: ui.lang)
+    ui = UI(surface, clock or SystemClock(), options, health=monitor.snapshot, gpio=devices.gpio, workers=workers,
+            notifier=notifier, maintenance=maintenance, services=services, desk=desk, voice=voice_for(cfg),
+            housekeeping=housekeeping, config_problem=config_problem)
+    return ui
 
-    ui.desk = Desk(services, language=lambda: ui.lang)
-    from kiosk.screens.voice import voice_for
 
-    ui.voice = voice_for(cfg)
-    from kiosk.services.housekeeping import Housekeeping
+def _power(cfg: Config, ui: Any) -> Any:
+    from kiosk.hw.power import SimPower, SystemdPower
 
-    ui.housekeeping = Housekeeping(services, monitor.snapshot, ui.workers, maintenance.reload, ui.apply_config)
-    maintenance.on_config_change.append(ui.apply_config)
-    alert_sinks.append(services.staff_alert)  # kept for the heartbeat
-    alert_sinks.append(lambda alert: audit.append("staff_alert", device=getattr(alert, "device", "?"),
-                                                  reason=getattr(alert, "reason", "?")))
-    if hasattr(devices.gpio, "consumables_alert"):
-        alert_sinks.append(lambda alert: devices.gpio.consumables_alert())
-    if power is None:
-        power = SimPower() if cfg["devices.gpio"] == "mock" else SystemdPower(ui.stop)
-    diagnostics.power = power
-    return Kiosk(cfg, devices, monitor, ui)
+    return SimPower() if cfg["devices.gpio"] == "mock" else SystemdPower(ui.stop)
 
 
 def _print_test(services: Any, cfg: Config) -> str:

@@ -10,7 +10,7 @@ import pygame
 from kiosk.screens.widgets import Button, Keypad
 
 if TYPE_CHECKING:
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 
 class Screen:

@@ -21,7 +21,7 @@ from kiosk.services.desk import CardLeftBehind  # noqa: F401  (old flows name it
 from kiosk.services.queries import Assurance
 
 if TYPE_CHECKING:
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 log = logging.getLogger(__name__)
 

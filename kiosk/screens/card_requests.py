@@ -25,7 +25,7 @@ from kiosk.screens.widgets import Button, Keypad
 from kiosk.services.queries import Assurance, QueryFailed
 
 if TYPE_CHECKING:
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 log = logging.getLogger(__name__)
 LOSS_REPORT_DAYS = 30  # a temporary loss report lapses unless made permanent at a counter

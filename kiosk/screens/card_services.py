@@ -22,7 +22,7 @@ from kiosk.screens.steps import run_step, show_error, show_message
 from kiosk.services.queries import Assurance, QueryFailed
 
 if TYPE_CHECKING:
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from kiosk.screens.widgets import Button
 from kiosk.services.session import Phase
 
 if TYPE_CHECKING:
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 
 def build_bars(ui: UI) -> None:

@@ -16,7 +16,7 @@ from kiosk.screens.theme import COLORS
 from kiosk.screens.widgets import Button
 
 if TYPE_CHECKING:
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from kiosk.services.face_check import FaceMatch
 from kiosk.services.queries import Assurance
 
 if TYPE_CHECKING:
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 log = logging.getLogger(__name__)
 

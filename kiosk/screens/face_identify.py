@@ -21,7 +21,7 @@ from kiosk.services.face_check import FaceMatch, FacePictures, LivenessSummary, 
 from kiosk.services.queries import Assurance, QueryFailed
 
 if TYPE_CHECKING:
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from kiosk.screens.widgets import Button
 from kiosk.services.face_check import FacePictures
 
 if TYPE_CHECKING:
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 
 def _two_buttons(screen: Screen, area: pygame.Rect, first: Button, second: Button) -> None:

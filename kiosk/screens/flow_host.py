@@ -16,7 +16,7 @@ from kiosk.screens.base import Screen
 from kiosk.screens.common import Action, Choice, ChoiceScreen, MessageScreen, ResultScreen, WaitScreen
 
 if TYPE_CHECKING:
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 log = logging.getLogger(__name__)
 KIND = {st.Result.DONE: "ok", st.Result.PENDING: "pending", st.Result.INFO: "info", st.Result.FAILED: "error"}

@@ -4,7 +4,7 @@ draws the step and hands the citizen's answer to the host."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kiosk.flows import steps as st
 from kiosk.screens.base import Screen
@@ -25,9 +25,25 @@ from kiosk.screens.liveness import LivenessScreen
 from kiosk.screens.name_entry import NameEntryScreen
 
 if TYPE_CHECKING:
-    from kiosk.screens.flow_host import FlowHost
+    from kiosk.flows import Flow, FlowRunner
+    from kiosk.screens.shell import UI
 
-View = Callable[["FlowHost", Any], Screen]
+
+class FlowHost(Protocol):
+    """What a view needs of the host (kiosk.screens.flow_host.FlowHost)."""
+
+    ui: UI
+    flow: Flow
+    runner: FlowRunner
+
+    def answer(self, value: Any) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def print_receipt(self) -> None: ...
+
+
+View = Callable[[FlowHost, Any], Screen]
 
 
 def _work(host: FlowHost, step: st.Work) -> Screen:

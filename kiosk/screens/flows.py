@@ -15,7 +15,7 @@ from kiosk.services.catalog import ServiceSpec
 
 if TYPE_CHECKING:
     from kiosk.screens.base import Screen
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 __all__ = [
     "FailsafeScreen",
@@ -93,7 +93,7 @@ def check_service_state(ui: UI) -> None:
     top = ui.screen
     if isinstance(top, HomeScreen) and ui.out_of_service:
         ui.stack = [OutOfServiceScreen(ui)]
-        ui._layout()
+        ui.relayout()
     elif isinstance(top, OutOfServiceScreen) and not ui.out_of_service:
         ui.stack = [HomeScreen(ui)]
-        ui._layout()
+        ui.relayout()

@@ -44,9 +44,7 @@ class HomeScreen(Screen):
         return {s.id: availability(s, self.ui.health) for s in SERVICES}
 
     def open(self, spec: ServiceSpec) -> None:
-        from kiosk.screens import flows
-
-        flows.start(self.ui, spec)
+        self.ui.flows.start(self.ui, spec)
 
     def update(self, now: float) -> None:
         if self._availability() != self._state:

@@ -12,16 +12,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pygame
 
-from kiosk.liveness import GUIDANCE_KEYS, Event, LivenessSettings, Verdict
 from kiosk.screens.base import Screen
 from kiosk.screens.common import Action, MessageScreen
 from kiosk.screens.theme import COLORS
 from kiosk.screens.voice import voice_for
 from kiosk.screens.widgets import Button
-from kiosk.services.face_check import FaceCheck, FacePictures
+from kiosk.services.face_check import GUIDANCE_KEYS, Event, FaceCheck, FacePictures, LivenessSettings, Verdict
 
 if TYPE_CHECKING:
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from kiosk.services.diagnostics import PAGES, Page
 from kiosk.services.maintenance import PinResult
 
 if TYPE_CHECKING:
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 log = logging.getLogger(__name__)
 
@@ -216,8 +216,8 @@ class MaintenanceScreen(Screen):
     # ------------------------------------------------------------------ loop
     def update(self, now: float) -> None:
         mctx = self.ui.maintenance
-        if self.ui._last_touch_at > self.last_touch:
-            self.last_touch = self.ui._last_touch_at
+        if self.ui.last_touch_at > self.last_touch:
+            self.last_touch = self.ui.last_touch_at
         if now - self.last_touch >= self.ui.maintenance.idle_s():
             self.exit("idle")
             return

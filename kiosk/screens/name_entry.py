@@ -15,7 +15,7 @@ from kiosk.screens.widgets import Button
 from kiosk.services import pinyin_input
 
 if TYPE_CHECKING:
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 MAX_PINYIN = 6  # the longest syllable (zhuang, shuang) has six letters

@@ -18,7 +18,7 @@ from kiosk.screens.steps import run_step, show_message
 from kiosk.services.queries import INSURANCES, STAGES, Assurance, recent_years, yuan
 
 if TYPE_CHECKING:
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from kiosk.screens.theme import COLORS
 from kiosk.screens.widgets import Button
 
 if TYPE_CHECKING:
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 KEYBOARD_ROWS = ("1234567890", "qwertyuiop", "asdfghjkl-", "zxcvbnm.:/")
 

@@ -11,7 +11,7 @@ from kiosk.screens.common import Action, MessageScreen, WaitScreen
 from kiosk.services.errors import explain
 
 if TYPE_CHECKING:
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 log = logging.getLogger(__name__)
 

@@ -7,45 +7,36 @@ import gc
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pygame
 
-from kiosk.hw.health import DeviceHealth
 from kiosk.i18n import Translator
 from kiosk.runtime.clock import Clock
 from kiosk.runtime.memory import malloc_trim
 from kiosk.runtime.sdnotify import Notifier
 from kiosk.runtime.workers import Workers
 from kiosk.screens.base import Screen
+from kiosk.screens.shell import UIOptions
 from kiosk.screens.text import TextRenderer
 from kiosk.screens.theme import COLORS, Theme
 from kiosk.screens.widgets import Button
 from kiosk.services.catalog import anything_available
+from kiosk.services.health import DeviceHealth
 from kiosk.services.session import Phase, SessionManager
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class UIOptions:
-    language: str = "zh_CN"
-    care_mode: bool = False
-    inactivity_s: float = 60.0
-    countdown_s: float = 20.0
-    failsafe_s: float = 3.0
-    kiosk_mode: bool = True
-    font_path: str = ""
-    toast_s: float = 6.0
-    dim_after_s: float = 120.0
 
 
 class UI:
     def __init__(self, surface: pygame.Surface, clock: Clock, options: UIOptions, *,
                  health: Callable[[], dict[str, DeviceHealth]], gpio: Any = None,
                  workers: Workers | None = None, notifier: Notifier | None = None,
-                 maintenance: Any = None) -> None:
+                 maintenance: Any = None, services: Any = None, desk: Any = None, voice: Any = None,
+                 housekeeping: Any = None, config_problem: str = "") -> None:
+        """services: kiosk.services.container.CitizenServices; desk: kiosk.services.desk.Desk, what
+        flows call; voice: kiosk.screens.voice.Voice; config_problem: `kiosk run` started on the
+        fallback config (the image's file was refused)."""
         self.surface = surface
         self.clock = clock
         self.options = options
@@ -63,18 +54,14 @@ class UI:
         self._stack: list[Screen] = []
         self.bar_buttons: list[Button] = []
         self.toast: tuple[str, float] | None = None
-        # set when `kiosk run` started on the fallback config (the image's file was refused)
-        self.config_problem = ""
+        self.config_problem = config_problem
         self._pressed: Button | None = None
         self._pending_wipes: list[Callable[[], None]] = []
         self._collect_due = False
         self.maintenance = maintenance
-        self.services: Any = None  # kiosk.services.container.CitizenServices, set by the composition root
-        self.housekeeping: Any = None
-        self.voice: Any = None  # kiosk.screens.voice.Voice
-        self.desk: Any = None  # kiosk.services.desk.Desk: what flows call
+        self.services, self.desk, self.voice, self.housekeeping = services, desk, voice, housekeeping
         self.flow_host: Any = None  # kiosk.screens.flow_host.FlowHost: the flow on screen, if any
-        self._last_touch_at = clock.monotonic()
+        self.last_touch_at = clock.monotonic()
         self._door_was_open = False
         self.dimmed = False
         self.exit_code = 0
@@ -248,7 +235,7 @@ class UI:
 
     def _pointer(self, pos: tuple[int, int], down: bool) -> None:
         now = self.clock.monotonic()
-        self._last_touch_at = now
+        self.last_touch_at = now
         if self.dimmed:  # the first touch only wakes the screen
             self.dimmed = False
             self._pressed = None
@@ -331,10 +318,10 @@ class UI:
                 gpio.tamper_alarm()
         present = bool(getattr(gpio, "someone_present", False))
         if present:
-            self._last_touch_at = now
+            self.last_touch_at = now
             self.dimmed = False
         elif self.screen.is_home and self.sessions.session is None \
-                and now - self._last_touch_at >= self.options.dim_after_s:
+                and now - self.last_touch_at >= self.options.dim_after_s:
             self.dimmed = True
         if hasattr(gpio, "set_status"):
             if self.out_of_service:

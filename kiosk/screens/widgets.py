@@ -13,7 +13,7 @@ import pygame
 from kiosk.screens.theme import COLORS
 
 if TYPE_CHECKING:
-    from kiosk.screens.ui import UI
+    from kiosk.screens.shell import UI
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.hw.ports import Frame
-from kiosk.liveness import Cue, Event, FaceEngine, LivenessSession, LivenessSettings, Verdict
+from kiosk.liveness import GUIDANCE_KEYS, Cue, Event, FaceEngine, LivenessSession, LivenessSettings, Verdict
 from kiosk.services.queries import Query, QueryFailed, ask
 
 log = logging.getLogger(__name__)
@@ -217,3 +217,9 @@ def verify_identity(query: Query, id_number: str, name: str, pictures: FacePictu
         raise QueryFailed("query.error.garbage", "verify score") from None
     log.info("event=face_match verdict=%s score=%.3f faces=%d", match.verdict, match.score, match.faces_found)
     return match
+
+
+# What the liveness screen needs of the liveness package, through this service (screens reach no
+# lower layer directly).
+__all__ = ["GUIDANCE_KEYS", "Event", "FaceCheck", "FaceMatch", "FacePictures", "LivenessSettings", "LivenessSummary",
+           "Verdict", "face_engine", "verify_identity"]

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kiosk.hw.health import DeviceHealth
+from kiosk.hw.health import DeviceHealth as DeviceHealth  # re-exported: the screens reach it here
 
 log = logging.getLogger(__name__)
 
