@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from kiosk.domain.masking import mask_name
 from kiosk.flows.base import Identity, Next
 from kiosk.flows.card import storage_refusal
 from kiosk.flows.identify import Identify, no_face_outcome
-from kiosk.flows.steps import AskChoice, AskConfirm, AskPhone, AskPhoto, Option, Work, done, failed, info, options
+from kiosk.flows.steps import AskChoice, AskConfirm, AskPhone, AskPhoto, Option, Text, Work, done, failed, info, options
 from kiosk.flows.steps import pending as pending_outcome
 from kiosk.i18n import Translator
 from kiosk.services import receipts
@@ -52,21 +51,6 @@ def phone_ok(phone: Any) -> bool:
 
 def mask_phone(phone: str) -> str:
     return phone[:3] + "****" + phone[-4:]
-
-
-@dataclass(frozen=True)
-class Words:
-    """A message id given as a field value: it formats as its text in `lang`. AskConfirm's fields
-    are formatted into the body as they are (the screen does not translate them)."""
-
-    key: str
-    lang: str
-
-    def __str__(self) -> str:
-        return Translator(self.lang)(self.key)
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self), spec)
 
 
 class FaceRequest(Identify):
@@ -227,7 +211,7 @@ class ApplyCard(FaceRequest):
                           yes="apply.confirm.yes", name="confirm_apply", stage="confirm",
                           fields={"name_masked": mask_name(self.who().name), "outlet": o.name, "address": o.address,
                                   "phone": mask_phone(phone),
-                                  "reason": Words(f"apply.reason.{self.reason}", self.ctx.language)})
+                                  "reason": Text(f"apply.reason.{self.reason}")})
 
     def step_confirm(self, _yes: bool) -> Next:
         citizen = self.citizen()

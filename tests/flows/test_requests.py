@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from kiosk.flows.requests import ApplyCard, ReportLost, Words
-from kiosk.flows.steps import AskConfirm, AskPhone, AskPhoto, Result, Work
+from kiosk.flows.requests import ApplyCard, ReportLost
+from kiosk.flows.steps import AskConfirm, AskPhone, AskPhoto, Result, Text, Work, shown
+from kiosk.i18n import Translator
 from kiosk.services import receipts
 from kiosk.services.desk import Desk
 from tests.flows.conftest import AskConsent, AskIdNumber, AskName, AskPictures, Counter, choice, confirm, kind, script
@@ -122,8 +123,6 @@ def test_report_lost_offline_is_pending_and_says_the_card_is_not_blocked(counter
     out = run.outcome
     assert out.result is Result.PENDING and out.body == "lost.pending.body", out
     assert "12333" in receipts.text("en", "receipt.note.loss_queued")
-    from kiosk.i18n import Translator
-
     assert "NOT blocked" in Translator("en")(out.body) and "12333" in Translator("en")(out.body)
     text = paper(counter)
     assert "".join(receipts.text("zh_CN", "receipt.note.loss_queued").split()) in text
@@ -169,8 +168,8 @@ def test_apply_for_a_card_with_outlet_photo_and_phone(counter):
     fields = asked(run, "confirm_apply").fields
     assert fields["name_masked"] == "周*兰" and fields["phone"] == "138****5678"
     assert fields["address"] == first.fields["address"] and fields["outlet"] == first.fields["name"]
-    assert isinstance(fields["reason"], Words) and format(Words(fields["reason"].key, "en")) == \
-        "Replacement (lost or damaged)"
+    assert fields["reason"] == Text("apply.reason.replacement")  # shown translated
+    assert shown(fields["reason"], Translator("en")) == "Replacement (lost or damaged)"
     assert out.fields == {"outlet": first.fields["name"]}
     payload = stored(counter, out.reference)
     assert payload["kind"] == "card_application"
