@@ -11,6 +11,7 @@ import pygame
 
 from kiosk.card.errors import CardNotGenuine, PinBlocked, WrongPin
 from kiosk.card.pin import new_pin_problem
+from kiosk.flows.card_return import CardReturn, Due
 from kiosk.screens.base import Screen
 from kiosk.screens.common import ResultScreen
 from kiosk.screens.entry import PinEntryScreen
@@ -103,37 +104,33 @@ class TakeCardScreen(Screen):
     def __init__(self, ui: UI) -> None:
         super().__init__(ui)
         self.started = ui.clock.monotonic()
-        self.forgotten_s = ui.services.cfg["card.forgotten_s"]
-        self.reminded = False
-        self.gone = False
+        self.policy = CardReturn(ui.desk.settings.card_forgotten_s)
         self._poll: Any = None  # the worker job asking whether the card is still in
 
     def update(self, now: float) -> None:
+        present: bool | None = None
         if self._poll is None or self._poll.done:
-            if self._poll is not None and not self._poll.error and not self._poll.result():
-                self.gone = True
-            if self.gone:
-                card_service(self.ui).end()
-                log.info("event=card_taken")
-                self.ui.go_home("card_taken")
-                return
-            self._poll = self.ui.workers.submit("card_present", card_service(self.ui).card_present)
-        if not self.reminded and now - self.started >= self.forgotten_s:
-            self.reminded = True
-            log.info("event=card_forgotten seconds=%.0f", self.forgotten_s)
-            gpio = self.ui.gpio
-            if hasattr(gpio, "call_staff"):
-                gpio.buzzer.beep(on_time=0.2, off_time=0.2, n=3)
-            voice = getattr(self.ui, "voice", None)
-            if voice is not None:
-                voice.say("card.take.forgotten", self.ui.lang)
-        if now - self.started >= 4 * self.forgotten_s:
-            # Nobody came back for it: staff take it out; the next session must not read it.
+            if self._poll is not None and not self._poll.error:
+                present = bool(self._poll.result())
+            self._poll = self.ui.workers.submit("card_present", self.ui.desk.card_present)
+        due = self.policy.due(now - self.started, present)
+        if due is Due.TAKEN:
+            self.ui.desk.end_card()
+            log.info("event=card_taken")
+            self.ui.go_home("card_taken")
+        elif due is Due.REMIND:
+            log.info("event=card_forgotten seconds=%.0f", self.policy.forgotten_s)
+            self.ui.desk.remind_card()
+            if self.ui.voice is not None:
+                self.ui.voice.say("card.take.forgotten", self.ui.lang)
+        elif due is Due.LEFT_BEHIND:
             log.warning("event=card_left_behind")
-            self.ui.desk.card_left = True
-            if hasattr(self.ui.gpio, "call_staff"):
-                self.ui.gpio.call_staff(now)
+            self.ui.desk.card_left_behind(now)
             self.ui.go_home("card_left")
+
+    @property
+    def reminded(self) -> bool:
+        return self.policy.reminded
 
     def draw(self, surf: pygame.Surface) -> None:
         ui, th, a = self.ui, self.ui.theme, self.area

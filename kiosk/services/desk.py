@@ -126,6 +126,19 @@ class Desk:
     def end_card(self) -> None:
         self.card.end()
 
+    def remind_card(self) -> None:
+        """A card forgotten in the reader: the buzzer, three times."""
+        gpio = self.services.devices.gpio
+        if hasattr(gpio, "beep"):
+            gpio.beep(3)
+
+    def card_left_behind(self, now: float) -> None:
+        """Nobody came back for the card: staff are called; no session may read it until it is out."""
+        self.card_left = True
+        gpio = self.services.devices.gpio
+        if hasattr(gpio, "call_staff"):
+            gpio.call_staff(now)
+
     # ------------------------------------------------------------------ bureau
     def card_status(self, id_number: str, assurance: Assurance) -> str | None:
         """The card's status at the bureau, None when the bureau cannot be reached."""
