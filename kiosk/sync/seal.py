@@ -42,12 +42,11 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-
-
 def _b64url_bytes(data: bytes) -> bytes:
-    # base64.urlsafe_b64encode's two steps, without its two Python frames per call
-    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
+    # base64.urlsafe_b64encode without its two Python frames, the alphabet changed by two
+    # replace() (memchr-driven) instead of a translate() through every byte
+    return (binascii.b2a_base64(data, newline=False).replace(b"+", b"-").replace(b"/", b"_")
+            .rstrip(b"="))
 
 
 def canonical_json(value: Any) -> bytes:
@@ -56,10 +55,9 @@ def canonical_json(value: Any) -> bytes:
 
 
 def rfc3339(ts: float) -> str:
-    # Formatted by hand: strftime costs several microseconds per call in every sealed record.
-    d = datetime.fromtimestamp(ts, UTC)
-    return (f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}"
-            f".{d.microsecond:06d}Z")
+    """UTC with microseconds and a Z, e.g. 2026-12-01T09:30:00.000000Z (strftime and f-strings
+    cost several microseconds per call in every sealed record; isoformat is one C call)."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def metadata(meta: EnvelopeMeta, size: int) -> dict[str, Any]:

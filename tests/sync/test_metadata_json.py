@@ -21,3 +21,22 @@ def test_metadata_json_is_the_canonical_json_of_the_metadata(kind, reference, ke
                                                              mono, boot, size):
     meta = EnvelopeMeta(kind, reference, key, created, kiosk, synced, boot, mono)
     assert metadata_json(meta, size) == canonical_json(metadata(meta, size))
+
+
+@settings(max_examples=300, deadline=None)
+@given(ts=st.floats(min_value=0, max_value=4e9, allow_nan=False))
+def test_rfc3339_is_utc_with_six_fraction_digits_and_z(ts):
+    from datetime import UTC, datetime
+
+    from kiosk.sync.seal import rfc3339
+    d = datetime.fromtimestamp(ts, UTC)
+    assert rfc3339(ts) == d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=3000))
+def test_envelope_base64url_is_the_standard_urlsafe_form_without_padding(data):
+    import base64
+
+    from kiosk.sync.seal import _b64url_bytes
+    assert _b64url_bytes(data) == base64.urlsafe_b64encode(data).rstrip(b"=")
