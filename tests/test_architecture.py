@@ -263,7 +263,6 @@ def test_no_module_is_over_400_lines(modules):
     assert not violations, _report(violations)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: the old screen flows (card_requests, card_services) in progress")
 def test_no_function_is_over_60_lines(modules):
     violations = long_functions(modules)
     assert not violations, _report(violations)
@@ -274,7 +273,6 @@ def test_the_simulators_import_nothing_from_the_kiosk(modules):
     assert not violations, _report(violations)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: kiosk/screens/* (lead) in progress")
 def test_the_screens_reach_no_device_card_sync_or_liveness_code(modules):
     violations = forbidden_imports(modules, ["kiosk.screens"], FORBIDDEN_IN_SCREENS)
     assert not violations, _report(violations)
@@ -282,6 +280,12 @@ def test_the_screens_reach_no_device_card_sync_or_liveness_code(modules):
 
 def test_the_screens_modules_import_each_other_without_a_cycle(modules):
     violations = import_cycles(modules, "kiosk.screens")
+    assert not violations, _report(violations)
+
+
+def test_the_flows_draw_nothing(modules):
+    """The flow layer is UI-free: no pygame, no screens (the headless driver runs it without them)."""
+    violations = forbidden_imports(modules, ["kiosk.flows"], ["pygame", "kiosk.screens", "kiosk.cli"])
     assert not violations, _report(violations)
 
 

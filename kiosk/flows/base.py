@@ -45,6 +45,8 @@ class Context:
     camera_ok: bool = True
     identity: Identity | None = None  # from an earlier service of this session
     remember: Callable[[str, Any], None] = field(default=lambda key, value: None)
+    # run this when the session ends (its data wiped): stop a camera preview, say
+    on_wipe: Callable[[Callable[[], None]], None] = field(default=lambda wiper: None)
     language: str = "zh_CN"
 
 

@@ -186,8 +186,9 @@ class ApplyCard(FaceRequest):
         return self.ask_photo()
 
     def ask_photo(self) -> AskPhoto:
-        return AskPhoto(then="photo", title="photo.bar", stage="photo", camera=self.desk.camera,
-                        check=self.check_photo)
+        preview = self.desk.photo_preview()
+        self.ctx.on_wipe(preview.stop)
+        return AskPhoto(then="photo", title="photo.bar", stage="photo", preview=preview, check=self.check_photo)
 
     def check_photo(self, rgb: Any) -> Any:
         """The photo screen calls it on a worker: the face engine loads there, once per flow."""

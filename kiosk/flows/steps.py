@@ -148,9 +148,10 @@ class AskPhone(Ask):
 @dataclass(frozen=True)
 class AskPhoto(Ask):
     """An ID photo taken by the camera and checked for the card (answer: JPEG bytes).
-    `camera` is the port the photo screen shows a preview from; `check` judges a still."""
+    `preview` gives the live picture to aim by (latest(), stop()); `check` judges a still (the
+    screen runs it on a worker)."""
 
-    camera: Any = None
+    preview: Any = None
     check: Callable[[Any], Any] | None = None
 
 

@@ -31,7 +31,7 @@ class FlowHost:
         ctx = Context(ui.desk, reader_ok="reader" in health and health["reader"].usable,
                       camera_ok="camera" in health and health["camera"].usable,
                       identity=earlier if isinstance(earlier, Identity) else None,
-                      remember=session.remember, language=ui.lang)
+                      remember=session.remember, on_wipe=ui.register_wipe, language=ui.lang)
         self.flow = flow_cls(ctx)
         self.token = session.token
         self.runner = FlowRunner(self.flow, self._execute, ui.clock.monotonic, on_change=self._render)
@@ -118,7 +118,7 @@ class FlowHost:
         card_in = getattr(self.flow, "card", None) is not None
         self.ui.sessions.end("finish")
         if card_in:
-            from kiosk.screens.card_flows import TakeCardScreen
+            from kiosk.screens.card_screens import TakeCardScreen
 
             self.ui.flow_host = None
             self.ui.stack = [TakeCardScreen(self.ui)]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from kiosk.flows import steps as st
 from kiosk.screens.base import Screen
-from kiosk.screens.card_flows import InsertCardScreen, WaitCardScreen
+from kiosk.screens.card_screens import InsertCardScreen, WaitCardScreen
 from kiosk.screens.common import (
     Action,
     Choice,
@@ -23,6 +23,7 @@ from kiosk.screens.entry import IdEntryScreen, PinEntryScreen
 from kiosk.screens.face_screens import ConfirmScreen, ConsentScreen, Fact, PicturesScreen
 from kiosk.screens.liveness import LivenessScreen
 from kiosk.screens.name_entry import NameEntryScreen
+from kiosk.screens.request_screens import PhoneScreen, PhotoScreen
 
 if TYPE_CHECKING:
     from kiosk.flows import Flow, FlowRunner
@@ -51,15 +52,15 @@ def _work(host: FlowHost, step: st.Work) -> Screen:
 
 
 def _card_in(host: FlowHost, step: st.WaitForCard) -> Screen:
-    return InsertCardScreen(host.ui, None, wait_s=step.timeout_s - 5, message=step.message)
+    return InsertCardScreen(host.ui, wait_s=step.timeout_s - 5, message=step.message)
 
 
 def _swap(host: FlowHost, step: st.SwapCard) -> Screen:
-    return WaitCardScreen(host.ui, step.message, step.present, None)
+    return WaitCardScreen(host.ui, step.message, step.present)
 
 
 def _liveness(host: FlowHost, step: st.CheckLiveness) -> Screen:
-    return LivenessScreen(host.ui, None, step.attempt, step.title or "liveness.bar", check=step.check)
+    return LivenessScreen(host.ui, step.check, step.attempt, step.title or "liveness.bar")
 
 
 def _pin(host: FlowHost, step: st.AskPin) -> Screen:
@@ -79,8 +80,9 @@ def _confirm(host: FlowHost, step: st.AskConfirm) -> Screen:
     actions = [Action(step.yes, lambda: host.answer(True), "danger" if step.danger else "primary",
                       "retry" if retry else "yes"),
                Action("nav.home" if retry else "nav.cancel", host.finish, "secondary", "home" if retry else "cancel")]
+    fields = {k: st.shown(v, host.ui.t) for k, v in step.fields.items()}
     return MessageScreen(host.ui, step.title, step.body, actions, kind="error" if retry else "info", name=step.name,
-                         **dict(step.fields))
+                         **fields)
 
 
 def _id(host: FlowHost, step: st.AskIdNumber) -> Screen:
@@ -99,6 +101,15 @@ def _pictures(host: FlowHost, step: st.AskPictures) -> Screen:
     return PicturesScreen(host.ui, step.pictures, lambda: host.answer(True), lambda: host.answer(False))
 
 
+def _photo(host: FlowHost, step: st.AskPhoto) -> Screen:
+    assert step.check is not None
+    return PhotoScreen(host.ui, host.answer, step.preview, step.check)
+
+
+def _phone(host: FlowHost, step: st.AskPhone) -> Screen:
+    return PhoneScreen(host.ui, host.answer)
+
+
 def _review(host: FlowHost, step: st.AskReview) -> Screen:
     facts = [Fact(f.label, f.value, f.translate) for f in step.facts]
     return ConfirmScreen(host.ui, step.title, facts, lambda: host.answer(True), step.pictures)
@@ -109,6 +120,7 @@ VIEWS: tuple[tuple[type, View], ...] = (
     (st.WaitForCard, _card_in), (st.SwapCard, _swap), (st.CheckLiveness, _liveness), (st.Work, _work),
     (st.AskPin, _pin), (st.AskChoice, _choice), (st.AskConfirm, _confirm), (st.AskIdNumber, _id),
     (st.AskName, _name), (st.AskConsent, _consent), (st.AskPictures, _pictures), (st.AskReview, _review),
+    (st.AskPhoto, _photo), (st.AskPhone, _phone),
 )
 
 

@@ -1,5 +1,5 @@
-"""Which screen follows which: the routing of citizen services. Screens stay free of business
-rules; services (kiosk/services) decide, this module only wires screens to them."""
+"""The shell's router: which screen a tile opens (its flow, through the flow host), the bars and
+overlays around every screen, and home swapped for out-of-service as devices come and go."""
 
 from __future__ import annotations
 
@@ -52,38 +52,17 @@ def entry_screen_for(ui: UI, spec: ServiceSpec) -> Screen:
     return IdEntryScreen(ui, identified)
 
 
-# The services whose journeys run as flows of the flow layer (kiosk/flows); the others still run
-# as screen callbacks until they move.
-HOSTED = frozenset({"activate_card", "change_pin", "reset_pin", "payment_records", "pension_received", "balances",
-                    "application_progress", "pension_auth", "annual_review", "family_auth"})
-
-
 def start(ui: UI, spec: ServiceSpec) -> None:
-    """Start a tile's flow: its registered flow, or the counter notice."""
-    from kiosk.screens import (  # noqa: F401
-        card_requests,
-        card_services,
-        face_flows,
-        face_identify,
-        query_flows,  # importing them registers their flows
-    )
-    from kiosk.screens.registry import FLOWS
-
-    hosted = flow_for(spec.id) if spec.id in HOSTED else None
-    if hosted is not None and getattr(ui, "desk", None) is not None:
+    """Start a tile's journey: its flow (kiosk.flows) shown by the flow host, or, for a service
+    this build offers only at the counter, the counter notice after the ID number."""
+    flow_cls = flow_for(spec.id)
+    if flow_cls is not None and ui.desk is not None:
         from kiosk.screens.flow_host import start_flow
 
         ui.sessions.begin(ui.clock.monotonic())
         ui.services.current_service = spec.id
         ui.services.count("started", spec.id)
-        start_flow(ui, hosted)
-        return
-    starter = FLOWS.get(spec.id)
-    if starter is not None and getattr(ui, "services", None) is not None:
-        ui.sessions.begin(ui.clock.monotonic())
-        ui.services.current_service = spec.id
-        ui.services.count("started", spec.id)
-        starter(ui)
+        start_flow(ui, flow_cls)
     else:
         ui.show(entry_screen_for(ui, spec))
 

@@ -6,26 +6,22 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pygame
 
 from kiosk.screens.base import Screen
-from kiosk.screens.common import Action, MessageScreen
 from kiosk.screens.theme import COLORS
 from kiosk.screens.voice import voice_for
 from kiosk.screens.widgets import Button
-from kiosk.services.face_check import GUIDANCE_KEYS, Event, FaceCheck, FacePictures, LivenessSettings, Verdict
+from kiosk.services.face_check import GUIDANCE_KEYS, Event, FaceCheck, LivenessSettings
 
 if TYPE_CHECKING:
     from kiosk.screens.shell import UI
 
 log = logging.getLogger(__name__)
 
-OnLive = Callable[[Verdict, FacePictures], None]
-FAIL_KEYS = {"no_face": "no_face", "several_faces": "several_faces", "too_dark": "too_dark"}
 SPOKEN = ("liveness.get_ready", "liveness.cue", "liveness.good", *(f"liveness.guidance.{k}" for k in GUIDANCE_KEYS))
 OVAL_W, OVAL_H = 0.40, 0.74  # the guide's share of the preview: where a face at a good distance sits
 
@@ -41,14 +37,12 @@ class LivenessScreen(Screen):
     name = "liveness"
     title_key = "liveness.bar"
 
-    def __init__(self, ui: UI, on_live: OnLive | None, attempt: int = 1, title_key: str = "liveness.bar",
-                 check: FaceCheck | None = None) -> None:
-        """check given: a flow's CheckLiveness step, run by the flow's work; this shows it."""
+    def __init__(self, ui: UI, check: FaceCheck, attempt: int = 1, title_key: str = "liveness.bar") -> None:
+        """check: the flow's running check (its CheckLiveness work runs it); this shows it."""
         super().__init__(ui)
-        self.on_live, self.attempt, self.title_key = on_live, attempt, title_key
+        self.check, self.attempt, self.title_key = check, attempt, title_key
         self.settings = LivenessSettings.from_config(ui.services.cfg)
         self.attempts, self.total = self.settings.attempts, self.settings.openings
-        self.check = check or FaceCheck(ui.services.devices.camera, self.settings)
         ui.register_wipe(self.check.cancel)
         self.guidance = ""
         self.cue_active = False
@@ -62,9 +56,6 @@ class LivenessScreen(Screen):
         self.scrim: pygame.Surface | None = None
         self.voice = getattr(ui, "voice", None) or voice_for(ui.services.cfg)
         self.voice.prepare((ui.lang, ui.t(k, total=self.total)) for k in SPOKEN)
-        if check is None:
-            session = ui.sessions.session.token if ui.sessions.session else 0
-            ui.workers.submit("liveness", self.check.run, session=session, on_done=self._finished)
         log.info("event=liveness_start attempt=%d of=%d", attempt, self.attempts)
 
     # -- layout and drawing -------------------------------------------------------------------------
@@ -207,43 +198,3 @@ class LivenessScreen(Screen):
             self.cue_active = False
         elif ev.kind == "capture":
             self.captures += 1
-
-    def _finished(self, job: Any) -> None:
-        self.running = False
-        for ev in self.check.poll():
-            self._on_event(ev)
-        if self.ui.screen is not self:
-            self.check.drop()
-            return
-        if job.error is not None:
-            log.warning("event=liveness_error error=%s", type(job.error).__name__)
-            self._message("liveness.error.camera", [Action("nav.home", lambda: self.ui.go_home("error"))],
-                          "liveness_error")
-            return
-        verdict: Verdict = job.result()
-        self.check.drop()
-        log.info("event=liveness_screen_verdict result=%s attempt=%d", verdict.result, self.attempt)
-        if verdict.live:
-            pictures = FacePictures(verdict.captures)
-            self.ui.register_wipe(pictures.drop)
-            assert self.on_live is not None
-            self.on_live(verdict, pictures)
-        elif verdict.result == "cancelled":
-            return
-        elif self.attempt < self.attempts:
-            key = f"liveness.fail.{FAIL_KEYS.get(verdict.result, 'motion')}"
-
-            def again() -> None:
-                self.ui.show(LivenessScreen(self.ui, self.on_live, self.attempt + 1, self.title_key), replace=True)
-
-            self._message(key, [Action("nav.try_again", again, "primary", "retry"),
-                                Action("nav.home", lambda: self.ui.go_home("liveness_failed"), "secondary", "home")],
-                          "liveness_retry", left=self.attempts - self.attempt, total=self.total)
-        else:
-            log.info("event=liveness_referred attempts=%d", self.attempts)
-            self._message("liveness.referred", [Action("nav.home", lambda: self.ui.go_home("referred"), "primary",
-                                                       "home")], "liveness_referred", attempts=self.attempts)
-
-    def _message(self, key: str, actions: list[Action], name: str, **fields: Any) -> None:
-        screen = MessageScreen(self.ui, f"{key}.title", f"{key}.body", actions, kind="error", name=name, **fields)
-        self.ui.show(screen, replace=True)

@@ -191,6 +191,12 @@ class Desk:
     def camera(self) -> Any:
         return self.services.devices.camera
 
+    def photo_preview(self) -> Any:
+        """The camera's live picture for the ID photo, running until stopped (a CameraPreview)."""
+        from kiosk.services.photo_preview import CameraPreview
+
+        return CameraPreview(self.services.devices.camera).start()
+
     def photo_checker(self) -> Any:
         from kiosk.services.id_photo import IdPhotoChecker
 

@@ -129,7 +129,7 @@ def test_card_pulled_out_mid_read_says_so_and_offers_to_insert_again(make_kiosk)
 
 
 def test_a_forgotten_card_sounds_the_buzzer(make_kiosk):
-    from kiosk.screens.card_flows import TakeCardScreen
+    from kiosk.screens.card_screens import TakeCardScreen
 
     k = make_kiosk()
     insert(k, "activated")

@@ -310,7 +310,9 @@ def test_liveness_screen_at_each_guidance_state(make_kiosk, lang, size):
                                                             "realtime": realtime}))
         ui.services.devices.camera = camera
         ui.sessions.begin(ui.clock.monotonic())
-        screen = LivenessScreen(ui, lambda verdict, pictures: None)
+        check = ui.desk.liveness_check()  # what a flow's CheckLiveness step carries and its work runs
+        ui.workers.submit("liveness", check.run, session=ui.sessions.current().token)
+        screen = LivenessScreen(ui, check)
         ui.show(screen)
         k.until(lambda s=screen, want=key: s.guidance == want, 30, f"guidance {key}")
         seen[key] = screen.instruction

@@ -8,7 +8,7 @@ import importlib.abc
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -30,10 +30,17 @@ class Counter:
     desk: Desk
     remembered: dict[str, Any]
 
+    wipers: list[Callable[[], None]] = field(default_factory=list)
+
     def run(self, flow_cls: type[Flow], answer: Answer, before_work: Callable[[Any], None] = lambda w: None,
             **ctx: Any) -> Run:
-        context = Context(self.desk, remember=self.remembered.__setitem__, **ctx)
-        return drive(flow_cls(context), answer, before_work=before_work)
+        context = Context(self.desk, remember=self.remembered.__setitem__, on_wipe=self.wipers.append, **ctx)
+        try:
+            return drive(flow_cls(context), answer, before_work=before_work)
+        finally:  # the session ends with the flow: what it asked to be wiped is wiped
+            for wipe in self.wipers:
+                wipe()
+            self.wipers.clear()
 
     def insert(self, persona: str) -> None:
         self.sims.card.ctl(f"INSERT {persona}")

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from kiosk.i18n import KEY_PATTERN
-from kiosk.screens import card_flows, card_requests, common, entry
+from kiosk.screens import card_screens, common, entry, request_screens
 from kiosk.services.queries import INSURANCES, STAGES, yuan
 from tests.conftest import ARTIFACTS
 from tests.ui.harness import make_harness
@@ -49,7 +49,7 @@ def screens(ui):
     stages = [common.Stage(f"progress.stage.{s}", "2025-03-04" if i <= 4 else "",
                            "done" if i < 4 else "current" if i == 4 else "pending") for i, s in enumerate(STAGES)]
     return {
-        "insert-card": lambda: card_flows.InsertCardScreen(ui, lambda i: None),
+        "insert-card": lambda: card_screens.InsertCardScreen(ui, 30.0),
         "pin-wrong": lambda: entry.PinEntryScreen(ui, lambda p: None, attempts_left=1, message="card.pin.wrong"),
         "pin-initial": lambda: entry.PinEntryScreen(ui, lambda p: None, hint="card.pin.initial_hint"),
         "new-pin-refused": lambda: entry.PinEntryScreen(ui, lambda p: None, message="pin.problem.straight_run"),
@@ -87,7 +87,7 @@ def screens(ui):
         "pin-blocked": lambda: common.MessageScreen(ui, "card.error.pin_blocked.title",
                                                     "card.error.pin_blocked.body",
                                                     [common.Action("nav.home", lambda: None)]),
-        "take-card": lambda: card_flows.TakeCardScreen(ui),
+        "take-card": lambda: card_screens.TakeCardScreen(ui),
         "lost-confirm": lambda: common.MessageScreen(
             ui, "lost.confirm.title", "lost.confirm.offline",
             [common.Action("lost.confirm.yes", lambda: None, "danger"), common.Action("nav.home", lambda: None,
@@ -103,7 +103,7 @@ def screens(ui):
             ui, "apply.bar", "apply.pick_reason",
             [common.Choice(f"apply.reason.{r}", r) for r in ("first_issue", "replacement", "renewal")],
             lambda v: None, columns=1),
-        "apply-phone": lambda: card_requests.PhoneScreen(ui, lambda p: None),
+        "apply-phone": lambda: request_screens.PhoneScreen(ui, lambda p: None),
         "apply-confirm": lambda: common.MessageScreen(
             ui, "apply.confirm.title", "apply.confirm.body",
             [common.Action("apply.confirm.yes", lambda: None), common.Action("nav.home", lambda: None, "secondary")],

@@ -113,9 +113,11 @@ def test_a_face_check_leaves_no_screen_frame_or_picture_behind(tmp_path):
     """Liveness on the synthetic camera, the four pictures, then the citizen leaves: the liveness
     screen (preview and scrim, 8 MB at 1080p), its last camera frame, the pictures' surfaces and
     JPEGs are all gone at once, and a second journey does not keep the first one's."""
+    from kiosk.flows.face import FaceSteps
+    from kiosk.flows.steps import info
     from kiosk.hw.camera_synthetic import SyntheticCameraAdapter
     from kiosk.liveness import LivenessSettings, ModelError
-    from kiosk.screens.face_identify import capture
+    from kiosk.screens.flow_host import start_flow
     from kiosk.services.face_check import face_engine
     from simulators.camera import SyntheticCamera
 
@@ -130,8 +132,17 @@ def test_a_face_check_leaves_no_screen_frame_or_picture_behind(tmp_path):
         for _journey in range(2):
             with no_cyclic_gc():
                 h.ui.sessions.begin(h.clock.monotonic())
-                captured = []
-                capture(h.ui, "consent.body_self", captured.append, ask_consent=False)
+                class Capture(FaceSteps):  # the face check alone, as every face flow starts it
+                    service_id = "pension_auth"
+
+                    def start(self):
+                        return self.capture("consent.body_self", "110105195803120029", "王秀英", offline_ok=True,
+                                            ask_consent=False)
+
+                    def face_checked(self, match):
+                        return info("consent.declined.title", "")
+
+                start_flow(h.ui, Capture)
                 liveness = h.ui.screen
                 assert liveness.name == "liveness"
                 deadline = time.monotonic() + 120
@@ -147,10 +158,8 @@ def test_a_face_check_leaves_no_screen_frame_or_picture_behind(tmp_path):
                         "picture surface": weakref.ref(pictures.images[0]),
                         "face pictures": weakref.ref(pictures.pictures)}
                 del liveness, pictures
-                h.tap_button("use_pictures")  # nothing further is wired: the callback records it
-                h.ui.go_home("finish")
+                h.ui.go_home("finish")  # the citizen leaves at the pictures
                 h.frame()
-                captured.clear()
                 alive = [name for name, ref in refs.items() if ref() is not None]
                 assert alive == []
     finally:

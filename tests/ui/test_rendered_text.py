@@ -19,7 +19,7 @@ from PIL import Image
 
 from kiosk import provisioning
 from kiosk.i18n import LANGUAGES, catalog
-from kiosk.screens import card_flows, face_screens, maintenance, name_entry
+from kiosk.screens import card_screens, face_screens, maintenance, name_entry
 from kiosk.services.face_check import FacePictures
 from kiosk.services.maintenance import hash_pin
 from tests.conftest import ARTIFACTS
@@ -74,7 +74,7 @@ def _more_screens(h):
         "pictures": lambda: face_screens.PicturesScreen(ui, pictures, lambda: None, lambda: None),
         "confirm": lambda: face_screens.ConfirmScreen(ui, "certify.pension_bar", facts, lambda: None, pictures),
         "name-entry": lambda: name_entry.NameEntryScreen(ui, lambda n: None),
-        "swap-card": lambda: card_flows.WaitCardScreen(ui, "card.adopt.take_new", False, lambda: None),
+        "swap-card": lambda: card_screens.WaitCardScreen(ui, "card.adopt.take_new", False),
         "tech-pin": lambda: maintenance.TechPinScreen(ui, "gesture"),
     }
 

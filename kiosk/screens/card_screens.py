@@ -1,0 +1,130 @@
+"""The card screens of a flow: a card going in (the flow's WaitForCard work reads it), a card
+going out or back in unread (SwapCard), and "take your card" at the end, with a reminder when it is
+forgotten and staff called when nobody comes back for it (kiosk.flows.card_return decides when)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import pygame
+
+from kiosk.flows.card_return import CardReturn, Due
+from kiosk.screens.base import Screen
+from kiosk.screens.theme import COLORS
+
+if TYPE_CHECKING:
+    from kiosk.screens.shell import UI
+
+log = logging.getLogger(__name__)
+
+
+def draw_card_slot(ui: UI, surf: pygame.Surface, center: tuple[int, int], arrow_in: bool, phase: float) -> None:
+    """A card above a slot and an arrow showing which way it moves (in or out)."""
+    th = ui.theme
+    cx, cy = center
+    slot = pygame.Rect(0, 0, th.px(420), th.px(36))
+    slot.center = (cx, cy + th.px(150))
+    pygame.draw.rect(surf, COLORS["text"], slot, border_radius=th.px(10))
+    offset = int((phase % 1.0) * th.px(60)) * (1 if arrow_in else -1)
+    card = pygame.Rect(0, 0, th.px(320), th.px(200))
+    card.midbottom = (cx, slot.top + th.px(10) + offset)
+    pygame.draw.rect(surf, COLORS["primary"], card, border_radius=th.px(16))
+    chip = pygame.Rect(card.x + th.px(36), card.y + th.px(60), th.px(64), th.px(50))
+    pygame.draw.rect(surf, (224, 190, 90), chip, border_radius=th.px(6))
+    tip = (cx + th.px(260), slot.top - th.px(20) if arrow_in else card.top - th.px(20))
+    direction = 1 if arrow_in else -1
+    pygame.draw.line(surf, COLORS["text"], (tip[0], tip[1] - direction * th.px(90)), tip, th.px(8))
+    pygame.draw.polygon(surf, COLORS["text"], [(tip[0] - th.px(24), tip[1] - direction * th.px(24)),
+                                               (tip[0] + th.px(24), tip[1] - direction * th.px(24)),
+                                               (tip[0], tip[1] + direction * th.px(6))])
+
+
+class InsertCardScreen(Screen):
+    """A card going in, with the countdown of the flow's wait (card.wait_s)."""
+
+    name = "insert_card"
+    title_key = "card.insert.bar"
+
+    def __init__(self, ui: UI, wait_s: float, message: str = "") -> None:
+        super().__init__(ui)
+        self.started = ui.clock.monotonic()
+        self.wait_s = wait_s
+        self.message = message if message and message != "wait.body" else "card.insert.title"
+
+    def draw(self, surf: pygame.Surface) -> None:
+        ui, th, a = self.ui, self.ui.theme, self.area
+        now = ui.clock.monotonic()
+        y = ui.draw_text(surf, self.message, "title", COLORS["text"], pygame.Rect(a.x, a.y, a.width, th.px(90)),
+                         1, bold=True)
+        ui.draw_text(surf, "card.insert.body", "body", COLORS["text"], pygame.Rect(a.x, y + th.px(10), a.width,
+                     th.px(100)), 2)
+        draw_card_slot(ui, surf, (a.centerx, a.centery + th.px(40)), True, now - self.started)
+        left = max(0, int(self.wait_s - (now - self.started) + 0.999))
+        ui.draw_text(surf, "card.insert.countdown", "body", COLORS["muted"],
+                     pygame.Rect(a.x, a.bottom - th.px(60), a.width, th.px(60)), 1, seconds=left)
+
+
+class TakeCardScreen(Screen):
+    """'Take your card': waits for the card to leave; a forgotten card sounds the buzzer."""
+
+    name = "take_card"
+    title_key = "card.take.bar"
+    in_session = False  # the personal part is over; the session was already wiped
+
+    def __init__(self, ui: UI) -> None:
+        super().__init__(ui)
+        self.started = ui.clock.monotonic()
+        self.policy = CardReturn(ui.desk.settings.card_forgotten_s)
+        self._poll: Any = None  # the worker job asking whether the card is still in
+
+    def update(self, now: float) -> None:
+        present: bool | None = None
+        if self._poll is None or self._poll.done:
+            if self._poll is not None and not self._poll.error:
+                present = bool(self._poll.result())
+            self._poll = self.ui.workers.submit("card_present", self.ui.desk.card_present)
+        due = self.policy.due(now - self.started, present)
+        if due is Due.TAKEN:
+            self.ui.desk.end_card()
+            log.info("event=card_taken")
+            self.ui.go_home("card_taken")
+        elif due is Due.REMIND:
+            log.info("event=card_forgotten seconds=%.0f", self.policy.forgotten_s)
+            self.ui.desk.remind_card()
+            if self.ui.voice is not None:
+                self.ui.voice.say("card.take.forgotten", self.ui.lang)
+        elif due is Due.LEFT_BEHIND:
+            log.warning("event=card_left_behind")
+            self.ui.desk.card_left_behind(now)
+            self.ui.go_home("card_left")
+
+    @property
+    def reminded(self) -> bool:
+        return self.policy.reminded
+
+    def draw(self, surf: pygame.Surface) -> None:
+        ui, th, a = self.ui, self.ui.theme, self.area
+        key = "card.take.forgotten" if self.reminded else "card.take.title"
+        ui.draw_text(surf, key, "title", COLORS["danger"] if self.reminded else COLORS["text"],
+                     pygame.Rect(a.x, a.y, a.width, th.px(180)), 2, bold=True)
+        draw_card_slot(ui, surf, (a.centerx, a.centery + th.px(40)), False, ui.clock.monotonic() - self.started)
+
+
+class WaitCardScreen(Screen):
+    """A card to take out (or put back) unread, while the flow's SwapCard work waits for it."""
+
+    name = "swap_card"
+    title_key = "card.adopt.bar"
+
+    def __init__(self, ui: UI, message: str, want_present: bool) -> None:
+        super().__init__(ui)
+        self.message, self.want_present = message, want_present
+        self.started = ui.clock.monotonic()
+
+    def draw(self, surf: pygame.Surface) -> None:
+        ui, th, a = self.ui, self.ui.theme, self.area
+        ui.draw_text(surf, self.message, "title", COLORS["text"], pygame.Rect(a.x, a.y, a.width, th.px(200)), 3,
+                     bold=True)
+        draw_card_slot(ui, surf, (a.centerx, a.centery + th.px(60)), self.want_present,
+                       ui.clock.monotonic() - self.started)
