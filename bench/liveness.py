@@ -11,7 +11,8 @@ liveness.detect_invoke_ms_p50 the detector's bare invoke
 liveness.stage_*_ms_p50       where a landmark frame's time around the model goes, from a second
                               pass over the same frames with each stage timed (kept apart so that
                               the timers add nothing to frame_ms_p50): crop (the 192x192 warp with
-                              its source window copy), io (writing the input into the interpreter
+                              its source window copy), stats (the crop's sharpness and brightness,
+                              taken before the invoke), io (writing the input into the interpreter
                               and copying the outputs out, i.e. invoke_scaled minus the invoke),
                               mesh (landmarks to frame pixels, both boxes), measure (measure()),
                               rest (the session and tracker: the frame minus those and the invoke)
@@ -159,6 +160,7 @@ def run() -> dict[str, float]:
 
 def stages(frames: list[Any]) -> dict[str, float]:
     """Per-stage medians over the frames that ran the landmark model once and no detector."""
+    import kiosk.liveness.landmarks as landmarks_module
     import kiosk.liveness.session as session_module
     from kiosk.liveness import FaceEngine, LivenessSession, LivenessSettings
 
@@ -183,12 +185,13 @@ def stages(frames: list[Any]) -> dict[str, float]:
     timed(lm, "_warp", "crop")
     timed(lm, "run", "run")
     timed(engine.detector, "detect", "detect")
-    measure = session_module.measure
+    measure, crop_stats = session_module.measure, landmarks_module.crop_stats
     timed(session_module, "measure", "measure")
+    timed(landmarks_module, "crop_stats", "stats")
     try:
         settings = LivenessSettings(attempts=1)
         session = LivenessSession(engine, settings, random.Random(7))
-        rows: dict[str, list[float]] = {k: [] for k in ("crop", "io", "mesh", "measure", "rest")}
+        rows: dict[str, list[float]] = {k: [] for k in ("crop", "stats", "io", "mesh", "measure", "rest")}
         for i, frame in enumerate(frames):
             if session.done:
                 session = LivenessSession(engine, settings, random.Random(7))
@@ -199,14 +202,16 @@ def stages(frames: list[Any]) -> dict[str, float]:
             elapsed = (time.perf_counter() - t0) * 1e3
             if i < 10 or len(log.get("run", ())) != 1 or log.get("detect") or len(log.get("measure", ())) != 1:
                 continue
-            (crop,), (scaled,), (invoke,), (run,), (meas,) = (log[k] for k in ("crop", "scaled", "invoke", "run", "measure"))
+            (crop,), (stats,), (scaled,), (invoke,), (run,), (meas,) = (
+                log[k] for k in ("crop", "stats", "scaled", "invoke", "run", "measure"))
             rows["crop"].append(crop)
+            rows["stats"].append(stats)
             rows["io"].append(scaled - invoke)
-            rows["mesh"].append(run - crop - scaled)
+            rows["mesh"].append(run - crop - stats - scaled)
             rows["measure"].append(meas)
             rows["rest"].append(elapsed - run - meas)
     finally:
-        session_module.measure = measure
+        session_module.measure, landmarks_module.crop_stats = measure, crop_stats
     return {f"liveness.stage_{k}_ms_p50": statistics.median(v) for k, v in rows.items() if v}
 
 

@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 
 from kiosk.liveness import landmarks as L
-from kiosk.liveness.landmarks import Mesh, landmark_bounds, pair_diffs
+from kiosk.liveness.landmarks import Mesh, crop_stats, landmark_bounds, pair_diffs
+from kiosk.liveness.landmarks import sharpness as sharpness  # re-exported: it was defined here
 
 PITCH_OFFSET_DEG = 8.0  # forehead-to-chin axis of a frontal face leans back about this much
 
@@ -52,7 +53,7 @@ def measure(mesh: Mesh, frame_shape: tuple[int, ...], t: float) -> FaceMeasures:
     # float32 values; the centre in float32 arithmetic as before
     (x0, y0, _, _), (x1, y1, _, _) = (mesh.bounds or landmark_bounds(p))[1].tolist()
     cx, cy = (np.float32(x0) + np.float32(x1)) / 2, (np.float32(y0) + np.float32(y1)) / 2
-    gray = cv2.cvtColor(mesh.crop[40:152, 40:152], cv2.COLOR_RGB2GRAY)
+    sharp, luma = mesh.stats or crop_stats(mesh.crop)  # Landmarker.run takes them before its invoke
     eye_r = lid_r / max(eye_w_r, 1e-6)
     eye_l = lid_l / max(eye_w_l, 1e-6)
     return FaceMeasures(
@@ -62,19 +63,10 @@ def measure(mesh: Mesh, frame_shape: tuple[int, ...], t: float) -> FaceMeasures:
         face_frac=cheeks / w,
         centre_dx=float(cx / w - 0.5), centre_dy=float(cy / h - 0.5),
         eye_dist=eye_dist,
-        sharpness=sharpness(gray),
-        luma=cv2.mean(gray)[0],
+        sharpness=sharp,
+        luma=luma,
         eye_ratio=(eye_r + eye_l) / 2,
         box=(x0, y0, x1, y1))
-
-
-def sharpness(gray: np.ndarray) -> float:
-    """Variance of the Laplacian of a grey image, as np.var of the CV_32F Laplacian was. The 3x3
-    Laplacian of 8-bit pixels is an integer within +-1020, so CV_16S holds the same values in half
-    the memory; cv2.meanStdDev accumulates in double in one pass: within float rounding of np.var's
-    float32 result, at a fraction of its time."""
-    _, std = cv2.meanStdDev(cv2.Laplacian(gray, cv2.CV_16S))
-    return float(std[0, 0]) ** 2
 
 
 def face_descriptor(rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
