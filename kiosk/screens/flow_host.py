@@ -63,6 +63,7 @@ class FlowHost:
             return  # this flow was left
         step = runner.current
         screen = self._screen_for(step)
+        screen.in_flow = True  # the next step replaces it: a flow is one screen deep over home
         screen.flow_indicator = runner.indicator
         screen.flow_back = self._back if runner.can_go_back else None
         if isinstance(step, st.Outcome) and self.flow.identity is not None:
@@ -70,6 +71,12 @@ class FlowHost:
         if isinstance(step, st.Step) and step.title and not isinstance(step, st.AskConfirm):
             screen.title_key = step.title
         self.ui.show(screen, replace=self.ui.screen.in_flow)
+
+    def language_changed(self) -> None:
+        """A result shows values translated when it was built (table cells, facts): build it again
+        in the new language. Asks keep their screen (and what was typed on it)."""
+        if isinstance(self.runner.current, st.Outcome):
+            self._render(self.runner)
 
     def _back(self) -> None:
         self.runner.back()

@@ -186,6 +186,8 @@ class UI:
     def set_language(self, lang: str) -> None:
         session = self.sessions.begin(self.clock.monotonic())
         session.language = lang
+        if self.flow_host is not None:
+            self.flow_host.language_changed()
         self.flows.build_bars(self)
         log.info("event=language lang=%s", lang)
 
