@@ -118,10 +118,18 @@ class Mesh:
         return Roi.from_bounds(*(self.bounds or landmark_bounds(self.points)))
 
 
-def crop_points_to_frame(raw: np.ndarray, m: np.ndarray, size: float) -> np.ndarray:
+def points_affine(m: np.ndarray, size: float) -> np.ndarray:
+    """crop_points_to_frame()'s map for the crop matrix `m` and the region's side, (3, 4) float32:
+    [[m00 m01 0 m02] [m10 m11 0 m12] [0 0 size/192 0]]."""
+    (m00, m01, m02), (m10, m11, m12) = m.tolist()
+    return np.array([m00, m01, 0.0, m02, m10, m11, 0.0, m12, 0.0, 0.0, size / INPUT, 0.0],
+                    np.float32).reshape(3, 4)
+
+
+def crop_points_to_frame(raw: np.ndarray, affine: np.ndarray) -> np.ndarray:
     """The model's 468 x (x, y, z) crop-pixel outputs (any shape of 1404 float32) in frame pixels,
-    (468, 3), given the crop matrix `m` and the region's side: x' = x*m00 + y*m01 + m02,
-    y' = x*m10 + y*m11 + m12, z' = z * size / 192.
+    (468, 3), given points_affine() of the crop matrix m and the region's side:
+    x' = x*m00 + y*m01 + m02, y' = x*m10 + y*m11 + m12, z' = z * size / 192.
 
     One product: [[m00 m01 0] [m10 m11 0] [0 0 k]] @ [x y z]^T + [m02 m12 0]^T; the zero terms add
     exact zeros, so these are the float32 results of the separate product, sum and scaling. It is
@@ -130,9 +138,6 @@ def crop_points_to_frame(raw: np.ndarray, m: np.ndarray, size: float) -> np.ndar
     the offset is added along contiguous rows instead of broadcast over rows of three (half the
     time of both), and the x and y rows are the contiguous rows landmark_bounds() reduces. The
     result is the transpose of that array: a (468, 3) view."""
-    (m00, m01, m02), (m10, m11, m12) = m.tolist()
-    affine = np.array([m00, m01, 0.0, m02, m10, m11, 0.0, m12, 0.0, 0.0, size / INPUT, 0.0],
-                      np.float32).reshape(3, 4)
     by_coord = affine[:, :3] @ raw.reshape(468, 3).T
     by_coord += affine[:, 3:]
     return by_coord.T
@@ -212,11 +217,12 @@ class Landmarker:
         # call path is warm from the warp, rather than in measure() after the invoke has run through
         # megabytes of weights and activations and left both cold.
         stats = crop_stats(crop)
+        affine = points_affine(m, roi.size)  # the same for the same region: built before the invoke too
         # float32(x) * float32(1/255), written straight into the interpreter's input buffer: the
         # same values as crop.astype(np.float32) * (1 / 255) passed to set_tensor.
         out = self.model.invoke_scaled(crop, _TO_UNIT)
         logit = min(max(out["conv2d_31"].item(), -100.0), 100.0)  # NaN stays NaN, as with np.clip
-        pts = crop_points_to_frame(out["conv2d_21"], m, roi.size)
+        pts = crop_points_to_frame(out["conv2d_21"], affine)
         # the pair differences measure() needs, taken once; their eye line levels the next region
         diffs = pair_diffs(pts)
         return Mesh(pts, 1.0 / (1.0 + math.exp(-logit)), crop, roi,

@@ -45,6 +45,8 @@ class TfliteModel:
         inp = self._it.get_input_details()[0]
         self.input_shape = tuple(int(v) for v in inp["shape"])
         self._input_index = inp["index"]
+        # the function that returns a view of the input buffer (safe to keep, the view is not)
+        self._input_view = self._it.tensor(self._input_index)
         self._outputs = {d["name"]: d["index"] for d in self._it.get_output_details()}
         log.info("event=model_loaded file=%s runtime=%s threads=%d", self.path.name, self.runtime, threads)
 
@@ -57,7 +59,7 @@ class TfliteModel:
         """invoke(image * scale) without set_tensor's copy: the product is written straight into
         the interpreter's own input buffer, through a view that is gone before invoke() (the
         interpreter refuses to run while a view of its memory is held). Outputs are copies."""
-        np.multiply(image, scale, out=self._it.tensor(self._input_index)(), casting="unsafe")
+        np.multiply(image, scale, out=self._input_view(), casting="unsafe")
         self._it.invoke()
         return {name: self._it.get_tensor(idx) for name, idx in self._outputs.items()}
 

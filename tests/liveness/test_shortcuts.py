@@ -134,7 +134,7 @@ def test_points_by_coordinate_equal_the_row_product(engine, tracked):
     for rgb, roi in tracked[:20]:
         m = roi.crop_to_frame()
         raw = lm.model.invoke_scaled(lm._warp(rgb, m), np.float32(1.0 / 255.0))["conv2d_21"]
-        got = L.crop_points_to_frame(raw, m, roi.size)
+        got = L.crop_points_to_frame(raw, L.points_affine(m, roi.size))
         assert got.shape == (468, 3) and got.dtype == np.float32
         np.testing.assert_array_equal(got, _row_product(raw, m, roi.size))
         np.testing.assert_array_equal(lm.run(rgb, roi).points, got)
@@ -143,7 +143,8 @@ def test_points_by_coordinate_equal_the_row_product(engine, tracked):
         raw = rng.normal(96.0, 60.0, (1, 1, 1, 1404)).astype(np.float32)
         roi = Roi(*rng.uniform(-200.0, 900.0, 2), rng.uniform(20.0, 900.0), rng.uniform(-3.2, 3.2))
         m = roi.crop_to_frame()
-        np.testing.assert_array_equal(L.crop_points_to_frame(raw, m, roi.size), _row_product(raw, m, roi.size))
+        np.testing.assert_array_equal(L.crop_points_to_frame(raw, L.points_affine(m, roi.size)),
+                                      _row_product(raw, m, roi.size))
 
 
 def _reference_roi(pts: np.ndarray) -> Roi:
