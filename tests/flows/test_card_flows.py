@@ -105,3 +105,71 @@ def test_reset_pin_refuses_a_card_of_someone_else(counter):
     run = counter.run(ResetPin, script(
         (kind(AskIdNumber), WANG), (kind(AskName), "王秀英"), (kind(AskConsent), True), (kind(AskPictures), True)))
     assert run.outcome.result is Result.FAILED and run.outcome.name == "not_holder"
+
+
+# ------------------------------------------------------------------------- activation's other ends
+def activate_until_status(counter, persona: str, pin_code: str, **kw):
+    counter.insert(persona)
+    return counter.run(ActivateCard, script((confirm("confirm_card"), True), (pin("card.activate.pin_title"), pin_code),
+                                            *kw.pop("more", ())), **kw)
+
+
+def test_activation_of_an_active_card_changes_nothing(counter):
+    run = activate_until_status(counter, "activated", WANG_PIN)
+    assert run.outcome.result is Result.INFO and run.outcome.name == "already_active"
+    assert WANG_PIN in counter.sims.card.ctl("PIN activated")
+
+
+def test_activation_of_a_card_reported_lost_is_refused(counter):
+    run = activate_until_status(counter, "reported_lost", "520131")
+    assert run.outcome.result is Result.FAILED and run.outcome.title == "card.status.reported_lost.title"
+
+
+def test_a_forged_card_is_refused_before_anything_is_asked(counter):
+    counter.insert("forged")
+    run = counter.run(ActivateCard, script())
+    assert run.outcome.result is Result.FAILED and run.outcome.name == "not_genuine"
+    assert run.kinds() == ["WaitForCard", "Work"]  # no confirmation, no PIN
+
+
+def test_activation_says_so_first_when_nothing_can_be_stored(counter):
+    from kiosk.services.container import OutboxLink
+    from kiosk.services.desk import Desk
+
+    services = counter.desk.services
+    kept, services.outbox = services.outbox, OutboxLink(None, "health.outbox.no_key")
+    try:
+        counter.desk = Desk(services)
+        run = counter.run(ActivateCard, script())
+    finally:
+        services.outbox = kept
+    assert run.outcome.result is Result.FAILED and run.outcome.name == "storage"
+    assert run.steps == []  # not even the card was asked for
+
+
+def test_activation_the_bureau_has_not_acknowledged_is_accepted_pending(counter):
+    drop = lambda rate: counter.sims.bureau.admin("PUT", "/faults", {"drop_rate": rate})  # noqa: E731
+
+    def citizen(work):
+        if work.name == "activate":
+            drop(1.0)  # the network goes as the card is written
+
+    try:
+        run = activate_until_status(counter, "new_card_4", "123456", before_work=citizen, more=(
+            (choice("pin_choice"), "new"), (pin("card.new_pin.title"), "246813"),
+            (pin("card.new_pin.again_title"), "246813")))
+    finally:
+        drop(0)
+    out = run.outcome
+    assert out.result is Result.PENDING and out.title == "card.activate.pending.title", out
+    assert counter.desk.services.outbox.outbox.holds(out.reference) or counter.sims.wait_submission(out.reference)
+    assert "246813" in counter.sims.card.ctl("PIN new_card_4")  # the card has it: the bureau decides later
+
+
+def test_keeping_the_old_pin_gives_up_when_the_card_never_comes_out(counter):
+    from dataclasses import replace
+
+    counter.desk.settings = replace(counter.desk.settings, card_wait_s=1.0)
+    run = activate_until_status(counter, "new_card_3", "123456", more=((choice("pin_choice"), "keep"),))
+    assert run.outcome.result is Result.FAILED and run.outcome.name == "swap_timeout"
+    assert "123456" in counter.sims.card.ctl("PIN new_card_3")  # nothing was written
