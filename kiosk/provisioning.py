@@ -27,6 +27,15 @@ ITEMS: Mapping[str, str] = {
     "technician_pin_hash": "maintenance.pin_hash",
 }
 KEY_ITEMS: Mapping[str, str] = {key: item for item, key in ITEMS.items()}
+# Files `kiosk provision` installs (kiosk/provision/): file name in the store -> the config key
+# that names it. Present, they take the place of the image's paths; their contents are checked
+# when they are installed, and again by whoever loads them.
+FILE_ITEMS: Mapping[str, str] = {
+    "kiosk.pem": "sync.cert_file",
+    "kiosk.key": "sync.key_file",
+    "bureau-server-ca.pem": "sync.ca_file",
+    "bureau-sealing-public.pem": "sync.bureau_public_key_file",
+}
 _KEYS = {k.name: k for k in SCHEMA}
 MAX_BYTES = 4096
 
@@ -82,6 +91,10 @@ def read(data_dir: Path) -> Provisioned:
             sources[key] = str(path)
         except ConfigError as exc:
             problems.append(str(exc))
+    for item, key in FILE_ITEMS.items():
+        path = store_dir(data_dir) / item
+        if os.path.lexists(path):  # the key is the sync unit's alone: its name is enough here
+            values[key], sources[key] = str(path), str(path)
     return Provisioned(values, tuple(problems), sources)
 
 

@@ -19,7 +19,8 @@ from kiosk import __version__, config
 # parser; one whose third-party library is missing leaves its command out. A kiosk module that
 # fails to import is a bug and says so, rather than the command vanishing from the list.
 SUBCOMMAND_MODULES = ("kiosk.cli.sync", "kiosk.cli.printer", "kiosk.cli.maintenance",
-                      "kiosk.cli.liveness", "kiosk.cli.card")
+                      "kiosk.cli.liveness", "kiosk.cli.card", "kiosk.cli.provision", "kiosk.cli.queue",
+                      "kiosk.cli.idcard")
 
 
 def _parser() -> argparse.ArgumentParser:
