@@ -211,6 +211,9 @@ SCHEMA: tuple[Key, ...] = (
     Key("devices.printer", str, "usb:0x0416:0x5011",
         "Receipt printer: usb:VID:PID | serial:DEVICE[:BAUD] | tcp:HOST[:PORT] | none.", env="KIOSK_PRINTER",
         check=_device_problem("printer")),
+    Key("devices.idcard", str, "none", "Resident ID card reader (GA 467 SAM module): serial:DEVICE[:BAUD] "
+        "(default 115200 baud) | sim (the simulator on a pseudo-terminal) | none.", env="KIOSK_IDCARD",
+        check=_device_problem("idcard")),
     Key("devices.gpio", str, "lgpio", "GPIO backend: lgpio (Pi) or mock (gpiozero MockFactory).",
         choices=("lgpio", "rpigpio", "native", "mock"), env="KIOSK_GPIO"),
     # --- card reader

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kiosk.hw.ports import Camera, CardReader, Device, Gpio, Power, Printer
+from kiosk.hw.ports import Camera, CardReader, Device, Gpio, IdCardReader, Power, Printer
 
 if TYPE_CHECKING:  # typing only: importing the adapters costs nothing at run time this way
     from kiosk.hw.camera_opencv import OpenCvCamera
     from kiosk.hw.camera_picamera2 import PiCamera
     from kiosk.hw.camera_synthetic import SyntheticCameraAdapter
     from kiosk.hw.gpio import GpioPanel
+    from kiosk.hw.idcard_serial import SerialIdCardReader
     from kiosk.hw.power import SimPower, SystemdPower
     from kiosk.hw.printer_escpos import EscposPrinter
     from kiosk.hw.reader_pcsc import PcscReader
@@ -43,6 +44,10 @@ def escpos_printer(adapter: EscposPrinter) -> Printer:
 
 
 def gpio_panel(adapter: GpioPanel) -> Gpio:
+    return adapter
+
+
+def serial_idcard_reader(adapter: SerialIdCardReader) -> IdCardReader:
     return adapter
 
 

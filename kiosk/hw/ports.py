@@ -16,6 +16,7 @@ from typing import Protocol, Self, runtime_checkable
 import numpy as np
 
 from kiosk.hw.health import DeviceHealth
+from kiosk.hw.idcard_model import IdCardData
 from kiosk.hw.printer_model import PrinterStatus, PrintOp
 
 
@@ -75,6 +76,17 @@ class CardReader(Device, Protocol):
     def transmit(self, apdu: bytes) -> tuple[bytes, int]: ...  # (data, sw as int 0x9000)
 
     def end_session(self) -> None: ...  # disconnect and reset: nothing carries to the next citizen
+
+
+@runtime_checkable
+class IdCardReader(Device, Protocol):
+    """A resident ID card (二代身份证) reader with its SAM (kiosk/hw/idcard_serial.py). Raises
+    IdCardError (kiosk/hw/idcard_errors.py): NoIdCard, IdCardRemoved, IdCardUnreadable,
+    IdCardReaderFault, SamUnavailable."""
+
+    def wait_for_card(self, timeout_s: float) -> bool: ...  # False after timeout_s
+
+    def read(self) -> IdCardData: ...  # find, select, read: the text checked, the photo dropped
 
 
 @runtime_checkable

@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeGuard, overload
 from kiosk.config import Config
 from kiosk.hw.gpio import GpioPanel, make_pin_factory
 from kiosk.hw.health import DeviceHealth
-from kiosk.hw.ports import Camera, CardReader, Device, Gpio, Monitored, Printer
+from kiosk.hw.ports import Camera, CardReader, Device, Gpio, IdCardReader, Monitored, Printer
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ ADAPTERS: dict[str, dict[str, tuple[str, str]]] = {
     "printer": {"usb": ("kiosk.hw.printer_escpos", "open_printer"),
                 "serial": ("kiosk.hw.printer_escpos", "open_printer"),
                 "tcp": ("kiosk.hw.printer_escpos", "open_printer")},
+    "idcard": {"serial": ("kiosk.hw.idcard_serial", "open_idcard"),
+               "sim": ("kiosk.hw.idcard_serial", "open_idcard")},
 }
 
 
@@ -61,7 +63,7 @@ ADAPTERS: dict[str, dict[str, tuple[str, str]]] = {
 class DeviceSpec:
     """A `devices.*` value as start-up reads it: which adapter, and the text it is given."""
 
-    kind: str  # reader | camera | printer
+    kind: str  # reader | camera | printer | idcard
     adapter: str  # a key of ADAPTERS[kind], or "none"
     spec: str
 
@@ -70,6 +72,7 @@ SPEC_FORMS = {
     "reader": "pcsc | sim | none",
     "camera": "picamera2 | opencv:INDEX | file:PATH | synthetic[:OPTIONS] | none",
     "printer": "usb:VID:PID | serial:DEVICE[:BAUD] | tcp:HOST[:PORT] | none",
+    "idcard": "serial:DEVICE[:BAUD] | sim | none",
 }
 
 
@@ -81,7 +84,7 @@ def parse_spec(kind: str, spec: str) -> DeviceSpec:
     prefix, _, arg = spec.partition(":")
     if prefix not in ADAPTERS[kind]:
         raise ValueError(f"unknown {kind} {spec!r}; expected {SPEC_FORMS[kind]}")
-    problem = _SPEC_CHECKS.get(prefix, _no_argument)(arg, spec)
+    problem = _KIND_CHECKS.get((kind, prefix), _SPEC_CHECKS.get(prefix, _no_argument))(arg, spec)
     if problem:
         raise ValueError(f"{problem}; expected {SPEC_FORMS[kind]}")
     return DeviceSpec(kind, prefix, spec)
@@ -128,7 +131,19 @@ _SPEC_CHECKS = {"opencv": _opencv, "file": _file, "synthetic": _synthetic,
                 "usb": _printer, "serial": _printer, "tcp": _printer}
 
 
-_PORT_NAMES = {"reader": "CardReader", "camera": "Camera", "printer": "Printer"}
+def _idcard_serial(arg: str, spec: str) -> str | None:
+    from kiosk.hw.idcard_serial import parse_serial_spec
+
+    try:
+        parse_serial_spec(spec)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+_KIND_CHECKS = {("idcard", "serial"): _idcard_serial}  # where a prefix means another thing per kind
+
+_PORT_NAMES = {"reader": "CardReader", "camera": "Camera", "printer": "Printer", "idcard": "IdCardReader"}
 
 
 @overload
@@ -137,6 +152,8 @@ def open_device(kind: Literal["reader"], spec: str, cfg: Config) -> CardReader |
 def open_device(kind: Literal["camera"], spec: str, cfg: Config) -> Camera | Unavailable: ...
 @overload
 def open_device(kind: Literal["printer"], spec: str, cfg: Config) -> Printer | Unavailable: ...
+@overload
+def open_device(kind: Literal["idcard"], spec: str, cfg: Config) -> IdCardReader | Unavailable: ...
 def open_device(kind: str, spec: str, cfg: Config) -> Device:
     """Open one device from its spec string, or an Unavailable that says why not. An adapter
     that is not what its kind's port promises is closed and reported as a missing driver."""
@@ -164,7 +181,7 @@ def _open_checked(kind: str, spec: str, cfg: Config) -> Device:
 
 def _is_port(device: object, kind: str) -> TypeGuard[Device]:
     """Has the device every member of its port? (Names only: mypy checks the signatures.)"""
-    port = {"reader": CardReader, "camera": Camera, "printer": Printer}[kind]
+    port = {"reader": CardReader, "camera": Camera, "printer": Printer, "idcard": IdCardReader}[kind]
     return isinstance(device, port)
 
 
@@ -213,10 +230,14 @@ class Devices:
     printer: Printer | Unavailable
     gpio: Gpio | Unavailable
     extra: dict[str, Monitored] = field(default_factory=dict)  # the bureau link, the outbox
+    idcard: IdCardReader | Unavailable = field(
+        default_factory=lambda: Unavailable("idcard", "health.idcard.not_installed", "configured as none"))
 
     def all(self) -> dict[str, Monitored]:
+        # The ID card reader is an optional extra: listed (and watched) only where one is configured.
+        fitted = not (isinstance(self.idcard, Unavailable) and self.idcard.reason == "health.idcard.not_installed")
         return {"reader": self.reader, "camera": self.camera, "printer": self.printer,
-                "gpio": self.gpio, **self.extra}
+                "gpio": self.gpio, **({"idcard": self.idcard} if fitted else {}), **self.extra}
 
     def close(self) -> None:
         for name, dev in self.all().items():
@@ -232,4 +253,5 @@ def open_devices(cfg: Config) -> Devices:
         camera=open_device("camera", cfg["devices.camera"], cfg),
         printer=open_device("printer", cfg["devices.printer"], cfg),
         gpio=open_gpio(cfg),
+        idcard=open_device("idcard", cfg["devices.idcard"], cfg),
     )

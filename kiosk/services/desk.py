@@ -19,6 +19,7 @@ from kiosk.services.receipts import ReceiptContext
 
 if TYPE_CHECKING:
     from kiosk.card.model import CardIdentity
+    from kiosk.hw.idcard_model import IdCardData
     from kiosk.services.container import CitizenServices, Submitted
     from kiosk.services.printing import PrintOutcome
     from kiosk.services.reference import OutletList
@@ -218,3 +219,21 @@ class Desk:
 
     def count(self, outcome: str, service: str = "") -> None:
         self.services.count(outcome, service)
+
+    # ------------------------------------------------------------------ resident ID card
+    def read_id_card(self) -> IdCardData:
+        """Wait for a resident ID card (card.wait_s) and read it. Returns IdCardData (name may hold
+        private-use characters: name_has_rare_chars; expired(self.trusted_today()) is None without
+        a trusted clock). Raises NoIdCard (none placed in time), IdCardRemoved, IdCardUnreadable,
+        SamUnavailable, or IdCardReaderFault (IdCardReaderUnavailable when none is configured or
+        it could not be opened): all IdCardError, explained by kiosk/services/errors.py."""
+        from kiosk.hw.idcard_errors import IdCardReaderUnavailable, NoIdCard
+        from kiosk.hw.registry import Unavailable
+
+        reader = self.services.devices.idcard
+        if isinstance(reader, Unavailable):
+            health = reader.health()
+            raise IdCardReaderUnavailable(health.reason or "idcard.error.reader", health.detail)
+        if not reader.wait_for_card(self.settings.card_wait_s):
+            raise NoIdCard(f"no ID card within {self.settings.card_wait_s:g} s")
+        return reader.read()

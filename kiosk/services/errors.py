@@ -17,6 +17,7 @@ class Explained:
 def explain(exc: BaseException) -> Explained:
     from kiosk.card import errors as ce
     from kiosk.hw import errors as he
+    from kiosk.hw import idcard_errors as ie
 
     name = type(exc).__name__
     table = {
@@ -34,6 +35,11 @@ def explain(exc: BaseException) -> Explained:
         he.ReaderGone: ("card.error.reader", False),
         ce.TerminalAuthFailed: ("card.error.terminal_auth", False),
         ce.SecurityModuleError: ("card.error.terminal_auth", False),
+        ie.NoIdCard: ("idcard.error.no_card", True),
+        ie.IdCardRemoved: ("idcard.error.removed", True),
+        ie.IdCardUnreadable: ("idcard.error.unreadable", True),
+        ie.SamUnavailable: ("idcard.error.sam", False),
+        ie.IdCardReaderFault: ("idcard.error.reader", False),
     }
     for cls in type(exc).__mro__:
         if cls in table:
