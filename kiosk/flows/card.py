@@ -4,7 +4,7 @@ confirmed; recorded at the bureau; the outcome says whether the bureau has it ye
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from kiosk.card.pin import new_pin_problem
 from kiosk.domain.masking import mask_card, mask_name
@@ -13,6 +13,13 @@ from kiosk.flows.identify import Identify
 from kiosk.flows.steps import AskChoice, AskConfirm, AskPin, Option, SwapCard, WaitForCard, Work, done, failed, info
 from kiosk.flows.steps import pending as pending_outcome
 from kiosk.services import receipts
+
+if TYPE_CHECKING:
+    from kiosk.card.model import CardIdentity
+    from kiosk.services.card_service import CardProof
+    from kiosk.services.container import Submitted
+    from kiosk.services.receipts import ReceiptDocument
+
 
 BAD_STATUSES = ("reported_lost", "blocked", "cancelled")  # a card the kiosk must not touch
 
@@ -63,7 +70,7 @@ class ActivateCard(NewPinSteps):
     def start(self) -> Next:
         return storage_refusal(self) or self.by_card()
 
-    def step_card_proved(self, proof: Any) -> Next:
+    def step_card_proved(self, proof: CardProof) -> Next:
         self.card_assurance = proof.assurance()
         return AskConfirm(then="card_confirmed", title="card.activate.confirm.title", stage="card",
                           body="card.activate.confirm.body", yes="card.activate.confirm.yes", name="confirm_card",
@@ -113,7 +120,7 @@ class ActivateCard(NewPinSteps):
         return WaitForCard(then="old_in", fn=self.desk.read_card, stage="new_pin", message="card.adopt.insert.old",
                            timeout_s=self.desk.settings.card_wait_s + 5)
 
-    def step_old_in(self, old: Any) -> Next:
+    def step_old_in(self, old: CardIdentity) -> Next:
         if old.holder.id_number != self.card.holder.id_number or old.info.card_number == self.card.info.card_number:
             return failed("card.adopt.wrong_card.title", "card.adopt.wrong_card.body", name="wrong_card")
         return self.ask_pin("card.adopt.old_pin_title", "old_pin", stage="new_pin")
@@ -133,7 +140,7 @@ class ActivateCard(NewPinSteps):
         return WaitForCard(then="new_back", fn=self.desk.read_card, stage="new_pin",
                            timeout_s=self.desk.settings.card_wait_s + 5)
 
-    def step_new_back(self, again: Any) -> Next:
+    def step_new_back(self, again: CardIdentity) -> Next:
         if again.info.card_number != self.card.info.card_number:
             return failed("card.adopt.wrong_card.title", "card.adopt.wrong_card.body", name="wrong_card")
         return self.write(self._old_pin, "adopted_medical_card_pin")
@@ -143,17 +150,17 @@ class ActivateCard(NewPinSteps):
         data: dict[str, Any] = {"card_number": self.card.info.card_number, "pin_action": action,
                                 "assurance": self.card_assurance.to_json()}
 
-        def work() -> Any:
+        def work() -> Submitted:
             self.desk.card.change_pin(self._initial, new)
             return self.desk.submit("card_activation", self.citizen(), data)
 
         return Work(then="activated", fn=work, message="card.activate.working", commits=True, stage="new_pin",
                     name="activate")
 
-    def step_activated(self, sub: Any) -> Next:
+    def step_activated(self, sub: Submitted) -> Next:
         h = self.card.holder
 
-        def receipt() -> Any:
+        def receipt() -> ReceiptDocument:
             return receipts.card_activation(self.desk.receipt_context(), id_number=h.id_number, name=h.name,
                                             reference=sub.reference)
 
@@ -174,7 +181,7 @@ class ChangePin(NewPinSteps):
         return WaitForCard(then="read", fn=self.desk.read_card, stage="card",
                            timeout_s=self.desk.settings.card_wait_s + 5)
 
-    def step_read(self, card: Any) -> Next:
+    def step_read(self, card: CardIdentity) -> Next:
         self.card = card
         self.ctx.remember("card", card)
         return self.ask_pin("card.change.old_title", "old", stage="pin")
@@ -191,7 +198,7 @@ class ChangePin(NewPinSteps):
         return Work(then="changed", fn=lambda: self.desk.card.change_pin(old, pin), message="card.change.working",
                     commits=True, stage="new_pin", timeout_s=20.0, name="change_pin")
 
-    def step_changed(self, _r: Any) -> Next:
+    def step_changed(self, _r: None) -> Next:
         return done("card.change.done.title", "card.change.done.body", name="pin_changed")
 
 
@@ -210,12 +217,12 @@ class ResetPin(NewPinSteps):
             return failed("request.no_face.title", "request.no_face.body", name="no_face")
         return storage_refusal(self) or self.by_face()
 
-    def identified(self, who: Any) -> Next:
+    def identified(self, who: Identity) -> Next:
         self.face_identity = who
         return WaitForCard(then="read", fn=self.desk.read_card, stage="card",
                            timeout_s=self.desk.settings.card_wait_s + 5)
 
-    def step_read(self, card: Any) -> Next:
+    def step_read(self, card: CardIdentity) -> Next:
         if card.holder.id_number != self.face_identity.id_number:
             # The face check was for someone else than the card's holder: change nothing.
             return failed("card.reset.not_holder.title", "card.reset.not_holder.body", name="not_holder")
@@ -226,17 +233,17 @@ class ResetPin(NewPinSteps):
     def new_pin_chosen(self, pin: str) -> Next:
         data = {"card_number": self.card.info.card_number, "assurance": self.face_identity.assurance.to_json()}
 
-        def work() -> Any:
+        def work() -> Submitted:
             self.desk.reload_pin(pin)
             return self.desk.submit("pin_reset", self.citizen(), data)
 
         return Work(then="reset", fn=work, message="card.reset.working", commits=True, stage="new_pin",
                     name="reset_pin")
 
-    def step_reset(self, sub: Any) -> Next:
+    def step_reset(self, sub: Submitted) -> Next:
         h = self.card.holder
 
-        def receipt() -> Any:
+        def receipt() -> ReceiptDocument:
             return receipts.pin_changed(self.desk.receipt_context(), id_number=h.id_number, name=h.name,
                                         reference=sub.reference, reset=True)
 

@@ -47,11 +47,13 @@ def run_work(work: Work, on_done: Callable[[Any, BaseException | None], None]) -
 
 def _show_cues(work: CheckLiveness, thread: threading.Thread) -> None:
     """What the liveness screen does: each cue is shown (and so reaches the camera) as it comes."""
+    check = work.check
+    assert check is not None, "a liveness step without its check"
     deadline = time.monotonic() + work.timeout_s + 5
     while thread.is_alive() and time.monotonic() < deadline:
-        for event in work.check.poll():
+        for event in check.poll():
             if event.kind == "cue":
-                work.check.shown(event)
+                check.shown(event)
         thread.join(0.005)
 
 

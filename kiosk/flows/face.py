@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kiosk.flows.base import Flow, Next
 from kiosk.flows.steps import AskConfirm, AskConsent, AskPictures, CheckLiveness, Work, failed, info
 from kiosk.services.face_check import FaceMatch, FacePictures, LivenessSummary
 from kiosk.services.queries import QueryFailed
+
+if TYPE_CHECKING:
+    from kiosk.liveness import Verdict
+
 
 log = logging.getLogger(__name__)
 FAIL_KEYS = {"no_face": "no_face", "several_faces": "several_faces", "too_dark": "too_dark"}
@@ -54,7 +58,7 @@ class FaceSteps(Flow):
         log.warning("event=liveness_error error=%s", type(exc).__name__)
         return failed("liveness.error.camera.title", "liveness.error.camera.body", name="liveness_error")
 
-    def step_live(self, verdict: Any) -> Next:
+    def step_live(self, verdict: Verdict) -> Next:
         attempts = self.desk.liveness_attempts()
         if verdict.live:
             pictures = FacePictures(verdict.captures)

@@ -6,13 +6,19 @@ session is reused: a card identity while the same card is still in the reader.""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from kiosk.card.errors import CardNotGenuine, PinBlocked, WrongPin
 from kiosk.flows.base import Flow, Identity, Next
 from kiosk.flows.face import FaceSteps
 from kiosk.flows.steps import AskChoice, AskIdNumber, AskName, AskPin, Option, Outcome, WaitForCard, Work, failed
 from kiosk.services.queries import Assurance
+
+if TYPE_CHECKING:
+    from kiosk.card.model import CardIdentity
+    from kiosk.services.card_service import CardProof
+    from kiosk.services.face_check import FaceMatch
+
 
 
 class Identify(FaceSteps, Flow):
@@ -62,7 +68,7 @@ class Identify(FaceSteps, Flow):
         return WaitForCard(then="card_read", fn=self.desk.read_card, stage="identify",
                            timeout_s=self.desk.settings.card_wait_s + 5)
 
-    def step_card_read(self, card: Any) -> Next:
+    def step_card_read(self, card: CardIdentity) -> Next:
         self.card = card
         self.ctx.remember("card", card)
         return Work(then="card_proved", fn=self.desk.prove_card, message="card.auth.checking", stage="identify",
@@ -74,7 +80,7 @@ class Identify(FaceSteps, Flow):
             return failed("card.error.not_genuine.title", "card.error.not_genuine.body", name="not_genuine")
         raise exc
 
-    def step_card_proved(self, proof: Any) -> Next:
+    def step_card_proved(self, proof: CardProof) -> Next:
         self.card_assurance: Assurance = proof.assurance()
         return self.ask_pin("card.pin.title", "card_pin")
 
@@ -125,7 +131,7 @@ class Identify(FaceSteps, Flow):
         self.typed_name = name
         return self.capture("consent.body_self", self.typed_id, name, offline_ok=False, stage="identify")
 
-    def face_checked(self, match: Any) -> Next:
+    def face_checked(self, match: FaceMatch | None) -> Next:
         """The face match of identification (FaceSteps calls it); certification flows override."""
         assert match is not None  # identification is online only: offline ended in a message
         who = Identity(self.typed_id, self.typed_name, Assurance("face_match", verification_id=match.verification_id))

@@ -12,7 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kiosk.services.face_check import FaceCheck, FacePictures
+    from kiosk.services.receipts import ReceiptDocument
 
 
 @dataclass(frozen=True)
@@ -130,14 +134,14 @@ class AskReview(Ask):
     """The facts of a submission, with the face pictures when there are some (answer: True)."""
 
     facts: tuple[Fact, ...] = ()
-    pictures: Any = None  # kiosk.services.face_check.FacePictures
+    pictures: FacePictures | None = None
 
 
 @dataclass(frozen=True)
 class AskPictures(Ask):
     """The four pictures just taken: use them (answer True) or take them again (False)."""
 
-    pictures: Any = None
+    pictures: FacePictures | None = None
 
 
 @dataclass(frozen=True)
@@ -192,7 +196,7 @@ class CheckLiveness(Work):
     """The liveness check: `fn` runs it; `check` is the running check the screen shows (its
     preview frame, events and countdown). `attempt` of the settings' attempts."""
 
-    check: Any = field(default=None, compare=False, repr=False)
+    check: FaceCheck | None = field(default=None, compare=False, repr=False)
     attempt: int = 1
     name: str = "liveness"
 
@@ -232,7 +236,7 @@ class Outcome:
     facts: tuple[tuple[str, str], ...] = ()  # (message id, value) shown under the body
     table: Table | None = None
     timeline: tuple[Milestone, ...] = ()
-    receipt: Callable[[], Any] | None = field(default=None, compare=False, repr=False)  # builds the document
+    receipt: Callable[[], ReceiptDocument] | None = field(default=None, compare=False, repr=False)  # the document
     print_now: bool = True  # print the receipt at once (a submission) or on request (a query)
     retry: bool = False  # failed, and trying again can help
     name: str = "result"

@@ -60,6 +60,7 @@ def _swap(host: FlowHost, step: st.SwapCard) -> Screen:
 
 
 def _liveness(host: FlowHost, step: st.CheckLiveness) -> Screen:
+    assert step.check is not None, "a liveness step without its check"
     return LivenessScreen(host.ui, step.check, step.attempt, step.title or "liveness.bar")
 
 
@@ -98,6 +99,7 @@ def _consent(host: FlowHost, step: st.AskConsent) -> Screen:
 
 
 def _pictures(host: FlowHost, step: st.AskPictures) -> Screen:
+    assert step.pictures is not None, "pictures to show"
     return PicturesScreen(host.ui, step.pictures, lambda: host.answer(True), lambda: host.answer(False))
 
 
