@@ -40,6 +40,9 @@ Admin API (plain HTTP on 127.0.0.1:--admin-port, JSON):
   GET /health, GET /faults, PUT /faults {"latency_ms": 20, "error_rate": 0.1, ...},
   GET /stats, GET /submissions, GET /submissions/<key>, GET /heartbeats,
   PUT /kiosk-config/<kiosk_id> {settings...}
+  POST /ecard/tokens {"id_number": ...} (a phone's QR token), PUT /ecard/clock {"offset_s": N},
+  PUT /ecard/status/<id_number> {"status": none|active|suspended}, GET /ecard/state,
+  POST /ecard/reset (e-card, family-account and certificate state back to the data files)
 Fault fields: latency_ms, error_rate, error_status (500/502/503/504), drop_rate,
   throttle_rate, retry_after_s, garbage_rate, tls_failure_rate. Errors and 429s come before
   any processing; half of the drops and all garbage answers come after the request was
@@ -122,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         tls_failure_rate=args.tls_failure_rate,
     ), args.seed)
     server = BureauServer((args.host, args.port), bureau, dice, server_context(files))
-    admin = admin_mod.AdminServer(("127.0.0.1", args.admin_port), dice, server.stats, store)
+    admin = admin_mod.AdminServer(("127.0.0.1", args.admin_port), dice, server.stats, store,
+                                  bureau.ecard)
     admin.start()
     port, admin_port = server.server_address[1], admin.server_address[1]
     for name, path in files.as_dict().items():

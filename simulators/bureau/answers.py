@@ -19,7 +19,7 @@ import hashlib
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from .personas import Persona, Personas
+from .personas import Persona, Personas, mask_name
 
 CENT = Decimal("0.01")
 RATES: dict[str, tuple[Decimal, Decimal]] = {
@@ -232,12 +232,15 @@ class Answers:
             )
         return {"applications": apps}
 
-    def family_members(self, persona: Persona, certified: set[str]) -> dict[str, Any]:
+    def family_members(self, persona: Persona, certified: set[str],
+                       family: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+        """`family`: the account as it is now (members added and removed), else the persona's."""
         members = []
-        for id_number, relation in persona.family:
+        for id_number, relation in persona.family if family is None else family:
             member = self.personas.citizens[id_number]
             members.append(
-                {"id_number": id_number, "name": member.name, "relation": relation,
+                {"id_number": id_number, "name": member.name, "name_masked": mask_name(member.name),
+                 "relation": relation,
                  "retired": member.retired,
                  "certification_due": member.retired and id_number not in certified}
             )

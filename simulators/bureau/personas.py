@@ -26,6 +26,15 @@ def mask_id(text: str) -> str:
     return text[:4] + "*" * 10 + text[-4:] if len(text) == 18 else "*" * len(text)
 
 
+def mask_name(name: str) -> str:
+    """What a screen or a certificate check may show: 王*英, 王*, 欧**锋 (code points, not bytes)."""
+    if len(name) <= 1:
+        return "*"
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
 @dataclass(frozen=True)
 class Card:
     number: str

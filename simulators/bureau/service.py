@@ -13,6 +13,8 @@ from typing import Any
 
 from . import cardauth
 from .answers import Answers
+from .certificate import Certificates
+from .ecard import ECardData, ECardDesk, load_data
 from .envelope import EnvelopeRejected, Opener
 from .facematch import FaceMatcher, MatcherUnavailable, resolve_photo
 from .personas import Persona, Personas, id_number_valid, mask_id
@@ -34,10 +36,16 @@ _REFERENCE_RE = re.compile(r"^[A-Za-z0-9-]{6,64}$")
 
 class Bureau:
     def __init__(self, store: Store, personas: Personas, answers: Answers, opener: Opener,
-                 matcher: FaceMatcher, schemas: Schemas, photos_dir: Path | None) -> None:
+                 matcher: FaceMatcher, schemas: Schemas, photos_dir: Path | None,
+                 ecard_data: ECardData | None = None) -> None:
         self.store, self.personas, self.answers = store, personas, answers
         self.opener, self.matcher, self.schemas = opener, matcher, schemas
         self.photos_dir = photos_dir
+        self.ecard = ECardDesk(personas, answers, store, schemas, ecard_data or load_data(),
+                               self._assurance_problem)
+        self.certificates = Certificates(self.ecard, answers)
+        self._posts = {**self.ecard.routes, "/v1/certificates/participation": self.certificates.issue,
+                       "/v1/certificates/verify": self.certificates.verify}
         self._queries: dict[str, tuple[str, Callable[[Persona, dict[str, Any]], Any]]] = {
             "payment-records": ("YearInsuranceQuery", lambda p, q: answers.payment_records(
                 p, q["insurance"], q["year"])),
@@ -50,8 +58,8 @@ class Bureau:
             "card-status": ("CitizenQuery", lambda p, q: answers.card_status(
                 p, store.events(p.id_number))),
             "card-applications": ("CitizenQuery", lambda p, q: answers.card_applications(p)),
-            "family-members": ("CitizenQuery", lambda p, q: answers.family_members(
-                p, store.certified_this_year(answers.today.year))),
+            "family-members": ("CitizenQuery", lambda p, q: self.ecard.family_list(p)),
+            "ecard-status": ("CitizenQuery", lambda p, q: self.ecard.status(p)),
         }
 
     # ---- routing -------------------------------------------------------------------------
@@ -86,6 +94,8 @@ class Bureau:
             return self.heartbeat(match.group(1), doc, kiosk_id)
         if path.startswith("/v1/queries/") and path[12:] in self._queries:
             return self.query(path[12:], doc, kiosk_id)
+        if path in self._posts:
+            return self._posts[path](doc, kiosk_id)
         return problem(404, "not_found", "no such operation")
 
     # ---- submissions ---------------------------------------------------------------------
@@ -197,6 +207,8 @@ class Bureau:
             if max_age is not None and time.time() - record["created_unix"] > max_age:
                 return "verification_id is too old"
             return None
+        if method == "ecard_qr":
+            return self.ecard.signin_problem(persona, assurance, max_age, kiosk_id)
         return None if max_age is None else "assurance method none cannot read personal data"
 
     def _card_proof_problem(self, persona: Persona, assurance: dict[str, Any],

@@ -96,6 +96,19 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
+    def script(self, sql: str) -> None:
+        with self.lock:
+            self._db.executescript(sql)
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self.lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def changed(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """Run one write; the number of rows it changed."""
+        with self.lock:
+            return self._db.execute(sql, params).rowcount
+
     def first_answer(self, key: str) -> str | None:
         with self.lock:
             row = self._db.execute(
