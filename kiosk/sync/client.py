@@ -44,6 +44,13 @@ QUERY_PATHS = {
     "identity_verify": "/v1/identity/verify",
     "card_auth_challenge": "/v1/card-auth/challenge",
     "card_auth_verify": "/v1/card-auth/verify",
+    "ecard_sign_in": "/v1/ecard/sign-in",
+    "ecard_status": "/v1/queries/ecard-status",
+    "ecard_application": "/v1/ecard/applications",
+    "family_member_add": "/v1/family/members/add",
+    "family_member_remove": "/v1/family/members/remove",
+    "participation_certificate": "/v1/certificates/participation",
+    "certificate_verify": "/v1/certificates/verify",
 }
 _TRANSIENT_ERRORS = (OSError, http.client.HTTPException, ssl.SSLError)
 
