@@ -78,3 +78,19 @@ def snapshot(root: Path) -> dict[str, tuple[int, bytes | None]]:
         st = path.lstat()
         out[str(path.relative_to(root))] = (st.st_mode, path.read_bytes() if path.is_file() else None)
     return out
+
+
+def provisioned(data: Path, stick: Path, state: Path, kiosk_id: str, bureau_url: str) -> Path:
+    """A data store provisioned through both phases (in process: the CLI is tested elsewhere);
+    returns the store."""
+    from kiosk.provision import bundle, install
+
+    bundle.make(stick, kiosk_id=kiosk_id, bureau_url=bureau_url,
+                kiosk_ca=(state / "kiosk-ca.pem").read_bytes(),
+                server_ca=(state / "server-ca.pem").read_bytes(),
+                sealing_key=(state / "bureau-hpke-public.pem").read_bytes(), pin=GOOD_PIN)
+    assert isinstance(install.provision(data, stick), install.Requested)
+    sign_on_stick(stick, state)
+    done = install.provision(data, stick)
+    assert isinstance(done, install.Installed)
+    return done.store
