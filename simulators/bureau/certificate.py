@@ -52,7 +52,7 @@ class Certificates:
                 "units": self._units(persona, months)}
 
     def issue(self, doc: dict[str, Any], kiosk_id: str) -> Reply:
-        persona, refused = self.desk._citizen("ParticipationCertificateRequest", doc, kiosk_id)
+        persona, refused = self.desk.checked_citizen("ParticipationCertificateRequest", doc, kiosk_id)
         if persona is None:
             return refused or problem(500, "internal_error", "no citizen")
         first, last = doc["from"], doc["to"]

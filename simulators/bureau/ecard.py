@@ -132,7 +132,7 @@ class ECardDesk:
         return None
 
     # ---- helpers shared by the operations ------------------------------------------------
-    def _citizen(self, schema: str, doc: dict[str, Any], kiosk_id: str,
+    def checked_citizen(self, schema: str, doc: dict[str, Any], kiosk_id: str,
                  id_key: str = "id_number", assurance_key: str = "assurance"
                  ) -> tuple[Persona | None, Reply | None]:
         """Check the body against its schema, find the citizen, judge the assurance."""
@@ -153,7 +153,7 @@ class ECardDesk:
 
     # ---- application ---------------------------------------------------------------------
     def apply(self, doc: dict[str, Any], kiosk_id: str) -> Reply:
-        persona, refused = self._citizen("ECardApplicationRequest", doc, kiosk_id)
+        persona, refused = self.checked_citizen("ECardApplicationRequest", doc, kiosk_id)
         if persona is None:
             return refused or problem(500, "internal_error", "no citizen")
         operator = doc.get("on_behalf_of")
@@ -200,7 +200,7 @@ class ECardDesk:
         return self.answers.family_members(persona, certified, self.family_of(persona))
 
     def family_add(self, doc: dict[str, Any], kiosk_id: str) -> Reply:
-        owner, refused = self._citizen("FamilyMemberAddRequest", doc, kiosk_id)
+        owner, refused = self.checked_citizen("FamilyMemberAddRequest", doc, kiosk_id)
         if owner is None:
             return refused or problem(500, "internal_error", "no citizen")
         wanted = doc["member"]
@@ -221,7 +221,7 @@ class ECardDesk:
         return Reply(200, self.family_list(owner))
 
     def family_remove(self, doc: dict[str, Any], kiosk_id: str) -> Reply:
-        owner, refused = self._citizen("FamilyMemberRemoveRequest", doc, kiosk_id)
+        owner, refused = self.checked_citizen("FamilyMemberRemoveRequest", doc, kiosk_id)
         if owner is None:
             return refused or problem(500, "internal_error", "no citizen")
         relation = dict(self.family_of(owner)).get(doc["member_id_number"])

@@ -12,6 +12,7 @@ from kiosk.sync.client import QUERY_PATHS, BureauClient, BureauRejected
 from tests import openapi_util
 from tests.bureau_harness import KIOSK, QIAN, Bureau
 
+OTHER = "KIOSK-0002"
 NEW_KINDS = {"ecard_sign_in": "ECardSignIn", "ecard_status": "ECardStatus",
              "ecard_application": "ECardApplication", "family_member_add": "FamilyMembers",
              "family_member_remove": "FamilyMembers", "participation_certificate": "ParticipationCertificate",
@@ -21,7 +22,8 @@ NEW_KINDS = {"ecard_sign_in": "ECardSignIn", "ecard_status": "ECardStatus",
 @pytest.fixture(scope="module")
 def bureau(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bureau]:
     root = tmp_path_factory.mktemp("bureau")
-    sim = Bureau(state=root / "state", ready_file=root / "ready.json")
+    sim = Bureau(state=root / "state", ready_file=root / "ready.json",
+                 extra_args=("--kiosk-id", KIOSK, "--kiosk-id", OTHER))
     sim.start()
     yield sim
     sim.stop()
@@ -35,9 +37,13 @@ def test_every_query_kind_is_a_post_of_the_contract_answering_its_schema() -> No
         assert openapi_util.response_schema(QUERY_PATHS[kind], "POST", 200) == schema, kind
 
 
+def kiosk_client(bureau: Bureau, kiosk: str = KIOSK) -> BureauClient:
+    return BureauClient(f"https://localhost:{bureau.info['port']}", kiosk, bureau.file("server_ca"),
+                        bureau.file(f"kiosk_cert:{kiosk}"), bureau.file(f"kiosk_key:{kiosk}"), 5.0)
+
+
 def test_the_kiosk_client_signs_in_by_e_card_and_gets_a_certificate(bureau: Bureau) -> None:
-    client = BureauClient(f"https://localhost:{bureau.info['port']}", KIOSK, bureau.file("server_ca"),
-                          bureau.file(f"kiosk_cert:{KIOSK}"), bureau.file(f"kiosk_key:{KIOSK}"), 5.0)
+    client = kiosk_client(bureau)
     token = bureau.admin("POST", "/ecard/tokens", {"id_number": QIAN})["token"]
     signed_in = client.query("ecard_sign_in", {"token": token})
     openapi_util.validate("ECardSignIn", signed_in)
@@ -53,3 +59,14 @@ def test_the_kiosk_client_signs_in_by_e_card_and_gets_a_certificate(bureau: Bure
     assert doc["rows"][0]["months_paid"] == 5 and doc["rows"][0]["months_owed"] == 1
     check = client.query("certificate_verify", {"verification_code": doc["verification"]["code"]})
     assert check["certificate_id"] == doc["certificate_id"]
+
+
+def test_a_sign_in_serves_only_the_kiosk_that_presented_the_token(bureau: Bureau) -> None:
+    token = bureau.admin("POST", "/ecard/tokens", {"id_number": QIAN})["token"]
+    signed_in = kiosk_client(bureau).query("ecard_sign_in", {"token": token})
+    body = {"id_number": QIAN, "assurance": {"method": "ecard_qr",
+                                             "verification_id": signed_in["verification_id"]}}
+    assert kiosk_client(bureau).query("ecard_status", body)["status"] == "active"
+    with pytest.raises(BureauRejected) as other:
+        kiosk_client(bureau, OTHER).query("ecard_status", body)
+    assert other.value.code == "assurance_invalid"
