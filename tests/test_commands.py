@@ -63,6 +63,7 @@ COVERED = {
     "kiosk liveness eval [--trials N]": "test_liveness_eval_bounded",
     "kiosk maintenance set-pin": "test_set_pin_*",
     "kiosk card info [--json] [--unmasked]": "test_card_info_*",
+    "kiosk idcard info [--json] [--unmasked]": "test_idcard_info_*",
 }
 
 
@@ -458,6 +459,69 @@ def test_card_info_blames_the_card_the_reader_or_pcscd(stack, tmp_path):
             time.sleep(0.05)
     expect(CARD_INFO, res, 7)
     assert "pcscd is not running" in res.stderr and "card" not in res.stderr.split("pcscd")[0]
+
+
+# --- the resident ID card reader, on its simulator (a pseudo-terminal, as /dev/ttyUSB0 would be) --
+
+IDCARD_INFO = "kiosk idcard info [--json] [--unmasked]"
+
+
+@pytest.fixture
+def idcard_sim() -> Iterator[tuple[str, Any]]:
+    """`python -m simulators.idcard` in its own process: (its device, a control-line sender)."""
+    proc = subprocess.Popen([sys.executable, "-m", "simulators.idcard"], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        ready = proc.stdout.readline().split()  # type: ignore[union-attr]
+        assert ready and ready[0] == "ready", proc.stderr.read()  # type: ignore[union-attr]
+        fields = dict(item.split("=", 1) for item in ready[1:])
+        conn = socket.create_connection(("127.0.0.1", int(fields["control_port"])), timeout=10)
+        ctl = conn.makefile("rw")
+
+        def control(line: str) -> str:
+            ctl.write(line + "\n")
+            ctl.flush()
+            return ctl.readline().strip()
+
+        yield fields["device"], control
+        conn.close()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
+def test_idcard_info_reads_a_card_masked_and_unmasked(idcard_sim, tmp_path):
+    device, control = idcard_sim
+    env = env_for(tmp_path, KIOSK_IDCARD=f"serial:{device}")
+    assert control("INSERT wang").startswith("OK")
+    res = kiosk("idcard", "info", "--json", "--wait", "5", env=env)
+    expect(IDCARD_INFO, res, 0)
+    info = json.loads(res.stdout)
+    assert info["id_number"] == "1101**********0029" and info["name"] == "王*英" and info["valid_until"] == "长期"
+    assert control("INSERT chen_rare").startswith("OK")
+    res = kiosk("idcard", "info", "--unmasked", "--wait", "5", env=env)
+    expect(IDCARD_INFO, res, 0)
+    assert "id_number: 310104198807230027" in res.stdout and "name: 陈<U+E40C>" in res.stdout
+
+
+def test_idcard_info_blames_the_card_the_wait_or_the_reader(idcard_sim, tmp_path):
+    device, control = idcard_sim
+    env = env_for(tmp_path, KIOSK_IDCARD=f"serial:{device}")
+    control("INSERT liu_expired")
+    res = kiosk("idcard", "info", "--wait", "5", env=env)
+    expect(IDCARD_INFO, res, 5)
+    assert "EXPIRED on 2020-02-14" in res.stdout
+    control("INSERT bad_check")
+    res = kiosk("idcard", "info", "--wait", "5", env=env)
+    expect(IDCARD_INFO, res, 3)
+    assert "the ID card could not be read" in res.stderr and "110105195803120028" not in res.stderr
+    control("REMOVE")
+    res = kiosk("idcard", "info", "--wait", "0.5", env=env)
+    expect(IDCARD_INFO, res, 4)
+    assert "no ID card placed within 0.5 s" in res.stderr
+    control("SAM missing")
+    expect(IDCARD_INFO, kiosk("idcard", "info", "--wait", "1", env=env), 6)
+    expect(IDCARD_INFO, kiosk("idcard", "info", env=env_for(tmp_path)), 6)  # none configured
 
 
 # --- each simulator on its own ----------------------------------------------------------------
