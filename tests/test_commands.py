@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -63,6 +64,11 @@ COVERED = {
     "kiosk liveness eval [--trials N]": "test_liveness_eval_bounded",
     "kiosk maintenance set-pin": "test_set_pin_*",
     "kiosk card info [--json] [--unmasked]": "test_card_info_*",
+    "kiosk provision --from DIR [--config PATH]": "test_provision_commands_on_the_bureau_simulators_files",
+    ("kiosk provision bundle DIR --kiosk-id ID --bureau-url URL --kiosk-ca PEM --server-ca PEM "
+     "--sealing-key PEM"): "test_provision_commands_on_the_bureau_simulators_files",
+    "kiosk queue export DIR [--config PATH]": "test_queue_export_and_import_commands",
+    "kiosk queue import DIR [--config PATH]": "test_queue_export_and_import_commands",
     "kiosk idcard info [--json] [--unmasked]": "test_idcard_info_*",
 }
 
@@ -394,6 +400,93 @@ def test_set_pin_into_a_data_dir_it_cannot_write(tmp_path):
     res = kiosk("maintenance", "set-pin", env=env, input="246810\n", user=user)
     expect(SET_PIN, res, 3)
     assert res.stderr.strip() == f"kiosk: cannot write the provisioning store in {base / 'data'}: Permission denied"
+
+
+# --- provisioning from a stick and the queue moved to a new card (docs/runbook-provisioning.md) --
+
+PROVISION = "kiosk provision --from DIR [--config PATH]"
+BUNDLE = ("kiosk provision bundle DIR --kiosk-id ID --bureau-url URL --kiosk-ca PEM --server-ca PEM "
+          "--sealing-key PEM")
+EXPORT, IMPORT = "kiosk queue export DIR [--config PATH]", "kiosk queue import DIR [--config PATH]"
+
+
+def as_nobody(base: Path) -> list[str]:
+    """Drop to nobody where the test runs as root (root writes anywhere), as in the set-pin test."""
+    for path in (base, *base.parents):
+        if path == Path("/tmp"):
+            break
+        path.chmod(path.stat().st_mode | 0o005)
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+
+
+def test_provision_commands_on_the_bureau_simulators_files(tmp_path):
+    from simulators.bureau import pki
+    from tests.provisioning.helpers import sign_on_stick
+
+    state, stick = tmp_path / "state", tmp_path / "stick"
+    pki.ensure(state, ["KIOSK-0001"])
+    files = ["--kiosk-id", "KIOSK-0042", "--bureau-url", "https://localhost:8443", "--kiosk-ca",
+             str(state / "kiosk-ca.pem"), "--server-ca", str(state / "server-ca.pem"), "--sealing-key",
+             str(state / "bureau-hpke-public.pem")]
+    env = env_for(tmp_path)
+    res = kiosk("provision", "bundle", str(stick), *files, env=env, input="123456\n")
+    expect(BUNDLE, res, 1)
+    assert "technician PIN refused" in res.stderr and not stick.exists()
+    expect(BUNDLE, kiosk("provision", "bundle", str(stick), *files, env=env), 4)
+    expect(BUNDLE, kiosk("provision", "bundle", str(stick), *files, env=env, input="270394\n"), 0)
+
+    base = Path(tempfile.mkdtemp(prefix="ro-", dir="/tmp"))
+    (base / "data").mkdir(mode=0o555)
+    shutil.copytree(stick, base / "stick")  # a stick nobody may read
+    res = kiosk("provision", "--from", str(base / "stick"),
+                env=env_for(base, KIOSK_DATA_DIR=str(base / "data")), user=as_nobody(base))
+    expect(PROVISION, res, 3)
+    assert "cannot write the data directory" in res.stderr and "nothing changed" in res.stderr
+    res = kiosk("provision", "--from", str(stick), env=env)
+    expect(PROVISION, res, 5)
+    assert "phase 1 done, not provisioned yet" in res.stdout and (stick / "kiosk.csr").exists()
+    sign_on_stick(stick, state, common_name="KIOSK-0001")
+    res = kiosk("provision", "--from", str(stick), env=env)
+    expect(PROVISION, res, 1)
+    assert "refused, nothing changed: kiosk.pem: made out to 'KIOSK-0001'" in res.stderr
+    sign_on_stick(stick, state)
+    res = kiosk("provision", "--from", str(stick), env=env)
+    expect(PROVISION, res, 0)
+    assert res.stdout.startswith("provisioned as KIOSK-0042")
+
+
+def test_queue_export_and_import_commands(tmp_path):
+    from kiosk.sync.outbox import Outbox
+
+    class Opaque:
+        def seal(self, payload: bytes, meta: Any) -> bytes:
+            return b"sealed:" + meta.reference.encode()
+
+    with Outbox(tmp_path / "data", "KIOSK-0001", Opaque(), min_free_mb=1) as outbox:
+        outbox.enqueue("card_loss_report", {"card_number": "A00000001"})
+    env, stick = env_for(tmp_path), tmp_path / "stick"
+    expect(EXPORT, kiosk("queue", "export", str(stick), env=env), 1)  # no stick there
+    stick.mkdir()
+    res = kiosk("queue", "export", str(stick), env=env)
+    expect(EXPORT, res, 0)
+    assert res.stdout.startswith("1 unsent submission(s) of KIOSK-0001 exported")
+
+    base = Path(tempfile.mkdtemp(prefix="ro-", dir="/tmp"))
+    (base / "data").mkdir(mode=0o555)
+    shutil.copytree(stick, base / "stick")
+    res = kiosk("queue", "import", str(base / "stick"), env=env_for(base, KIOSK_DATA_DIR=str(base / "data")),
+                user=as_nobody(base))
+    expect(IMPORT, res, 3)
+    new = env_for(tmp_path, KIOSK_DATA_DIR=str(tmp_path / "new"))
+    res = kiosk("queue", "import", str(stick), env=new)
+    expect(IMPORT, res, 0)
+    assert res.stdout.startswith("1 of 1 submission(s) added")
+    expect(IMPORT, kiosk("queue", "import", str(stick), env=new), 0)
+    envelope = next((stick / "kiosk-queue" / "envelopes").iterdir())
+    envelope.write_bytes(envelope.read_bytes()[:-1])
+    res = kiosk("queue", "import", str(stick), env=env_for(tmp_path, KIOSK_DATA_DIR=str(tmp_path / "third")))
+    expect(IMPORT, res, 1)
+    assert "refused, nothing imported" in res.stderr
 
 
 # --- the card reader, on the card stack (pcscd + vpcd + the card emulator) ---------------------
