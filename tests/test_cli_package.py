@@ -11,7 +11,8 @@ import pytest
 from kiosk import cli
 from tests.conftest import ROOT
 
-COMMANDS = ["run", "check-config", "config", "sync", "printer", "maintenance", "liveness", "card"]
+COMMANDS = ["run", "check-config", "config", "sync", "printer", "maintenance", "liveness", "card", "provision", "queue",
+            "idcard"]
 
 
 def _commands(help_text: str) -> list[str]:
