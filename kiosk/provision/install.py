@@ -20,7 +20,6 @@ import datetime as dt
 import errno
 import grp
 import os
-import pwd
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,10 +38,11 @@ from kiosk.provision.checks import BundleError
 
 REQUEST_DIR = "provisioning-request"
 KEY = "kiosk.key"
-# Who owns what when root provisions (the image's first boot): the key is the sync unit's alone,
-# the rest is read by both units through their shared group. Elsewhere (tests, a technician's
-# own account) the files stay the caller's.
-KEY_OWNER, STORE_GROUP = "kiosk-sync", "kiosk-data"
+# Who owns what when root provisions (the image's first boot): everything root's, group
+# kiosk-data so both units read the store; the key 0600, root's alone, as the image keeps it:
+# systemd hands it to the sync unit as a credential (LoadCredential=, kiosk-sync.service).
+# Elsewhere (tests, a technician's own account) the files stay the caller's.
+STORE_GROUP = "kiosk-data"
 
 
 @dataclass(frozen=True)
@@ -186,8 +186,6 @@ def _own(staged: Path) -> None:
         gid = grp.getgrnam(STORE_GROUP).gr_gid
         for path in (staged, *staged.iterdir()):
             os.chown(path, 0, gid)
-    with contextlib.suppress(KeyError):
-        os.chown(staged / KEY, pwd.getpwnam(KEY_OWNER).pw_uid, -1)
 
 
 def _switch(data_dir: Path, staged: Path) -> None:

@@ -188,3 +188,26 @@ def test_every_bundle_file_is_checked(bureau, tmp_path):
     install.request(tmp_path / "other", made)  # phase 1: a key waits, but not that one
     with pytest.raises(BundleError, match="made for another key"):
         install.install(tmp_path / "other", made)
+
+
+def test_the_runbooks_openssl_signing_is_accepted(bureau, tmp_path):
+    """The desk's commands in docs/runbook-provisioning.md, run as written, sign a request that
+    phase 2 then accepts."""
+    import re
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    text = (Path(__file__).resolve().parents[2] / "docs" / "runbook-provisioning.md").read_text()
+    step = text[text.index("**At the desk: sign the request**"):]
+    script = re.search(r"```sh\n(.*?)```", step, re.S)
+    assert script and "openssl x509 -req" in script.group(1)
+    state, stick, data = bureau.state, tmp_path / "stick", tmp_path / "data"
+    assert make_bundle(stick, state, KIOSK_ID, bureau.url).returncode == 0
+    assert isinstance(install.provision(data, stick), install.Requested)
+    shutil.copy(state / "kiosk-ca.key", stick / "kiosk-ca.key")
+    res = subprocess.run(["bash", "-euc", script.group(1)], cwd=stick, capture_output=True, text=True)
+    assert res.returncode == 0 and f"CN = {KIOSK_ID}" in res.stdout, res.stderr
+    (stick / "kiosk-ca.key").unlink()
+    done = install.provision(data, stick)
+    assert isinstance(done, install.Installed) and done.kiosk_id == KIOSK_ID
