@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import datetime as dt
 import errno
+import fcntl
 import grp
 import os
 import shutil
@@ -69,11 +70,15 @@ def request_dir(data_dir: Path) -> Path:
 
 
 def provision(data_dir: Path, stick: Path) -> Requested | Installed:
-    """Phase 2 when the stick holds the signed certificate, phase 1 otherwise."""
+    """Phase 2 when the stick holds the signed certificate, phase 1 otherwise; one at a time."""
     found = bundle_mod.read(stick)
-    if (Path(stick) / bundle_mod.CERTIFICATE).exists():
-        return install(data_dir, found)
-    return request(data_dir, found)
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / f"{provisioning.STORE_DIR}.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (Path(stick) / bundle_mod.CERTIFICATE).exists():
+            return install(data_dir, found)
+        return request(data_dir, found)
 
 
 def request(data_dir: Path, found: Bundle) -> Requested:
@@ -83,7 +88,11 @@ def request(data_dir: Path, found: Bundle) -> Requested:
            .sign(key, hashes.SHA256()))
     pem = csr.public_bytes(serialization.Encoding.PEM)
     target = found.directory / bundle_mod.REQUEST
-    bundle_mod.write_file(target, pem)
+    try:
+        bundle_mod.write_file(target, pem)
+    except OSError as exc:  # the key stays: the next try writes the same request
+        raise BundleError(f"{bundle_mod.REQUEST}: cannot be written to {found.directory} "
+                          f"({exc.strerror or exc}): is the stick full or write-protected?") from None
     return Requested(found.kiosk_id, target, reused)
 
 

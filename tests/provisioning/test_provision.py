@@ -149,7 +149,7 @@ def test_a_failure_at_the_switch_leaves_the_store_as_it_was(bureau, tmp_path, mo
     assert done.kiosk_id == KIOSK_ID
     pin_hash = provisioning.read(data).values["maintenance.pin_hash"]
     assert verify_pin(GOOD_PIN, pin_hash) and not verify_pin("918273", pin_hash)
-    assert sorted(p.name for p in data.iterdir()) == ["provisioning"]
+    assert sorted(p.name for p in data.iterdir()) == ["provisioning", "provisioning.lock"]
 
 
 def test_every_bundle_file_is_checked(bureau, tmp_path):
