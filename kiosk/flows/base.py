@@ -43,6 +43,7 @@ class Context:
     desk: Desk
     reader_ok: bool = True
     camera_ok: bool = True
+    idcard_ok: bool = False  # a resident ID card reader is configured and working
     identity: Identity | None = None  # from an earlier service of this session
     remember: Callable[[str, Any], None] = field(default=lambda key, value: None)
     # run this when the session ends (its data wiped): stop a camera preview, say

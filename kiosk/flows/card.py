@@ -209,13 +209,13 @@ class ResetPin(NewPinSteps):
     service_id = "reset_pin"
     title = "service.reset_pin.title"
     STAGES = ("identify", "card", "new_pin", "result")
-    IDENTIFY_BY: ClassVar[tuple[str, ...]] = ("face",)
+    IDENTIFY_BY: ClassVar[tuple[str, ...]] = ("idcard", "face")
     submits = True
 
     def start(self) -> Next:
         if not self.ctx.camera_ok:
             return failed("request.no_face.title", "request.no_face.body", name="no_face")
-        return storage_refusal(self) or self.by_face()
+        return storage_refusal(self) or self.start_identify()
 
     def identified(self, who: Identity) -> Next:
         self.face_identity = who

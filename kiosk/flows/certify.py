@@ -151,8 +151,8 @@ class CertifySelf(Certify):
     def start(self) -> Next:
         return self.refusal() or self.start_identify()
 
-    def step_typed_name(self, name: str) -> Next:
-        self.ctx.remember("name", name)
+    def typed_identity(self, name: str) -> Next:
+        # typed, or read from the ID card: the certification's own face check proves it
         self.typed_name = name
         return self.ask_residence(Case(Person(self.typed_id, name), None, False))
 

@@ -11,11 +11,23 @@ from typing import TYPE_CHECKING, ClassVar
 from kiosk.card.errors import CardNotGenuine, PinBlocked, WrongPin
 from kiosk.flows.base import Flow, Identity, Next
 from kiosk.flows.face import FaceSteps
-from kiosk.flows.steps import AskChoice, AskIdNumber, AskName, AskPin, Option, Outcome, WaitForCard, Work, failed
+from kiosk.flows.steps import (
+    AskChoice,
+    AskIdNumber,
+    AskName,
+    AskPin,
+    Option,
+    Outcome,
+    WaitForCard,
+    WaitForIdCard,
+    Work,
+    failed,
+)
 from kiosk.services.queries import Assurance
 
 if TYPE_CHECKING:
     from kiosk.card.model import CardIdentity
+    from kiosk.hw.idcard_model import IdCardData
     from kiosk.services.card_service import CardProof
     from kiosk.services.face_check import FaceMatch
 
@@ -24,28 +36,34 @@ if TYPE_CHECKING:
 class Identify(FaceSteps, Flow):
     """Mixin: `start_identify()` leads to `identified(identity)`, which the flow implements."""
 
-    IDENTIFY_BY: ClassVar[tuple[str, ...]] = ("card", "face")  # the ways this flow offers
+    # The ways this flow offers, in the order offered: the resident ID card first, the social
+    # security card, typing the ID number and name last (each of the ID-card and typed ways is
+    # then proved by the face check).
+    IDENTIFY_BY: ClassVar[tuple[str, ...]] = ("idcard", "card", "face")
+    WAYS: ClassVar[dict[str, Option]] = {
+        "idcard": Option("identify.idcard", "idcard", "identify.idcard_hint"),
+        "card": Option("identify.card", "card", "identify.card_hint"),
+        "face": Option("identify.face", "face", "identify.face_hint"),
+    }
 
     def start_identify(self) -> Next:
         earlier = self.ctx.identity
-        if earlier is not None:
+        if earlier is not None and (not earlier.by_card or "card" in self.IDENTIFY_BY):
             if not earlier.by_card:
                 return self._have(earlier)
             return Work(then="same_card", fn=lambda: self.desk.same_card_in(earlier.card_number),
                         message="card.checking_same", stage="identify", name="same_card", timeout_s=15.0)
         ways = self.ways()
-        if len(ways) == 2:
+        if len(ways) > 1:
             return AskChoice(then="identify_how", title=self.title, stage="identify", prompt="identify.prompt",
-                             options=(Option("identify.card", "card", "identify.card_hint"),
-                                      Option("identify.face", "face", "identify.face_hint")), name="identify")
-        if ways == ("card",):
-            return self.by_card()
-        if ways == ("face",):
-            return self.by_face()
+                             options=tuple(self.WAYS[w] for w in ways), columns=len(ways), name="identify")
+        if ways:
+            return self.step_identify_how(ways[0])
         return failed("identify.none.title", "identify.none.body", name="identify_none")
 
     def ways(self) -> tuple[str, ...]:
-        ok = {"card": self.ctx.reader_ok, "face": self.ctx.camera_ok}
+        ok = {"idcard": self.ctx.idcard_ok and self.ctx.camera_ok, "card": self.ctx.reader_ok,
+              "face": self.ctx.camera_ok}
         return tuple(w for w in self.IDENTIFY_BY if ok[w])
 
     def step_same_card(self, same: bool) -> Next:
@@ -61,7 +79,24 @@ class Identify(FaceSteps, Flow):
         return self.identified(who)
 
     def step_identify_how(self, how: str) -> Next:
-        return self.by_card() if how == "card" else self.by_face()
+        return {"idcard": self.by_idcard, "card": self.by_card, "face": self.by_face}[how]()
+
+    # ------------------------------------------------------------------ resident ID card + face
+    def by_idcard(self) -> Next:
+        return WaitForIdCard(then="idcard_read", fn=self.desk.read_id_card, stage="identify",
+                             message="idcard.place.title", timeout_s=self.desk.settings.card_wait_s + 5)
+
+    def step_idcard_read(self, card: IdCardData) -> Next:
+        """The ID card says who the citizen is; the face check (as for a typed identity) proves it.
+        An expired card is refused with its date, judged only on a trusted date."""
+        if card.expired(self.desk.trusted_today()):
+            assert card.valid_until is not None
+            return failed("idcard.expired.title", "idcard.expired.body", name="idcard_expired",
+                          fields={"until": card.valid_until.isoformat()})
+        self.ctx.remember("id_number", card.id_number)
+        self.ctx.remember("name", card.name)
+        self.typed_id = card.id_number
+        return self.typed_identity(card.name)
 
     # ------------------------------------------------------------------ card + proof + PIN
     def by_card(self) -> Next:
@@ -128,6 +163,11 @@ class Identify(FaceSteps, Flow):
 
     def step_typed_name(self, name: str) -> Next:
         self.ctx.remember("name", name)
+        return self.typed_identity(name)
+
+    def typed_identity(self, name: str) -> Next:
+        """An ID number and name given (typed, or read from the ID card), not proved yet: the face
+        check and the bureau's verdict prove it. Flows whose own face check follows override this."""
         self.typed_name = name
         return self.capture("consent.body_self", self.typed_id, name, offline_ok=False, stage="identify")
 

@@ -57,19 +57,16 @@ class FaceRequest(Identify):
     """A request that needs somewhere to store it and a face identification; an earlier face
     identity of the same session is reused (a card identity is not: these work without the card)."""
 
-    IDENTIFY_BY: ClassVar[tuple[str, ...]] = ("face",)
+    IDENTIFY_BY: ClassVar[tuple[str, ...]] = ("idcard", "face")
     submits = True
 
     def start(self) -> Next:
         refusal = storage_refusal(self)
         if refusal is not None:
             return refusal
-        earlier = self.ctx.identity
-        if earlier is not None and not earlier.by_card:
-            return self._have(earlier)
         if not self.ctx.camera_ok:
             return no_face_outcome()
-        return self.by_face()
+        return self.start_identify()
 
     def who(self) -> Identity:
         assert self.identity is not None, "identified() sets it"

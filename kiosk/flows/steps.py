@@ -184,6 +184,13 @@ class WaitForCard(Work):
 
 
 @dataclass(frozen=True)
+class WaitForIdCard(Work):
+    """Work that waits for a resident ID card on the reader's pad (and reads it)."""
+
+    name: str = "place_idcard"
+
+
+@dataclass(frozen=True)
 class SwapCard(Work):
     """Work that waits for a card to go out (present=False) or in (present=True) unread."""
 

@@ -24,6 +24,7 @@ class Screen:
     flow_indicator: tuple[int, int] | None = None  # step n of m, drawn in the top bar
     flow_back: Callable[[], None] | None = None  # going back is safe here: the bottom bar offers it
     flow_another: Callable[[], None] | None = None  # a result: another service, still identified
+    offers_home = False  # the screen has its own "home" button: the bottom bar does not repeat it
 
     def __init__(self, ui: UI) -> None:
         self.ui = ui

@@ -65,6 +65,49 @@ class InsertCardScreen(Screen):
                      pygame.Rect(a.x, a.bottom - th.px(60), a.width, th.px(60)), 1, seconds=left)
 
 
+def draw_id_pad(ui: UI, surf: pygame.Surface, center: tuple[int, int], phase: float) -> None:
+    """A resident ID card coming down flat onto the reader's pad (not into a slot)."""
+    th = ui.theme
+    cx, cy = center
+    pad = pygame.Rect(0, 0, th.px(460), th.px(70))
+    pad.center = (cx, cy + th.px(150))
+    pygame.draw.rect(surf, COLORS["text"], pad, border_radius=th.px(14))
+    drop = int((1.0 - (phase % 1.0)) * th.px(60))
+    card = pygame.Rect(0, 0, th.px(340), th.px(214))
+    card.midbottom = (cx, pad.top - th.px(12) - drop)
+    pygame.draw.rect(surf, COLORS["surface"], card, border_radius=th.px(16))
+    pygame.draw.rect(surf, COLORS["primary"], card, width=max(2, th.px(5)), border_radius=th.px(16))
+    photo = pygame.Rect(card.right - th.px(110), card.y + th.px(36), th.px(80), th.px(100))
+    pygame.draw.rect(surf, COLORS["tile_border"], photo, border_radius=th.px(6))
+    for i in range(4):  # lines of text on the card
+        pygame.draw.line(surf, COLORS["tile_border"], (card.x + th.px(30), card.y + th.px(50 + 34 * i)),
+                         (photo.x - th.px(24), card.y + th.px(50 + 34 * i)), max(2, th.px(6)))
+
+
+class PlaceIdCardScreen(Screen):
+    """The resident ID card placed on the reader, with the countdown of the flow's wait."""
+
+    name = "place_idcard"
+    title_key = "idcard.place.bar"
+
+    def __init__(self, ui: UI, wait_s: float) -> None:
+        super().__init__(ui)
+        self.started = ui.clock.monotonic()
+        self.wait_s = wait_s
+
+    def draw(self, surf: pygame.Surface) -> None:
+        ui, th, a = self.ui, self.ui.theme, self.area
+        now = ui.clock.monotonic()
+        y = ui.draw_text(surf, "idcard.place.title", "title", COLORS["text"],
+                         pygame.Rect(a.x, a.y, a.width, th.px(90)), 1, bold=True)
+        ui.draw_text(surf, "idcard.place.body", "body", COLORS["text"],
+                     pygame.Rect(a.x, y + th.px(10), a.width, th.px(100)), 2)
+        draw_id_pad(ui, surf, (a.centerx, a.centery + th.px(40)), now - self.started)
+        left = max(0, int(self.wait_s - (now - self.started) + 0.999))
+        ui.draw_text(surf, "idcard.place.countdown", "body", COLORS["muted"],
+                     pygame.Rect(a.x, a.bottom - th.px(60), a.width, th.px(60)), 1, seconds=left)
+
+
 class TakeCardScreen(Screen):
     """'Take your card': waits for the card to leave; a forgotten card sounds the buzzer."""
 

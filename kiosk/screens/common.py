@@ -114,6 +114,7 @@ class MessageScreen(Screen):
         super().__init__(ui)
         self.title_key, self.body, self.actions, self.kind = "msg.bar." + kind, body, list(actions), kind
         self.heading, self.fields, self.name = title, fields, name
+        self.offers_home = any(a.name == "home" for a in self.actions)
 
     def layout(self, area: pygame.Rect) -> None:
         super().layout(area)

@@ -30,6 +30,7 @@ class FlowHost:
         health = ui.health
         ctx = Context(ui.desk, reader_ok="reader" in health and health["reader"].usable,
                       camera_ok="camera" in health and health["camera"].usable,
+                      idcard_ok="idcard" in health and health["idcard"].usable,
                       identity=earlier if isinstance(earlier, Identity) else None,
                       remember=session.remember, on_wipe=ui.register_wipe, language=ui.lang)
         self.flow = flow_cls(ctx)
