@@ -12,8 +12,11 @@ import pytest
 
 from kiosk.services import pinyin_input
 
-# The name screen's candidate row: 8 cells at each supported size (1920x1080, 1080x1920, 1280x800).
-PAGE = 8
+# The name screen's candidate row (NameEntryScreen.per_page once laid out): 11 cells at 1920x1080,
+# 10 at 1280x800, 5 at 1080x1920. What must be on the first page is within the narrowest row; what
+# must not be, past the widest.
+NARROW = 5
+WIDE = 11
 # 王秀英, the retiree the face-flow tests type (tests/e2e/test_face_flows.py WANG_PINYIN).
 WANG_XIU_YING = [("wang", "王"), ("xiu", "秀"), ("ying", "英")]
 # The characters the issue names as unfit; UNFIT may hold more.
@@ -58,9 +61,9 @@ def drawable():
 def test_common_name_characters_lead_their_syllable():
     assert rank("xiu", "秀") <= 2 and rank("xiu", "秀", first=True) <= 2  # was 7th, after 羞, 朽, 嗅
     assert rank("wang", "王", first=True) == 1
-    assert rank("wang", "王") <= PAGE  # in a given name 旺 and 望 are more frequent
+    assert rank("wang", "王") <= NARROW  # in a given name 旺 and 望 are more frequent
     for pinyin, ch in [("ying", "英"), ("lan", "兰"), ("gui", "桂"), ("hua", "华")]:
-        assert rank(pinyin, ch) <= PAGE and rank(pinyin, ch, first=True) <= PAGE, (pinyin, ch)
+        assert rank(pinyin, ch) <= NARROW and rank(pinyin, ch, first=True) <= NARROW, (pinyin, ch)
     assert chars("hua")[0] == "华" and chars("gui")[0] == "桂" and chars("lan")[0] == "兰"
     xiu = chars("xiu")
     assert xiu.index("秀") < xiu.index("羞") and xiu.index("秀") < xiu.index("嗅")
@@ -69,7 +72,7 @@ def test_common_name_characters_lead_their_syllable():
 def test_wang_xiu_ying_is_typed_from_first_pages():
     """What the e2e helper type_id_and_name pages through with cand-next: no paging at all now."""
     for n, (pinyin, ch) in enumerate(WANG_XIU_YING):
-        assert ch in chars(pinyin, first=n == 0)[:PAGE], (pinyin, ch)
+        assert ch in chars(pinyin, first=n == 0)[:NARROW], (pinyin, ch)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +111,7 @@ def test_a_character_no_name_table_counts_is_still_offered(name_order):
 def test_death_is_not_on_the_first_page_of_wang():
     for first in (False, True):
         wang = chars("wang", first)
-        assert "亡" not in wang[:PAGE]
+        assert "亡" not in wang[:WIDE]
         assert wang[-1] == "亡"  # reachable: last
 
 
@@ -136,15 +139,15 @@ def test_no_unfit_character_is_on_a_first_page_yet_each_is_reachable(drawable):
                         continue  # a begun syllable offers only the common characters of longer ones
                     if first and pinyin_input.SURNAME_READINGS.get(bad, "").startswith(typed):
                         continue  # 仇 as a surname: below
-                    assert shown.index(bad) >= PAGE, (bad, typed, first)
+                    assert shown.index(bad) >= WIDE, (bad, typed, first)
                     checked += 1
     assert checked > 200
 
 
 def test_an_unfit_surname_keeps_its_place_only_as_a_surname():
-    assert "仇" in chars("qiu", first=True)[:PAGE]  # Qiú, a common surname
-    assert "仇" not in chars("qiu")[:PAGE]  # in a given name
-    assert "仇" not in chars("chou", first=True)[:PAGE]  # chóu, hatred: not how the surname reads
+    assert "仇" in chars("qiu", first=True)[:NARROW]  # Qiú, a common surname
+    assert "仇" not in chars("qiu")[:WIDE]  # in a given name
+    assert "仇" not in chars("chou", first=True)[:WIDE]  # chóu, hatred: not how the surname reads
     assert chars("zeng", first=True)[0] == "曾"  # Zēng, the surname
     assert chars("ceng", first=True) == chars("ceng")  # céng: no surname reads so
 

@@ -30,12 +30,12 @@ SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁�
 SURNAME_READINGS = {"曾": "zeng", "单": "shan", "解": "xie", "仇": "qiu", "查": "zha", "覃": "qin", "缪": "miao"}
 
 # Characters unfit for a name: offered after every other character with the typed reading, so
-# never on the first page (8 cells at every supported screen size) where a wrong tap would put
-# "death" in the name of a pensioner proving he is alive. Still offered, at the end: a real name
-# may hold one, and what the card or the register says is the citizen's name. A character that is
-# also a common surname (仇, Qiú) keeps its surname place as a name's first character typed with
-# its surname reading ("qiu"), not under its word reading ("chou"). Not listed: 贼 (thief), the
-# only common character read zei: typing "zei" asks for it, and no other would fill the page.
+# never on the first page (5 to 11 cells, by screen size), where a wrong tap would put "death" in
+# the name of a pensioner proving he is alive. Still offered, at the end: a real name may hold
+# one, and what the card or the register says is the citizen's name. A character that is also a
+# common surname (仇, Qiú) keeps its surname place as a name's first character typed with its
+# surname reading ("qiu"), not under its word reading ("chou"). Not listed: 贼 (thief), the only
+# common character read zei: typing "zei" asks for it, and no other would fill the page.
 UNFIT = frozenset(
     "亡死尸丧棺坟墓葬殡殓骸殇"  # death and burial
     "病疯瘟癌疮瘫瘤疫"  # disease
