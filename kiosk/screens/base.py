@@ -25,6 +25,7 @@ class Screen:
     flow_back: Callable[[], None] | None = None  # going back is safe here: the bottom bar offers it
     flow_another: Callable[[], None] | None = None  # a result: another service, still identified
     offers_home = False  # the screen has its own "home" button: the bottom bar does not repeat it
+    offers_staff = False  # the screen has its own "call staff" button: the bottom bar does not repeat it
 
     def __init__(self, ui: UI) -> None:
         self.ui = ui

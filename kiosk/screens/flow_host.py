@@ -72,6 +72,23 @@ class FlowHost:
         if isinstance(step, st.Step) and step.title and not isinstance(step, st.AskConfirm):
             screen.title_key = step.title
         self.ui.show(screen, replace=self.ui.screen.in_flow)
+        self._speak(step)
+
+    def _speak(self, step: st.Step | st.Outcome | None) -> None:
+        """长辈模式: each screen's question (or title) is read aloud. A prompt, never a value."""
+        voice = self.ui.voice
+        if voice is None or not self.ui.sessions.care_mode or step is None:
+            return
+        if isinstance(step, st.AskChoice) and step.prompt:
+            key = step.prompt
+        elif isinstance(step, st.Work):
+            key = step.message
+        else:
+            key = step.title or self.flow.title
+        try:
+            voice.say(key, self.ui.lang)
+        except (KeyError, IndexError, ValueError):  # a prompt with placeholders: its title is on screen
+            log.debug("event=voice_skipped key=%s", key)
 
     def language_changed(self) -> None:
         """A result shows values translated when it was built (table cells, facts): build it again

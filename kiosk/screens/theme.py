@@ -52,6 +52,9 @@ def contrast(a: RGB, b: RGB) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
+CARE_TEXT = 1.4  # care mode (长辈模式): text at least 1.4 times the standard size
+
+
 @dataclass(frozen=True)
 class Theme:
     """Pixel sizes for one screen size and text mode."""
@@ -66,7 +69,7 @@ class Theme:
 
     @property
     def text_scale(self) -> float:
-        return self.scale * (1.3 if self.care_mode else 1.0)
+        return self.scale * (CARE_TEXT if self.care_mode else 1.0)
 
     @property
     def portrait(self) -> bool:

@@ -28,6 +28,8 @@ class Button:
     literal: bool = False  # label is not a message id (a digit on a keypad)
     name: str = ""  # stable name for tests
     detail: str = ""  # literal second line (a setting's current value), when there is no sublabel
+    # draws a pictogram in the upper part of the tile (care mode); the words go under it
+    icon: Callable[[pygame.Surface, pygame.Rect, tuple[int, int, int]], None] | None = None
 
     def hit(self, pos: tuple[int, int]) -> bool:
         return self.enabled and self.rect.collidepoint(pos)
@@ -46,6 +48,10 @@ class Button:
         text = self.label if self.literal else ui.t(self.label, **self.fields)
         size = th.font_px("key" if self.style == "key" else "button")
         inner = self.rect.inflate(-2 * th.px(16), -2 * th.px(10))
+        if self.icon is not None:
+            art = pygame.Rect(inner.x, inner.y + th.px(10), inner.width, int(inner.height * 0.42))
+            self.icon(surf, art, fg)
+            inner = pygame.Rect(inner.x, art.bottom + th.px(8), inner.width, inner.bottom - art.bottom - th.px(8))
         if self.sublabel or self.detail:
             sub = ui.t(self.sublabel, **self.fields) if self.sublabel else self.detail  # same fields as the label
             size, lines = ui.text.fit(text, size, inner.width, 1, bold=True)

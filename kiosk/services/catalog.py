@@ -45,6 +45,36 @@ SERVICES: tuple[ServiceSpec, ...] = (
 
 
 @dataclass(frozen=True)
+class CareTile:
+    """A tile of the care-mode home (长辈模式): a service, or a group of services opened on a
+    screen of their own (one question per screen)."""
+
+    id: str
+    services: tuple[str, ...]  # one: the tile opens it; more: the tile opens their group
+    pictogram: str  # kiosk.screens.pictograms
+
+    @property
+    def title_key(self) -> str:
+        return f"care.{self.id}.title"
+
+    @property
+    def hint_key(self) -> str:
+        return f"care.{self.id}.hint"
+
+    def specs(self) -> tuple[ServiceSpec, ...]:
+        return tuple(s for s in SERVICES if s.id in self.services)
+
+
+# The most used services, large, with pictograms; call staff is the home's last tile.
+CARE_HOME: tuple[CareTile, ...] = (
+    CareTile("pension_auth", ("pension_auth",), "certify"),
+    CareTile("queries", ("payment_records", "pension_received", "balances", "application_progress"), "query"),
+    CareTile("card", ("activate_card", "change_pin", "reset_pin", "report_lost", "apply_card"), "card"),
+    CareTile("family", ("family_auth", "annual_review"), "family"),
+)
+
+
+@dataclass(frozen=True)
 class Availability:
     available: bool
     reason: str = ""  # message key of the first missing device's health reason

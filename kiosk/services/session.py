@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 log = logging.getLogger(__name__)
+CARE_TIME = 2.0  # care mode (长辈模式): twice the time before the session asks "are you still there?"
 _tokens = itertools.count(1)
 
 
@@ -80,18 +81,23 @@ class SessionManager:
     def touch(self, now: float) -> None:
         self.last_touch = now
 
+    @property
+    def idle_s(self) -> float:
+        """How long without a touch before "are you still there?": twice as long in care mode."""
+        return self.inactivity_s * (CARE_TIME if self.care_mode else 1.0)
+
     def phase(self, now: float) -> Phase:
         if self.session is None:
             return Phase.ACTIVE
         idle = now - self.last_touch
-        if idle < self.inactivity_s:
+        if idle < self.idle_s:
             return Phase.ACTIVE
-        if idle < self.inactivity_s + self.countdown_s:
+        if idle < self.idle_s + self.countdown_s:
             return Phase.PROMPTING
         return Phase.EXPIRED
 
     def seconds_left(self, now: float) -> float:
-        return max(0.0, self.inactivity_s + self.countdown_s - (now - self.last_touch))
+        return max(0.0, self.idle_s + self.countdown_s - (now - self.last_touch))
 
     def end(self, why: str) -> None:
         session, self.session = self.session, None
