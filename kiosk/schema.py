@@ -214,6 +214,11 @@ SCHEMA: tuple[Key, ...] = (
     Key("devices.idcard", str, "none", "Resident ID card reader (GA 467 SAM module): serial:DEVICE[:BAUD] "
         "(default 115200 baud) | sim (the simulator on a pseudo-terminal) | none.", env="KIOSK_IDCARD",
         check=_device_problem("idcard")),
+    Key("devices.scanner", str, "none", "Barcode scanner for e-card QR sign-in, in its USB-serial (CDC / "
+        "virtual COM) mode: serial:DEVICE[:BAUD][,suffix=auto|cr|lf|crlf][,prefix=HEX] (default 9600 baud, "
+        "CR, LF or CRLF ends a code) | sim (the simulator on a pseudo-terminal) | none (the camera reads the QR "
+        "code). Keyboard (HID) mode is not supported: set the scanner to USB serial.", env="KIOSK_SCANNER",
+        check=_device_problem("scanner")),
     Key("devices.gpio", str, "lgpio", "GPIO backend: lgpio (Pi) or mock (gpiozero MockFactory).",
         choices=("lgpio", "rpigpio", "native", "mock"), env="KIOSK_GPIO"),
     # --- card reader

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kiosk.hw.ports import Camera, CardReader, Device, Gpio, IdCardReader, Power, Printer
+from kiosk.hw.ports import BarcodeScanner, Camera, CardReader, Device, Gpio, IdCardReader, Power, Printer
 
 if TYPE_CHECKING:  # typing only: importing the adapters costs nothing at run time this way
     from kiosk.hw.camera_opencv import OpenCvCamera
@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # typing only: importing the adapters costs nothing at run ti
     from kiosk.hw.printer_escpos import EscposPrinter
     from kiosk.hw.reader_pcsc import PcscReader
     from kiosk.hw.registry import Unavailable
+    from kiosk.hw.scanner_serial import SerialBarcodeScanner
 
 
 def pcsc_reader(adapter: PcscReader) -> CardReader:
@@ -48,6 +49,10 @@ def gpio_panel(adapter: GpioPanel) -> Gpio:
 
 
 def serial_idcard_reader(adapter: SerialIdCardReader) -> IdCardReader:
+    return adapter
+
+
+def serial_barcode_scanner(adapter: SerialBarcodeScanner) -> BarcodeScanner:
     return adapter
 
 

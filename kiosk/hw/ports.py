@@ -90,6 +90,17 @@ class IdCardReader(Device, Protocol):
 
 
 @runtime_checkable
+class BarcodeScanner(Device, Protocol):
+    """A barcode scanner sending each decoded code as a line (kiosk/hw/scanner_serial.py). Raises
+    ScannerError (kiosk/hw/scanner_errors.py): ScanRejected (a line that is not a code: too long,
+    control bytes), ScannerFault (the line failed)."""
+
+    def read_code(self, timeout_s: float) -> str | None: ...  # each code once; None after timeout_s
+
+    def clear(self) -> None: ...  # forget what was scanned before now
+
+
+@runtime_checkable
 class Printer(Device, Protocol):
     """A receipt printer. Raises PrinterError (kiosk/hw/printer_model.py) saying before, during or
     after the receipt it failed."""

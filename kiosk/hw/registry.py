@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeGuard, overload
 from kiosk.config import Config
 from kiosk.hw.gpio import GpioPanel, make_pin_factory
 from kiosk.hw.health import DeviceHealth
-from kiosk.hw.ports import Camera, CardReader, Device, Gpio, IdCardReader, Monitored, Printer
+from kiosk.hw.ports import BarcodeScanner, Camera, CardReader, Device, Gpio, IdCardReader, Monitored, Printer
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ ADAPTERS: dict[str, dict[str, tuple[str, str]]] = {
                 "tcp": ("kiosk.hw.printer_escpos", "open_printer")},
     "idcard": {"serial": ("kiosk.hw.idcard_serial", "open_idcard"),
                "sim": ("kiosk.hw.idcard_serial", "open_idcard")},
+    "scanner": {"serial": ("kiosk.hw.scanner_serial", "open_scanner"),
+                "sim": ("kiosk.hw.scanner_serial", "open_scanner")},
 }
 
 
@@ -73,6 +75,7 @@ SPEC_FORMS = {
     "camera": "picamera2 | opencv:INDEX | file:PATH | synthetic[:OPTIONS] | none",
     "printer": "usb:VID:PID | serial:DEVICE[:BAUD] | tcp:HOST[:PORT] | none",
     "idcard": "serial:DEVICE[:BAUD] | sim | none",
+    "scanner": "serial:DEVICE[:BAUD][,suffix=auto|cr|lf|crlf][,prefix=HEX] | sim | none",
 }
 
 
@@ -141,9 +144,21 @@ def _idcard_serial(arg: str, spec: str) -> str | None:
     return None
 
 
-_KIND_CHECKS = {("idcard", "serial"): _idcard_serial}  # where a prefix means another thing per kind
+def _scanner_serial(arg: str, spec: str) -> str | None:
+    from kiosk.hw.scanner_serial import parse_serial_spec
 
-_PORT_NAMES = {"reader": "CardReader", "camera": "Camera", "printer": "Printer", "idcard": "IdCardReader"}
+    try:
+        parse_serial_spec(spec)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+# where a prefix means another thing per kind
+_KIND_CHECKS = {("idcard", "serial"): _idcard_serial, ("scanner", "serial"): _scanner_serial}
+
+_PORT_NAMES = {"reader": "CardReader", "camera": "Camera", "printer": "Printer", "idcard": "IdCardReader",
+               "scanner": "BarcodeScanner"}
 
 
 @overload
@@ -154,6 +169,8 @@ def open_device(kind: Literal["camera"], spec: str, cfg: Config) -> Camera | Una
 def open_device(kind: Literal["printer"], spec: str, cfg: Config) -> Printer | Unavailable: ...
 @overload
 def open_device(kind: Literal["idcard"], spec: str, cfg: Config) -> IdCardReader | Unavailable: ...
+@overload
+def open_device(kind: Literal["scanner"], spec: str, cfg: Config) -> BarcodeScanner | Unavailable: ...
 def open_device(kind: str, spec: str, cfg: Config) -> Device:
     """Open one device from its spec string, or an Unavailable that says why not. An adapter
     that is not what its kind's port promises is closed and reported as a missing driver."""
@@ -181,7 +198,8 @@ def _open_checked(kind: str, spec: str, cfg: Config) -> Device:
 
 def _is_port(device: object, kind: str) -> TypeGuard[Device]:
     """Has the device every member of its port? (Names only: mypy checks the signatures.)"""
-    port = {"reader": CardReader, "camera": Camera, "printer": Printer, "idcard": IdCardReader}[kind]
+    port = {"reader": CardReader, "camera": Camera, "printer": Printer, "idcard": IdCardReader,
+            "scanner": BarcodeScanner}[kind]
     return isinstance(device, port)
 
 
@@ -232,12 +250,17 @@ class Devices:
     extra: dict[str, Monitored] = field(default_factory=dict)  # the bureau link, the outbox
     idcard: IdCardReader | Unavailable = field(
         default_factory=lambda: Unavailable("idcard", "health.idcard.not_installed", "configured as none"))
+    scanner: BarcodeScanner | Unavailable = field(
+        default_factory=lambda: Unavailable("scanner", "health.scanner.not_installed", "configured as none"))
 
     def all(self) -> dict[str, Monitored]:
         # The ID card reader is an optional extra: listed (and watched) only where one is configured.
         fitted = not (isinstance(self.idcard, Unavailable) and self.idcard.reason == "health.idcard.not_installed")
+        scanner = not (isinstance(self.scanner, Unavailable)
+                       and self.scanner.reason == "health.scanner.not_installed")
         return {"reader": self.reader, "camera": self.camera, "printer": self.printer,
-                "gpio": self.gpio, **({"idcard": self.idcard} if fitted else {}), **self.extra}
+                "gpio": self.gpio, **({"idcard": self.idcard} if fitted else {}),
+                **({"scanner": self.scanner} if scanner else {}), **self.extra}
 
     def close(self) -> None:
         for name, dev in self.all().items():
@@ -254,4 +277,5 @@ def open_devices(cfg: Config) -> Devices:
         printer=open_device("printer", cfg["devices.printer"], cfg),
         gpio=open_gpio(cfg),
         idcard=open_device("idcard", cfg["devices.idcard"], cfg),
+        scanner=open_device("scanner", cfg["devices.scanner"], cfg),
     )
