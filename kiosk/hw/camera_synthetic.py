@@ -35,6 +35,10 @@ class SyntheticCameraAdapter:
 
     on_cue = cue
 
+    def show_qr(self, text: str | None) -> None:
+        """The synthetic subject holds up a phone showing a QR code of `text` (None: puts it away)."""
+        self.camera.show_qr(text)
+
     def health(self) -> DeviceHealth:
         status = self.camera.status()
         if not status.open:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from kiosk.card.model import CardIdentity
     from kiosk.hw.idcard_model import IdCardData
     from kiosk.services.container import CitizenServices, Submitted
+    from kiosk.services.ecard_signin import EcardSignIn
     from kiosk.services.printing import PrintOutcome
     from kiosk.services.reference import OutletList
 
@@ -237,3 +239,66 @@ class Desk:
         if not reader.wait_for_card(self.settings.card_wait_s):
             raise NoIdCard(f"no ID card within {self.settings.card_wait_s:g} s")
         return reader.read()
+
+    # ------------------------------------------------------------------ e-card QR sign-in
+    def scan_ecard_qr(self, timeout_s: float, cancel: threading.Event | None = None) -> str:
+        """The e-card QR code shown by the citizen's phone, as text: read by the barcode scanner
+        when one is configured and healthy (codes scanned before this call are dropped), else by
+        the camera (kiosk/services/qr_camera.py; a scanner failing mid-scan hands over to it).
+        Blocking up to timeout_s: call it in a Work step. Raises NoQrCode (nothing read in time,
+        or `cancel` set), NotAnEcardToken (a code that is not `ESSC1.`..., or a line the scanner
+        garbled; on the camera path only when nothing but other QR codes was seen)."""
+        import time
+
+        from kiosk.hw.ports import BarcodeScanner
+        from kiosk.hw.scanner_errors import ScannerFault, ScanRejected
+        from kiosk.services.ecard_signin import NoQrCode, NotAnEcardToken
+        from kiosk.services.qr_camera import QrCameraReader, looks_like_token
+
+        deadline = time.monotonic() + timeout_s
+        scanner = getattr(self.services.devices, "scanner", None)
+        if isinstance(scanner, BarcodeScanner) and scanner.health().usable:
+            try:
+                scanner.clear()
+                while not (cancel is not None and cancel.is_set()):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise NoQrCode(f"no code scanned within {timeout_s:g} s")
+                    code = scanner.read_code(min(left, 0.25))
+                    if code is None:
+                        continue
+                    if not looks_like_token(code):
+                        raise NotAnEcardToken(f"scanned a code of {len(code)} characters", "scanner")
+                    log.info("event=ecard_qr source=scanner chars=%d", len(code))
+                    return code
+                raise NoQrCode("cancelled")
+            except ScanRejected as exc:
+                raise NotAnEcardToken(f"the scanner sent a line that is not a code ({exc.why})", "scanner") from exc
+            except ScannerFault as exc:
+                log.warning("event=ecard_qr source=scanner result=fault detail=%r; the camera takes over",
+                            str(exc)[:200])
+        scan = QrCameraReader(self.services.devices.camera).scan(max(0.0, deadline - time.monotonic()), cancel)
+        if scan.token is not None:
+            log.info("event=ecard_qr source=camera chars=%d frames=%d", len(scan.token), scan.frames)
+            return scan.token
+        if scan.others and not scan.cancelled:
+            raise NotAnEcardToken(f"{scan.others} QR code(s) seen, none an e-card code", "camera")
+        raise NoQrCode("cancelled" if scan.cancelled else f"no e-card code seen in {scan.frames} frames")
+
+    def ecard_sign_in(self, token: str) -> EcardSignIn:
+        """Presents the token to the bureau (through the sync daemon). Returns EcardSignIn:
+        id_number, name, verification_id (EV-...), expires_in_s, and .assurance (ecard_qr) for
+        the session's queries and submissions. Raises EcardRefused (.code token_expired,
+        token_used, token_malformed, token_forged or token_revoked; .reason ecard.error.<code>),
+        or QueryFailed as the queries do (query.error.offline when the bureau cannot be reached)."""
+        from kiosk.services.ecard_signin import TOKEN_REFUSALS, EcardRefused, EcardSignIn
+
+        try:
+            answer = self.queries.ecard_sign_in(token)
+        except QueryFailed as exc:
+            if exc.reason == "query.error.refused" and exc.detail in TOKEN_REFUSALS:
+                log.info("event=ecard_sign_in result=refused code=%s", exc.detail)
+                raise EcardRefused(exc.detail) from None
+            raise
+        log.info("event=ecard_sign_in result=signed_in")
+        return EcardSignIn(answer["id_number"], answer["name"], answer["verification_id"], answer["expires_in_s"])

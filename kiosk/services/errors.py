@@ -18,6 +18,7 @@ def explain(exc: BaseException) -> Explained:
     from kiosk.card import errors as ce
     from kiosk.hw import errors as he
     from kiosk.hw import idcard_errors as ie
+    from kiosk.services import ecard_signin as ec
 
     name = type(exc).__name__
     table = {
@@ -40,7 +41,11 @@ def explain(exc: BaseException) -> Explained:
         ie.IdCardUnreadable: ("idcard.error.unreadable", True),
         ie.SamUnavailable: ("idcard.error.sam", False),
         ie.IdCardReaderFault: ("idcard.error.reader", False),
+        ec.NoQrCode: ("ecard.error.no_code", True),
+        ec.NotAnEcardToken: ("ecard.error.not_token", True),
     }
+    if isinstance(exc, ec.EcardRefused):  # one message per bureau code; a fresh code can help
+        return Explained(f"{exc.reason}.title", f"{exc.reason}.body", exc.code != "token_revoked", {})
     for cls in type(exc).__mro__:
         if cls in table:
             key, retry = table[cls]

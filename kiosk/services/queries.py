@@ -35,7 +35,7 @@ class Assurance:
     """How the citizen proved who they are: the card, its PIN and the card's proof that it is
     genuine (docs/card-authentication.md), or a face-match verdict."""
 
-    method: str  # card_pin | face_match
+    method: str  # card_pin | face_match | ecard_qr
     card_number: str = ""
     verification_id: str = ""
     card_auth_id: str = ""  # online: the bureau verified the card's cryptogram over its challenge
@@ -50,6 +50,8 @@ class Assurance:
             elif self.card_challenge:
                 out["card_auth"] = {"challenge": self.card_challenge, "cryptogram": self.card_cryptogram}
             return out
+        if self.method == "ecard_qr":
+            return {"method": "ecard_qr", "verification_id": self.verification_id}
         return {"method": "face_match", "verification_id": self.verification_id}
 
 
@@ -246,6 +248,23 @@ class QueryService:
         except (KeyError, TypeError) as exc:
             raise QueryFailed("query.error.garbage", repr(exc)) from None
         return out
+
+    def ecard_sign_in(self, token: str) -> dict[str, Any]:
+        """The bureau's sign-in for an e-card QR token: {verification_id, id_number, name,
+        expires_in_s}. A refusal is QueryFailed("query.error.refused", <the Problem code>)."""
+        a = self._ask("ecard_sign_in", {"token": token})
+        try:
+            vid, citizen, expires = a["verification_id"], a["citizen"], a["expires_in_s"]
+            id_number, name = citizen["id_number"], citizen["name"]
+        except (KeyError, TypeError) as exc:
+            raise QueryFailed("query.error.garbage", repr(exc)) from None
+        if not (isinstance(vid, str) and _EV.match(vid) and isinstance(id_number, str) and isinstance(name, str)
+                and name and type(expires) is int and expires > 0):
+            raise QueryFailed("query.error.garbage", "e-card sign-in does not fit ECardSignIn")
+        return {"verification_id": vid, "id_number": id_number, "name": name, "expires_in_s": expires}
+
+
+_EV = re.compile(r"^EV-[0-9A-F]{16}$")
 
 
 def recent_years(today: dt.date, count: int = 4) -> list[int]:

@@ -4,6 +4,8 @@ Spec strings (config key devices.camera): `synthetic`, `synthetic:FACE_OR_PATH`,
 `synthetic:MODE`, or comma-separated items such as `synthetic:astronaut,mode=replay,fps=20,seed=3`.
 Placement options drive the guidance states: scale=0.4 (move closer), scale=1.8 (move back),
 dx=0.3 (centre your face), roll=35 (face the camera), shake=40 (hold still), mode=dark, ...
+`qr=TEXT` (last, as TEXT may hold anything but a comma) has the subject hold up a phone showing a
+QR code of TEXT (an e-card token); SyntheticCamera.show_qr(text) changes it at run time.
 
 The kiosk opens it through its own adapter, kiosk/hw/camera_synthetic.py; nothing here imports
 the kiosk.
@@ -33,7 +35,7 @@ def parse_spec(spec: str) -> dict[str, Any]:
             else:
                 kwargs["face"] = item
             continue
-        if key in ("fps", "scale", "dx", "dy", "roll", "shake"):
+        if key in ("fps", "scale", "dx", "dy", "roll", "shake", "qr_side", "qr_tilt"):
             kwargs[key] = float(value)
         elif key in ("seed",):
             kwargs[key] = int(value)
@@ -42,7 +44,7 @@ def parse_spec(spec: str) -> dict[str, Any]:
         elif key == "size":
             w, _, h = value.partition("x")
             kwargs[key] = (int(w), int(h))
-        elif key in ("mode", "face"):
+        elif key in ("mode", "face", "qr"):
             kwargs[key] = value
         else:
             raise ValueError(f"unknown synthetic camera option {key!r} in {spec!r}")

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from simulators.camera.faces import FacePhoto, load_face
+from simulators.camera.phone import Phone, draw_phone, place
 from simulators.camera.subject import MODES, Subject
 from simulators.camera.warp import blink_warp, mouth_warp
 
@@ -93,9 +94,12 @@ class SyntheticCamera:
                  seed: int = 0, size: tuple[int, int] = (640, 480), realtime: bool = False,
                  start: float = 1000.0, other_face: str | None = None, noise: float = 2.5,
                  reaction_s: tuple[float, float] = (0.35, 0.9), scale: float = 1.0,
-                 dx: float = 0.0, dy: float = 0.0, roll: float = 0.0, shake: float = 0.0) -> None:
+                 dx: float = 0.0, dy: float = 0.0, roll: float = 0.0, shake: float = 0.0,
+                 qr: str | None = None, qr_side: float = 0.36, qr_tilt: float = 7.0) -> None:
         """scale multiplies the face size, dx/dy shift it (fractions of the frame), roll tilts it
-        (degrees) and shake moves it side to side (pixels at 1.5 Hz): the guidance states."""
+        (degrees) and shake moves it side to side (pixels at 1.5 Hz): the guidance states.
+        qr: the subject holds up a phone showing a QR code of this text (show_qr changes it),
+        the code qr_side of the frame's height wide, the phone tilted qr_tilt degrees."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
         self.mode, self.face, self.fps, self.seed = mode, face, fps, seed
@@ -125,6 +129,9 @@ class SyntheticCamera:
         self._nrng = nrng
         lut = np.clip(np.arange(256) * self.gain, 0, 255).astype(np.uint8)
         self._lut = lut
+        self.qr_side, self.qr_tilt = qr_side, qr_tilt
+        self._phone: Phone | None = None
+        self.show_qr(qr)
 
     def _background(self) -> np.ndarray:
         """An empty hall: the shuttle side of the astronaut photo, no face in it."""
@@ -141,6 +148,10 @@ class SyntheticCamera:
 
     on_cue = cue
 
+    def show_qr(self, text: str | None) -> None:
+        """The subject holds up a phone showing a QR code of `text` (None: puts it away)."""
+        self._phone = draw_phone(text, round(self.size[1] * self.qr_side)) if text else None
+
     # -- frames -----------------------------------------------------------------------------------
     def render(self, t: float) -> np.ndarray:
         s = self.subject
@@ -156,6 +167,11 @@ class SyntheticCamera:
             else:
                 actor = self.actors[s.face_index(t)]
                 frame = actor.render(s.mouth(t), s.blink(t), pose)
+        phone = self._phone
+        if phone is not None:  # held below the chin, moving with the hand
+            pose = s.pose(t)
+            w, h = self.size
+            place(frame, phone, (w * 0.5 + 1.5 * pose.dx, h * 0.62 + 1.5 * pose.dy), self.qr_tilt + pose.angle_deg)
         if self.gain != 1.0:
             frame = cv2.LUT(frame, self._lut)
         w, h = self.size
@@ -184,7 +200,8 @@ class SyntheticCamera:
     def status(self) -> CameraStatus:
         if self._closed.is_set():
             return CameraStatus(False, "synthetic camera closed")
-        return CameraStatus(True, f"synthetic mode={self.mode} face={self.face} fps={self.fps:g}")
+        phone = " phone=qr" if self._phone is not None else ""
+        return CameraStatus(True, f"synthetic mode={self.mode} face={self.face} fps={self.fps:g}{phone}")
 
     def close(self) -> None:
         self._closed.set()
@@ -198,6 +215,7 @@ class SyntheticCamera:
     def __repr__(self) -> str:
         clock = "realtime" if self.realtime else "virtual"
         return (f"<SyntheticCamera mode={self.mode} face={self.face} fps={self.fps:g} clock={clock} "
-                f"t={self.now - self.start:.2f}s frames={self.frames_made} cues={len(self.subject.cues_seen)}>")
+                f"t={self.now - self.start:.2f}s frames={self.frames_made} cues={len(self.subject.cues_seen)}"
+                f"{' phone=qr' if self._phone is not None else ''}>")
 
 
