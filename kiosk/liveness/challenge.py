@@ -114,8 +114,9 @@ class Challenge:
         if not m.is_open:
             self._remember(ratio)
             if len(self._rest) >= 10:
-                self._set_baseline(sorted_percentile(
-                    sorted(self._rest) if self._rest_nans else self._rest_sorted, 30))
+                baseline = sorted_percentile(sorted(self._rest) if self._rest_nans else self._rest_sorted, 30)
+                if baseline != self._baseline:  # mostly the same from one frame to the next
+                    self._set_baseline(baseline)
             if ratio <= self._closed_threshold:
                 m.onset, m.above = None, 0
                 return ""

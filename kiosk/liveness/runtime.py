@@ -48,6 +48,7 @@ class TfliteModel:
         # the function that returns a view of the input buffer (safe to keep, the view is not)
         self._input_view = self._it.tensor(self._input_index)
         self._outputs = {d["name"]: d["index"] for d in self._it.get_output_details()}
+        self._output_items = tuple(self._outputs.items())
         log.info("event=model_loaded file=%s runtime=%s threads=%d", self.path.name, self.runtime, threads)
 
     def invoke(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
@@ -60,8 +61,10 @@ class TfliteModel:
         the interpreter's own input buffer, through a view that is gone before invoke() (the
         interpreter refuses to run while a view of its memory is held). Outputs are copies."""
         np.multiply(image, scale, out=self._input_view(), casting="unsafe")
-        self._it.invoke()
-        return {name: self._it.get_tensor(idx) for name, idx in self._outputs.items()}
+        it = self._it
+        it.invoke()
+        get = it.get_tensor
+        return {name: get(idx) for name, idx in self._output_items}
 
     def __repr__(self) -> str:
         return f"<TfliteModel {self.path.name} runtime={self.runtime} threads={self.threads}>"
