@@ -23,6 +23,7 @@ SIM_OVERRIDES: dict[str, Any] = {
     "devices.camera": "synthetic",
     "devices.printer": "tcp:127.0.0.1:9100",
     "devices.gpio": "mock",
+    "devices.idcard": "sim",  # a resident ID card reader on a pseudo-terminal, 王秀英's card on it
     "kiosk.data_dir": "out/sim-data",
     "ui.fullscreen": False,
     "ui.kiosk_mode": False,
