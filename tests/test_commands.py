@@ -482,7 +482,7 @@ def test_queue_export_and_import_commands(tmp_path):
     expect(IMPORT, res, 0)
     assert res.stdout.startswith("1 of 1 submission(s) added")
     expect(IMPORT, kiosk("queue", "import", str(stick), env=new), 0)
-    envelope = next((stick / "kiosk-queue" / "envelopes").iterdir())
+    envelope = next((stick / "kiosk-queue-KIOSK-0001" / "envelopes").iterdir())
     envelope.write_bytes(envelope.read_bytes()[:-1])
     res = kiosk("queue", "import", str(stick), env=env_for(tmp_path, KIOSK_DATA_DIR=str(tmp_path / "third")))
     expect(IMPORT, res, 1)

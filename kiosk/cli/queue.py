@@ -22,7 +22,7 @@ EXIT_FAILED, EXIT_NOT_WRITABLE = 1, 3
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("queue", help="move the unsent sealed queue to a new SD card")
     qsub = p.add_subparsers(dest="queue_command", metavar="QUEUE_COMMAND", required=True)
-    e = qsub.add_parser("export", help="write the unsent submissions (still sealed) to DIR/kiosk-queue")
+    e = qsub.add_parser("export", help="write the unsent submissions (still sealed) to DIR/kiosk-queue-<kiosk id>")
     e.set_defaults(handler=_export)
     i = qsub.add_parser("import", help="add an export from DIR to this kiosk's queue (all or nothing)")
     i.set_defaults(handler=_import)

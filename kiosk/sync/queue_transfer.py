@@ -2,7 +2,7 @@
 card on a USB stick and join the new card's queue, still sealed (the kiosk cannot open them, and
 neither does this module), with their references and idempotency keys.
 
-On the stick, DIR/kiosk-queue/:
+On the stick, DIR/kiosk-queue-<kiosk id>/ (one stick may carry several kiosks' exports):
   manifest.json       {"format": 1, "export_id", "kiosk_id", "exported_at", "count",
                        "sequences": {YYYYMMDD: last number used}, "submissions": [...]}
   manifest.sha256     "<sha256 of manifest.json>  manifest.json" (sha256sum -c reads it)
@@ -37,7 +37,7 @@ from kiosk.sync.salvage import COLUMNS
 from kiosk.sync.transactions import Connections
 
 FORMAT = 1
-EXPORT_DIR = "kiosk-queue"
+EXPORT_PREFIX = "kiosk-queue-"
 MANIFEST = "manifest.json"
 CHECKSUM = "manifest.sha256"
 ENVELOPES = "envelopes"
@@ -109,15 +109,20 @@ def _sequences(db: Path) -> dict[str, int]:
         conn.close()
 
 
+def export_dir(stick: Path, kiosk_id: str) -> Path:
+    return Path(stick) / f"{EXPORT_PREFIX}{kiosk_id}"
+
+
 def export(data_dir: Path, kiosk_id: str, stick: Path) -> Exported:
-    """Write the queue of data_dir to stick/kiosk-queue (replacing an earlier export there)."""
+    """Write the queue of data_dir to stick/kiosk-queue-<kiosk id> (replacing this kiosk's
+    earlier export there; other kiosks' exports are left alone)."""
     db = Path(data_dir) / DB_NAME
     stick = Path(stick)
     if not stick.is_dir():
         raise FileNotFoundError(2, "no such directory (is the stick mounted?)", str(stick))
     if db.exists():
         storage.prepare(db)  # a damaged file is quarantined and salvaged first, as at start-up
-    partial = stick / f"{EXPORT_DIR}.partial-{os.getpid()}"
+    partial = stick / f".{EXPORT_PREFIX}{kiosk_id}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     (partial / ENVELOPES).mkdir(parents=True)
     try:
@@ -130,7 +135,7 @@ def export(data_dir: Path, kiosk_id: str, stick: Path) -> Exported:
         _write(partial / CHECKSUM, f"{hashlib.sha256(body).hexdigest()}  {MANIFEST}\n".encode())
         _fsync_dir(partial / ENVELOPES)
         _fsync_dir(partial)
-        final = stick / EXPORT_DIR
+        final = export_dir(stick, kiosk_id)
         if final.exists():
             shutil.rmtree(final)
         os.rename(partial, final)
@@ -161,13 +166,17 @@ def _write_envelopes(db: Path, into: Path) -> tuple[list[dict[str, Any]], dict[s
 
 # --- import ------------------------------------------------------------------------------------
 
-def locate(stick: Path) -> Path:
-    """The export on the stick: stick/kiosk-queue, or stick itself when it holds the manifest."""
+def locate(stick: Path, kiosk_id: str) -> Path:
+    """This kiosk's export on the stick (stick/kiosk-queue-<kiosk id>), or stick itself when it
+    is an export directory."""
     stick = Path(stick)
-    for candidate in (stick / EXPORT_DIR, stick):
+    for candidate in (export_dir(stick, kiosk_id), stick):
         if (candidate / MANIFEST).exists():
             return candidate
-    raise TransferRefused(f"no queue export in {stick} (expected {stick / EXPORT_DIR}/{MANIFEST})")
+    others = sorted(p.name for p in stick.glob(f"{EXPORT_PREFIX}*")) if stick.is_dir() else []
+    found = f"; it holds {', '.join(others)}" if others else ""
+    raise TransferRefused(f"no queue export of {kiosk_id} in {stick} (expected "
+                          f"{export_dir(stick, kiosk_id).name}/{MANIFEST}){found}")
 
 
 def read_manifest(export_dir: Path, kiosk_id: str) -> dict[str, Any]:
@@ -221,13 +230,13 @@ def _check_entry(e: Any) -> None:
 
 def import_(data_dir: Path, kiosk_id: str, stick: Path) -> Imported:
     """Add the export on stick to data_dir's queue: all of it, or nothing (TransferRefused)."""
-    export_dir = locate(stick)
-    manifest = read_manifest(export_dir, kiosk_id)
+    found = locate(stick, kiosk_id)
+    manifest = read_manifest(found, kiosk_id)
     db = Path(data_dir) / DB_NAME
     storage.prepare(db)
     connections = Connections(db, drainer=False)
     try:
-        return connections.write(lambda conn: _add(conn, export_dir, manifest))
+        return connections.write(lambda conn: _add(conn, found, manifest))
     finally:
         connections.close()
 

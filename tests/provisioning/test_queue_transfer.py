@@ -11,6 +11,8 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from kiosk.sync import queue_transfer as qt
 from kiosk.sync.outbox import Outbox
 from kiosk.sync.seal import BureauSealer
@@ -49,7 +51,7 @@ def test_a_queue_moved_to_a_new_card_reaches_the_bureau_once(bureau, daemon, tmp
     stick.mkdir()
     res = kiosk("queue", "export", str(stick), env=old_env)
     assert res.returncode == 0 and res.stdout.startswith("2 unsent submission(s) of KIOSK-0042"), res.stderr
-    export = stick / qt.EXPORT_DIR
+    export = qt.export_dir(stick, KIOSK_ID)
     check = subprocess.run(["sha256sum", "-c", qt.CHECKSUM], cwd=export, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
     # still sealed: the very envelopes of the old queue, no name or ID number in the clear
@@ -89,7 +91,7 @@ def test_a_queue_moved_to_a_new_card_reaches_the_bureau_once(bureau, daemon, tmp
 
 def _damaged_exports_add_nothing(export: Path, tmp_path: Path, env: dict[str, str], new: Path) -> None:
     def broken(name: str) -> Path:
-        copy = tmp_path / name / qt.EXPORT_DIR
+        copy = qt.export_dir(tmp_path / name, KIOSK_ID)
         shutil.copytree(export, copy)
         return copy
 
@@ -122,3 +124,10 @@ def test_an_empty_queue_exports_and_imports_nothing(tmp_path):
     got = qt.import_(tmp_path / "new", KIOSK_ID, stick)
     assert (got.count, got.added, got.export_seen) == (0, 0, False)
     assert qt.import_(tmp_path / "new", KIOSK_ID, stick).export_seen
+    # one stick, several kiosks: each finds its own export and never replaces another's
+    qt.export(tmp_path / "old", "KIOSK-0007", stick)
+    qt.export(tmp_path / "old", KIOSK_ID, stick)
+    assert sorted(p.name for p in stick.iterdir()) == ["kiosk-queue-KIOSK-0007", "kiosk-queue-KIOSK-0042"]
+    shutil.rmtree(qt.export_dir(stick, KIOSK_ID))
+    with pytest.raises(qt.TransferRefused, match=r"no queue export of KIOSK-0042 .*; it holds kiosk-queue-KIOSK-0007"):
+        qt.import_(tmp_path / "new", KIOSK_ID, stick)
