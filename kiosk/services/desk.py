@@ -241,18 +241,31 @@ class Desk:
         return reader.read()
 
     # ------------------------------------------------------------------ e-card QR sign-in
+    def ecard_qr_source(self) -> str:
+        """Where scan_ecard_qr will read the code now: "scanner" (a scanner fitted and healthy:
+        "hold your phone to the scan window"), "camera" ("hold your phone to the camera"), or ""
+        (neither works: do not offer QR sign-in). Never blocks."""
+        from kiosk.hw.ports import BarcodeScanner, Camera
+
+        scanner = getattr(self.services.devices, "scanner", None)
+        if isinstance(scanner, BarcodeScanner) and scanner.health().usable:
+            return "scanner"
+        camera = self.services.devices.camera
+        return "camera" if isinstance(camera, Camera) and camera.health().usable else ""
+
     def scan_ecard_qr(self, timeout_s: float, cancel: threading.Event | None = None) -> str:
         """The e-card QR code shown by the citizen's phone, as text: read by the barcode scanner
         when one is configured and healthy (codes scanned before this call are dropped), else by
         the camera (kiosk/services/qr_camera.py; a scanner failing mid-scan hands over to it).
         Blocking up to timeout_s: call it in a Work step. Raises NoQrCode (nothing read in time,
         or `cancel` set), NotAnEcardToken (a code that is not `ESSC1.`..., or a line the scanner
-        garbled; on the camera path only when nothing but other QR codes was seen)."""
+        garbled; on the camera path only when nothing but other QR codes was seen), NoQrReader
+        (neither a scanner nor a camera works: ecard_qr_source() is "")."""
         import time
 
-        from kiosk.hw.ports import BarcodeScanner
+        from kiosk.hw.ports import BarcodeScanner, Camera
         from kiosk.hw.scanner_errors import ScannerFault, ScanRejected
-        from kiosk.services.ecard_signin import NoQrCode, NotAnEcardToken
+        from kiosk.services.ecard_signin import NoQrCode, NoQrReader, NotAnEcardToken
         from kiosk.services.qr_camera import QrCameraReader, looks_like_token
 
         deadline = time.monotonic() + timeout_s
@@ -277,7 +290,10 @@ class Desk:
             except ScannerFault as exc:
                 log.warning("event=ecard_qr source=scanner result=fault detail=%r; the camera takes over",
                             str(exc)[:200])
-        scan = QrCameraReader(self.services.devices.camera).scan(max(0.0, deadline - time.monotonic()), cancel)
+        camera = self.services.devices.camera
+        if not (isinstance(camera, Camera) and camera.health().usable):
+            raise NoQrReader("no working scanner and no working camera")
+        scan = QrCameraReader(camera).scan(max(0.0, deadline - time.monotonic()), cancel)
         if scan.token is not None:
             log.info("event=ecard_qr source=camera chars=%d frames=%d", len(scan.token), scan.frames)
             return scan.token

@@ -29,6 +29,12 @@ class NoQrCode(EcardQrError):
     reason = "ecard.error.no_code"
 
 
+class NoQrReader(EcardQrError):
+    """Neither a working scanner nor a working camera: QR sign-in cannot be offered now."""
+
+    reason = "ecard.error.no_reader"
+
+
 class NotAnEcardToken(EcardQrError):
     """A code was read but it is not an e-card sign-in code (another QR code, a barcode, a line
     the scanner garbled): `source` is scanner | camera."""

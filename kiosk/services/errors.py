@@ -43,6 +43,7 @@ def explain(exc: BaseException) -> Explained:
         ie.IdCardReaderFault: ("idcard.error.reader", False),
         ec.NoQrCode: ("ecard.error.no_code", True),
         ec.NotAnEcardToken: ("ecard.error.not_token", True),
+        ec.NoQrReader: ("ecard.error.no_reader", False),
     }
     if isinstance(exc, ec.EcardRefused):  # one message per bureau code; a fresh code can help
         return Explained(f"{exc.reason}.title", f"{exc.reason}.body", exc.code != "token_revoked", {})

@@ -18,7 +18,14 @@ from kiosk.hw.registry import Unavailable
 from kiosk.hw.scanner_serial import SerialBarcodeScanner, open_line
 from kiosk.i18n import catalog
 from kiosk.services.desk import Desk
-from kiosk.services.ecard_signin import TOKEN_REFUSALS, EcardRefused, EcardSignIn, NoQrCode, NotAnEcardToken
+from kiosk.services.ecard_signin import (
+    TOKEN_REFUSALS,
+    EcardRefused,
+    EcardSignIn,
+    NoQrCode,
+    NoQrReader,
+    NotAnEcardToken,
+)
 from kiosk.services.errors import explain
 from kiosk.services.queries import Assurance
 from simulators.camera import SyntheticCamera
@@ -118,6 +125,19 @@ def test_a_scanner_failing_during_the_scan_hands_over_to_the_camera(sim, scanner
     assert scanner.health().state is HealthState.OFFLINE
 
 
+def test_the_source_is_said_before_scanning_and_with_neither_there_is_no_reader(sim, scanner):
+    none = Unavailable("scanner", "health.scanner.not_installed", "configured as none")
+    no_camera = Unavailable("camera", "health.camera.not_installed", "configured as none")
+    camera = camera_of(SyntheticCamera(seed=0, qr=TOKEN))
+    assert desk(scanner, camera).ecard_qr_source() == "scanner"
+    assert desk(none, camera).ecard_qr_source() == "camera"
+    assert desk(none, no_camera).ecard_qr_source() == ""
+    with pytest.raises(NoQrReader):
+        desk(none, no_camera).scan_ecard_qr(1.0)
+    camera.close()
+    assert desk(none, camera).ecard_qr_source() == ""
+
+
 def test_the_camera_seeing_only_other_codes_says_so_and_nothing_times_out():
     none = Unavailable("scanner", "health.scanner.not_installed", "configured as none")
     with pytest.raises(NotAnEcardToken) as caught:
@@ -140,6 +160,7 @@ def test_a_token_shown_moments_later_on_the_camera_is_read():
 @pytest.mark.parametrize(("exc", "key", "retry"), [
     (NoQrCode(), "ecard.error.no_code", True),
     (NotAnEcardToken(), "ecard.error.not_token", True),
+    (NoQrReader(), "ecard.error.no_reader", False),
     *[(EcardRefused(code), f"ecard.error.{code}", code != "token_revoked") for code in TOKEN_REFUSALS],
 ])
 def test_each_error_is_explained_in_both_languages(exc, key, retry):
