@@ -44,6 +44,8 @@ class Context:
     reader_ok: bool = True
     camera_ok: bool = True
     idcard_ok: bool = False  # a resident ID card reader is configured and working
+    qr_ok: bool = False  # an e-card QR code can be read (a barcode scanner, or the camera)
+    bureau_ok: bool = False  # the bureau can be reached now (an e-card QR is checked only online)
     identity: Identity | None = None  # from an earlier service of this session
     remember: Callable[[str, Any], None] = field(default=lambda key, value: None)
     # run this when the session ends (its data wiped): stop a camera preview, say

@@ -13,11 +13,13 @@ from kiosk.flows.base import Flow, Identity, Next
 from kiosk.flows.face import FaceSteps
 from kiosk.flows.steps import (
     AskChoice,
+    AskConfirm,
     AskIdNumber,
     AskName,
     AskPin,
     Option,
     Outcome,
+    ScanQr,
     WaitForCard,
     WaitForIdCard,
     Work,
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from kiosk.card.model import CardIdentity
     from kiosk.hw.idcard_model import IdCardData
     from kiosk.services.card_service import CardProof
+    from kiosk.services.ecard_signin import EcardSignIn
     from kiosk.services.face_check import FaceMatch
 
 
@@ -39,10 +42,11 @@ class Identify(FaceSteps, Flow):
     # The ways this flow offers, in the order offered: the resident ID card first, the social
     # security card, typing the ID number and name last (each of the ID-card and typed ways is
     # then proved by the face check).
-    IDENTIFY_BY: ClassVar[tuple[str, ...]] = ("idcard", "card", "face")
+    IDENTIFY_BY: ClassVar[tuple[str, ...]] = ("idcard", "card", "ecard", "face")
     WAYS: ClassVar[dict[str, Option]] = {
         "idcard": Option("identify.idcard", "idcard", "identify.idcard_hint"),
         "card": Option("identify.card", "card", "identify.card_hint"),
+        "ecard": Option("identify.ecard", "ecard", "identify.ecard_hint"),
         "face": Option("identify.face", "face", "identify.face_hint"),
     }
 
@@ -63,6 +67,7 @@ class Identify(FaceSteps, Flow):
 
     def ways(self) -> tuple[str, ...]:
         ok = {"idcard": self.ctx.idcard_ok and self.ctx.camera_ok, "card": self.ctx.reader_ok,
+              "ecard": self.ctx.qr_ok and self.ctx.bureau_ok,  # offline a QR code cannot be checked
               "face": self.ctx.camera_ok}
         return tuple(w for w in self.IDENTIFY_BY if ok[w])
 
@@ -79,7 +84,39 @@ class Identify(FaceSteps, Flow):
         return self.identified(who)
 
     def step_identify_how(self, how: str) -> Next:
-        return {"idcard": self.by_idcard, "card": self.by_card, "face": self.by_face}[how]()
+        return {"idcard": self.by_idcard, "card": self.by_card, "ecard": self.by_ecard, "face": self.by_face}[how]()
+
+    # ------------------------------------------------------------------ the e-card's QR code
+    def by_ecard(self) -> Next:
+        wait = self.desk.settings.card_wait_s
+        return ScanQr(then="ecard_scanned", fn=lambda: self.desk.scan_ecard_qr(wait), stage="identify",
+                      message="ecard.scan.title", timeout_s=wait + 5)
+
+    def step_ecard_scanned(self, token: str) -> Next:
+        # commits: a token is good once; going back cannot show it again
+        return Work(then="ecard_signed_in", fn=lambda: self.desk.ecard_sign_in(token), message="ecard.checking",
+                    stage="identify", name="ecard_sign_in", commits=True, on_error="ecard_refused",
+                    timeout_s=self.desk.settings.query_timeout_s + 5)
+
+    def step_ecard_refused(self, exc: BaseException) -> Next:
+        """A used or expired code: trying again means a fresh code from the phone, scanned anew
+        (the same code would be refused again). A revoked e-card ends here."""
+        from kiosk.services.ecard_signin import EcardRefused
+
+        if not isinstance(exc, EcardRefused):
+            raise exc
+        if exc.code == "token_revoked":
+            return failed(f"{exc.reason}.title", f"{exc.reason}.body", name="ecard_revoked")
+        return AskConfirm(then="ecard_again", title=f"{exc.reason}.title", body=f"{exc.reason}.body",
+                          yes="nav.try_again", name="ecard_refused", back=False, stage="identify")
+
+    def step_ecard_again(self, _yes: bool) -> Next:
+        return self.by_ecard()
+
+    def step_ecard_signed_in(self, signed: EcardSignIn) -> Next:
+        """The bureau checked the token: who it belongs to, and the assurance (ecard_qr)."""
+        self.ctx.remember("id_number", signed.id_number)
+        return self._have(Identity(signed.id_number, signed.name, signed.assurance))
 
     # ------------------------------------------------------------------ resident ID card + face
     def by_idcard(self) -> Next:

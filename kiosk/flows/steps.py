@@ -191,6 +191,13 @@ class WaitForIdCard(Work):
 
 
 @dataclass(frozen=True)
+class ScanQr(Work):
+    """Work that waits for the e-card QR code on the citizen's phone (scanner or camera)."""
+
+    name: str = "scan_qr"
+
+
+@dataclass(frozen=True)
 class SwapCard(Work):
     """Work that waits for a card to go out (present=False) or in (present=True) unread."""
 

@@ -108,6 +108,49 @@ class PlaceIdCardScreen(Screen):
                      pygame.Rect(a.x, a.bottom - th.px(60), a.width, th.px(60)), 1, seconds=left)
 
 
+def draw_phone_qr(ui: UI, surf: pygame.Surface, center: tuple[int, int], phase: float) -> None:
+    """A phone showing a QR code, moving towards the scanner window."""
+    th = ui.theme
+    cx, cy = center
+    lift = int((phase % 1.0) * th.px(40))
+    phone = pygame.Rect(0, 0, th.px(200), th.px(360))
+    phone.center = (cx, cy - lift)
+    pygame.draw.rect(surf, COLORS["text"], phone, border_radius=th.px(28))
+    screen = phone.inflate(-th.px(28), -th.px(70))
+    pygame.draw.rect(surf, COLORS["surface"], screen, border_radius=th.px(8))
+    cell = max(2, (screen.width - th.px(24)) // 9)
+    ox, oy = screen.centerx - 4 * cell - cell // 2, screen.centery - 4 * cell - cell // 2
+    for i in range(9):  # a fixed pattern, in the manner of a QR code (it encodes nothing)
+        for j in range(9):
+            finder = (i < 3 and j < 3) or (i < 3 and j > 5) or (i > 5 and j < 3)
+            if finder or (i * 7 + j * 3) % 5 < 2:
+                pygame.draw.rect(surf, COLORS["text"], (ox + i * cell, oy + j * cell, cell, cell))
+
+
+class ShowQrScreen(Screen):
+    """The e-card's QR code held to the scanner (or the camera), with the countdown of the wait."""
+
+    name = "scan_qr"
+    title_key = "ecard.scan.bar"
+
+    def __init__(self, ui: UI, wait_s: float) -> None:
+        super().__init__(ui)
+        self.started = ui.clock.monotonic()
+        self.wait_s = wait_s
+
+    def draw(self, surf: pygame.Surface) -> None:
+        ui, th, a = self.ui, self.ui.theme, self.area
+        now = ui.clock.monotonic()
+        y = ui.draw_text(surf, "ecard.scan.title", "title", COLORS["text"],
+                         pygame.Rect(a.x, a.y, a.width, th.px(90)), 1, bold=True)
+        ui.draw_text(surf, "ecard.scan.body", "body", COLORS["text"],
+                     pygame.Rect(a.x, y + th.px(10), a.width, th.px(140)), 3)
+        draw_phone_qr(ui, surf, (a.centerx, a.centery + th.px(90)), now - self.started)
+        left = max(0, int(self.wait_s - (now - self.started) + 0.999))
+        ui.draw_text(surf, "ecard.scan.countdown", "body", COLORS["muted"],
+                     pygame.Rect(a.x, a.bottom - th.px(60), a.width, th.px(60)), 1, seconds=left)
+
+
 class TakeCardScreen(Screen):
     """'Take your card': waits for the card to leave; a forgotten card sounds the buzzer."""
 

@@ -28,9 +28,12 @@ class FlowHost:
         session = ui.sessions.current()
         earlier = session.data.get("identity")
         health = ui.health
-        ctx = Context(ui.desk, reader_ok="reader" in health and health["reader"].usable,
-                      camera_ok="camera" in health and health["camera"].usable,
-                      idcard_ok="idcard" in health and health["idcard"].usable,
+
+        def ok(device: str) -> bool:
+            return device in health and health[device].usable
+
+        ctx = Context(ui.desk, reader_ok=ok("reader"), camera_ok=ok("camera"), idcard_ok=ok("idcard"),
+                      qr_ok=ok("scanner") or ok("camera"), bureau_ok=ok("bureau"),
                       identity=earlier if isinstance(earlier, Identity) else None,
                       remember=session.remember, on_wipe=ui.register_wipe, language=ui.lang)
         self.flow = flow_cls(ctx)

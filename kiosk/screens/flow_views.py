@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from kiosk.flows import steps as st
 from kiosk.screens.base import Screen
-from kiosk.screens.card_screens import InsertCardScreen, PlaceIdCardScreen, WaitCardScreen
+from kiosk.screens.card_screens import InsertCardScreen, PlaceIdCardScreen, ShowQrScreen, WaitCardScreen
 from kiosk.screens.common import (
     Action,
     Choice,
@@ -57,6 +57,10 @@ def _card_in(host: FlowHost, step: st.WaitForCard) -> Screen:
 
 def _idcard(host: FlowHost, step: st.WaitForIdCard) -> Screen:
     return PlaceIdCardScreen(host.ui, wait_s=step.timeout_s - 5)
+
+
+def _qr(host: FlowHost, step: st.ScanQr) -> Screen:
+    return ShowQrScreen(host.ui, wait_s=step.timeout_s - 5)
 
 
 def _swap(host: FlowHost, step: st.SwapCard) -> Screen:
@@ -123,7 +127,7 @@ def _review(host: FlowHost, step: st.AskReview) -> Screen:
 
 # Most specific first: a WaitForCard is also a Work.
 VIEWS: tuple[tuple[type, View], ...] = (
-    (st.WaitForCard, _card_in), (st.WaitForIdCard, _idcard), (st.SwapCard, _swap), (st.CheckLiveness, _liveness), (st.Work, _work),
+    (st.WaitForCard, _card_in), (st.WaitForIdCard, _idcard), (st.ScanQr, _qr), (st.SwapCard, _swap), (st.CheckLiveness, _liveness), (st.Work, _work),
     (st.AskPin, _pin), (st.AskChoice, _choice), (st.AskConfirm, _confirm), (st.AskIdNumber, _id),
     (st.AskName, _name), (st.AskConsent, _consent), (st.AskPictures, _pictures), (st.AskReview, _review),
     (st.AskPhoto, _photo), (st.AskPhone, _phone),

@@ -101,6 +101,8 @@ def script(*answers: tuple[Callable[[Ask], bool], Any]) -> Answer:
         assert queue, f"no answer left for {ask}"
         test, value = queue.pop(0)
         assert test(ask), f"unexpected ask {ask}"
+        if callable(value):  # worked out when asked (and what the citizen does meanwhile)
+            value = value(ask)
         return bytearray(value.encode()) if isinstance(ask, AskPin) else value
 
     return answer
