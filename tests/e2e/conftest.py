@@ -162,8 +162,13 @@ def make_kiosk(sims: Sims, tmp_path: Path) -> Iterator[Callable[..., Kiosk]]:
         return k
 
     yield make
-    for k in made:
-        k.kiosk.close()
     sims.card.ctl("REMOVE")
     sims.card.ctl("RESET-STATE")
-    time.sleep(1.0)  # pcscd polls every 400 ms: let it see the card leave before the next test
+    if made:  # pcscd polls every 400 ms: until it has seen the card leave, for the next test
+        from tests.flows.conftest import settle
+
+        settle(made[-1].ui.desk, present=False)
+    else:
+        time.sleep(1.0)
+    for k in made:
+        k.kiosk.close()

@@ -46,7 +46,7 @@ def test_pension_authentication_with_the_id_card_in_at_most_8_taps(make_kiosk, i
     tap = Taps(k)
     tap("tile-pension_auth")
     ways = k.screen("identify")
-    assert [c.value for c in ways.choices] == ["idcard", "card", "face"]  # typing last
+    assert [c.value for c in ways.choices] == ["idcard", "card", "ecard", "face"]  # typing last
     both(k, "identify")
     tap("choice-idcard")
     k.screen("place_idcard")

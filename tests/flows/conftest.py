@@ -31,6 +31,7 @@ class Counter:
     remembered: dict[str, Any]
 
     wipers: list[Callable[[], None]] = field(default_factory=list)
+    inserted: bool = False
 
     def run(self, flow_cls: type[Flow], answer: Answer, before_work: Callable[[Any], None] = lambda w: None,
             **ctx: Any) -> Run:
@@ -44,7 +45,8 @@ class Counter:
 
     def insert(self, persona: str) -> None:
         self.sims.card.ctl(f"INSERT {persona}")
-        time.sleep(0.6)  # pcscd polls every 400 ms
+        self.inserted = True
+        settle(self.desk, present=True)  # pcscd polls every 400 ms: until it sees the card
 
 
 @pytest.fixture
@@ -63,12 +65,24 @@ def counter(sims: Sims) -> Iterator[Counter]:  # noqa: F811
         assert time.monotonic() < deadline, "bureau not reached"
         time.sleep(0.2)
     with without_pygame():
-        yield Counter(sims, Desk(services), {})
+        counter = Counter(sims, Desk(services), {})
+        yield counter
+    if counter.inserted or counter.desk.card_present():
+        sims.card.ctl("REMOVE")
+        settle(counter.desk, present=False)  # the next test must not meet this card
+    sims.card.ctl("RESET-STATE")
     services.outbox.close()
     devices.close()
-    sims.card.ctl("REMOVE")
-    sims.card.ctl("RESET-STATE")
-    time.sleep(1.0)
+
+
+def settle(desk: Desk, present: bool, timeout_s: float = 3.0) -> None:
+    """Until pcscd reports the card in (or out): the reader polls every 400 ms."""
+    deadline = time.monotonic() + timeout_s
+    while desk.card_present() != present:
+        assert time.monotonic() < deadline, f"pcscd never saw the card {'in' if present else 'out'}"
+        time.sleep(0.05)
+    if not present:
+        desk.end_card()
 
 
 class _Refuse(importlib.abc.MetaPathFinder):
