@@ -40,29 +40,51 @@ def draw_card_slot(ui: UI, surf: pygame.Surface, center: tuple[int, int], arrow_
                                                (tip[0], tip[1] + direction * th.px(6))])
 
 
-class InsertCardScreen(Screen):
-    """A card going in, with the countdown of the flow's wait (card.wait_s)."""
+class WaitingScreen(Screen):
+    """Something to bring to the kiosk (a card into the slot, an ID card onto the pad, a phone's
+    QR code to the scanner): what to do, how, a moving picture of it, and the countdown of the
+    flow's wait. Subclasses name the words and draw the picture."""
 
-    name = "insert_card"
-    title_key = "card.insert.bar"
+    title = ""
+    body = ""
+    body_lines = 2
+    countdown = ""
+    art_dy = 40  # where the picture sits below the middle, in 1080p pixels
 
-    def __init__(self, ui: UI, wait_s: float, message: str = "") -> None:
+    def __init__(self, ui: UI, wait_s: float) -> None:
         super().__init__(ui)
         self.started = ui.clock.monotonic()
         self.wait_s = wait_s
-        self.message = message if message and message != "wait.body" else "card.insert.title"
+
+    def art(self, surf: pygame.Surface, center: tuple[int, int], phase: float) -> None:
+        raise NotImplementedError
 
     def draw(self, surf: pygame.Surface) -> None:
         ui, th, a = self.ui, self.ui.theme, self.area
         now = ui.clock.monotonic()
-        y = ui.draw_text(surf, self.message, "title", COLORS["text"], pygame.Rect(a.x, a.y, a.width, th.px(90)),
-                         1, bold=True)
-        ui.draw_text(surf, "card.insert.body", "body", COLORS["text"], pygame.Rect(a.x, y + th.px(10), a.width,
-                     th.px(100)), 2)
-        draw_card_slot(ui, surf, (a.centerx, a.centery + th.px(40)), True, now - self.started)
+        y = ui.draw_text(surf, self.title, "title", COLORS["text"], pygame.Rect(a.x, a.y, a.width, th.px(90)), 1,
+                         bold=True)
+        ui.draw_text(surf, self.body, "body", COLORS["text"],
+                     pygame.Rect(a.x, y + th.px(10), a.width, th.px(50 * self.body_lines)), self.body_lines)
+        self.art(surf, (a.centerx, a.centery + th.px(self.art_dy)), now - self.started)
         left = max(0, int(self.wait_s - (now - self.started) + 0.999))
-        ui.draw_text(surf, "card.insert.countdown", "body", COLORS["muted"],
+        ui.draw_text(surf, self.countdown, "body", COLORS["muted"],
                      pygame.Rect(a.x, a.bottom - th.px(60), a.width, th.px(60)), 1, seconds=left)
+
+
+class InsertCardScreen(WaitingScreen):
+    """A card going into the slot (the flow's WaitForCard work reads it)."""
+
+    name = "insert_card"
+    title_key = "card.insert.bar"
+    body, countdown = "card.insert.body", "card.insert.countdown"
+
+    def __init__(self, ui: UI, wait_s: float, message: str = "") -> None:
+        super().__init__(ui, wait_s)
+        self.title = message if message and message != "wait.body" else "card.insert.title"
+
+    def art(self, surf: pygame.Surface, center: tuple[int, int], phase: float) -> None:
+        draw_card_slot(self.ui, surf, center, True, phase)
 
 
 def draw_id_pad(ui: UI, surf: pygame.Surface, center: tuple[int, int], phase: float) -> None:
@@ -84,28 +106,15 @@ def draw_id_pad(ui: UI, surf: pygame.Surface, center: tuple[int, int], phase: fl
                          (photo.x - th.px(24), card.y + th.px(50 + 34 * i)), max(2, th.px(6)))
 
 
-class PlaceIdCardScreen(Screen):
-    """The resident ID card placed on the reader, with the countdown of the flow's wait."""
+class PlaceIdCardScreen(WaitingScreen):
+    """The resident ID card placed on the reader's pad (the flow's WaitForIdCard work reads it)."""
 
     name = "place_idcard"
     title_key = "idcard.place.bar"
+    title, body, countdown = "idcard.place.title", "idcard.place.body", "idcard.place.countdown"
 
-    def __init__(self, ui: UI, wait_s: float) -> None:
-        super().__init__(ui)
-        self.started = ui.clock.monotonic()
-        self.wait_s = wait_s
-
-    def draw(self, surf: pygame.Surface) -> None:
-        ui, th, a = self.ui, self.ui.theme, self.area
-        now = ui.clock.monotonic()
-        y = ui.draw_text(surf, "idcard.place.title", "title", COLORS["text"],
-                         pygame.Rect(a.x, a.y, a.width, th.px(90)), 1, bold=True)
-        ui.draw_text(surf, "idcard.place.body", "body", COLORS["text"],
-                     pygame.Rect(a.x, y + th.px(10), a.width, th.px(100)), 2)
-        draw_id_pad(ui, surf, (a.centerx, a.centery + th.px(40)), now - self.started)
-        left = max(0, int(self.wait_s - (now - self.started) + 0.999))
-        ui.draw_text(surf, "idcard.place.countdown", "body", COLORS["muted"],
-                     pygame.Rect(a.x, a.bottom - th.px(60), a.width, th.px(60)), 1, seconds=left)
+    def art(self, surf: pygame.Surface, center: tuple[int, int], phase: float) -> None:
+        draw_id_pad(self.ui, surf, center, phase)
 
 
 def draw_phone_qr(ui: UI, surf: pygame.Surface, center: tuple[int, int], phase: float) -> None:
@@ -127,28 +136,16 @@ def draw_phone_qr(ui: UI, surf: pygame.Surface, center: tuple[int, int], phase: 
                 pygame.draw.rect(surf, COLORS["text"], (ox + i * cell, oy + j * cell, cell, cell))
 
 
-class ShowQrScreen(Screen):
-    """The e-card's QR code held to the scanner (or the camera), with the countdown of the wait."""
+class ShowQrScreen(WaitingScreen):
+    """The e-card's QR code held to the scanner, or the camera (the flow's ScanQr work reads it)."""
 
     name = "scan_qr"
     title_key = "ecard.scan.bar"
+    title, body, countdown = "ecard.scan.title", "ecard.scan.body", "ecard.scan.countdown"
+    body_lines, art_dy = 3, 90
 
-    def __init__(self, ui: UI, wait_s: float) -> None:
-        super().__init__(ui)
-        self.started = ui.clock.monotonic()
-        self.wait_s = wait_s
-
-    def draw(self, surf: pygame.Surface) -> None:
-        ui, th, a = self.ui, self.ui.theme, self.area
-        now = ui.clock.monotonic()
-        y = ui.draw_text(surf, "ecard.scan.title", "title", COLORS["text"],
-                         pygame.Rect(a.x, a.y, a.width, th.px(90)), 1, bold=True)
-        ui.draw_text(surf, "ecard.scan.body", "body", COLORS["text"],
-                     pygame.Rect(a.x, y + th.px(10), a.width, th.px(140)), 3)
-        draw_phone_qr(ui, surf, (a.centerx, a.centery + th.px(90)), now - self.started)
-        left = max(0, int(self.wait_s - (now - self.started) + 0.999))
-        ui.draw_text(surf, "ecard.scan.countdown", "body", COLORS["muted"],
-                     pygame.Rect(a.x, a.bottom - th.px(60), a.width, th.px(60)), 1, seconds=left)
+    def art(self, surf: pygame.Surface, center: tuple[int, int], phase: float) -> None:
+        draw_phone_qr(self.ui, surf, center, phase)
 
 
 class TakeCardScreen(Screen):

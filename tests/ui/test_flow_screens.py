@@ -50,6 +50,8 @@ def screens(ui):
                            "done" if i < 4 else "current" if i == 4 else "pending") for i, s in enumerate(STAGES)]
     return {
         "insert-card": lambda: card_screens.InsertCardScreen(ui, 30.0),
+        "place-idcard": lambda: card_screens.PlaceIdCardScreen(ui, 30.0),
+        "scan-qr": lambda: card_screens.ShowQrScreen(ui, 30.0),
         "pin-wrong": lambda: entry.PinEntryScreen(ui, lambda p: None, attempts_left=1, message="card.pin.wrong"),
         "pin-initial": lambda: entry.PinEntryScreen(ui, lambda p: None, hint="card.pin.initial_hint"),
         "new-pin-refused": lambda: entry.PinEntryScreen(ui, lambda p: None, message="pin.problem.straight_run"),
