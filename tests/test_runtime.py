@@ -96,3 +96,41 @@ def test_log_lines_are_key_value_and_masked():
     logging.getLogger("kiosk.test").info("event=lookup id=%s", "11010519491231002X")
     line = stream.getvalue().strip()
     assert line == "level=info logger=kiosk.test event=lookup id=1101**********002X"
+
+
+def test_a_job_stuck_in_a_device_call_does_not_keep_the_process_from_exiting():
+    """A PC/SC call to a pcscd that went away blocks for good; the process must still exit
+    (with concurrent.futures' executor it waited for the worker forever)."""
+    import subprocess
+    import sys
+
+    code = ("import threading\n"
+            "from kiosk.runtime.workers import Workers\n"
+            "w = Workers()\n"
+            "w.submit('stuck', threading.Event().wait)\n"
+            "done = w.submit('quick', lambda: 42)\n"
+            "import time\n"
+            "while not done.done: time.sleep(0.01)\n"
+            "print(done.result())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout.strip() == "42", out.stderr
+
+
+def test_cancelled_jobs_never_run_and_close_cancels_what_waits():
+    import threading
+
+    from kiosk.runtime.workers import Workers
+
+    w = Workers(max_workers=1)
+    gate = threading.Event()
+    ran: list[str] = []
+    w.submit("blocker", gate.wait, session=1)
+    waiting = w.submit("waiting", lambda: ran.append("waiting"), session=2)
+    assert w.drop_session(2) == 1
+    later = w.submit("later", lambda: ran.append("later"), session=3)
+    w.close()
+    gate.set()
+    import time
+
+    time.sleep(0.2)
+    assert ran == [] and waiting.future.cancelled() and later.future.cancelled()

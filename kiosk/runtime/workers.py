@@ -10,7 +10,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,11 +36,62 @@ class Job:
         return self.future.exception(timeout=0) if self.future.done() else None
 
 
+class _DaemonPool:
+    """A fixed pool of daemon threads. Not concurrent.futures' executor: its threads are joined at
+    interpreter exit, so one job stuck in a device call (a PC/SC call to a pcscd that went away
+    blocks for good) would keep `kiosk run` (and a test run) from ever exiting."""
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None] = \
+            queue.SimpleQueue()
+        self._closed = False
+        for i in range(workers):
+            threading.Thread(target=self._serve, name=f"{name}_{i}", daemon=True).start()
+        self._workers = workers
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        if self._closed:
+            future.cancel()
+        else:
+            self._queue.put((future, fn, args))
+        return future
+
+    def _serve(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            future, fn, args = item
+            if not future.set_running_or_notify_cancel():
+                continue  # cancelled while it waited (its session ended)
+            try:
+                result = fn(*args)
+            except BaseException as exc:  # handed to whoever waits for the job
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+            del item, future, fn, args  # nothing of a finished job stays on this thread's frame
+
+    def shutdown(self) -> None:
+        """Cancel what has not started; running jobs finish on their own (the threads are daemons)."""
+        self._closed = True
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].cancel()
+        for _ in range(self._workers):
+            self._queue.put(None)
+
+
 class Workers:
     """A small thread pool plus a completion queue the UI loop drains once per frame."""
 
     def __init__(self, max_workers: int = 4) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="kiosk-worker")
+        self._pool = _DaemonPool(max_workers, "kiosk-worker")
         # Finished futures, not jobs: a done-callback that held its Job would make a cycle
         # (job -> future -> callback -> job) that keeps the job's result (the liveness verdict with
         # its four JPEGs, a card's holder data) and on_done's screen alive until a full garbage
@@ -105,7 +156,7 @@ class Workers:
             return list(self._jobs.values())
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
 
     def __repr__(self) -> str:
         return f"<Workers pending={len(self._jobs)}>"
