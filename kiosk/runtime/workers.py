@@ -62,16 +62,20 @@ class _DaemonPool:
             item = self._queue.get()
             if item is None:
                 return
-            future, fn, args = item
-            if not future.set_running_or_notify_cancel():
-                continue  # cancelled while it waited (its session ended)
-            try:
-                result = fn(*args)
-            except BaseException as exc:  # handed to whoever waits for the job
-                future.set_exception(exc)
-            else:
-                future.set_result(result)
-            del item, future, fn, args  # nothing of a finished job stays on this thread's frame
+            self._run(*item)
+            item = None  # nothing of a finished job stays referenced while this thread waits
+
+    @staticmethod
+    def _run(future: Future[Any], fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        """One job; its result and its locals are gone when this returns (the future holds them)."""
+        if not future.set_running_or_notify_cancel():
+            return  # cancelled while it waited (its session ended)
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # handed to whoever waits for the job
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
 
     def shutdown(self) -> None:
         """Cancel what has not started; running jobs finish on their own (the threads are daemons)."""
