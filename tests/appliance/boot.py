@@ -185,14 +185,23 @@ def prepare(root: Path, kiosk_whl: Path, bureau: Bureau) -> None:
     )
     rootfs.run(["bash", str(REPO / "scripts" / "appliance-install.sh"), str(root)])
     tls = root / "etc/kiosk/tls"
+    # The key where `kiosk provision` puts it and kiosk-sync.service loads it as a credential:
+    # the provisioning store (root's, group kiosk-data as tmpfiles' Z line makes it at boot).
+    store = root / "var/lib/kiosk/provisioning"
+    store.mkdir(mode=0o750, parents=True, exist_ok=True)
     for src, dst, mode in (
-        ("server-ca.pem", "bureau-ca.pem", 0o644),  # the server CA: it signs no kiosk
-        (f"kiosk-{KIOSK_ID}.pem", "kiosk.pem", 0o644),
-        (f"kiosk-{KIOSK_ID}.key", "kiosk.key", 0o600),
-        ("bureau-hpke-public.pem", "bureau-hpke-public.pem", 0o644),
+        ("server-ca.pem", tls / "bureau-ca.pem", 0o644),  # the server CA: it signs no kiosk
+        (f"kiosk-{KIOSK_ID}.pem", tls / "kiosk.pem", 0o644),
+        (f"kiosk-{KIOSK_ID}.key", store / "kiosk.key", 0o600),
+        ("bureau-hpke-public.pem", tls / "bureau-hpke-public.pem", 0o644),
     ):
-        shutil.copyfile(bureau.state / src, tls / dst)
-        os.chmod(tls / dst, mode)
+        shutil.copyfile(bureau.state / src, dst)
+        os.chmod(dst, mode)
+    gid = next((int(line.split(":")[2]) for line in (root / "etc/group").read_text().splitlines()
+                if line.startswith("kiosk-data:")), None)
+    if gid is not None:
+        for path in (store, store / "kiosk.key"):
+            os.chown(path, 0, gid)
     (root / "etc/kiosk/kiosk.toml").write_text(
         KIOSK_TOML.format(kiosk_id=KIOSK_ID, port=bureau.port)
     )

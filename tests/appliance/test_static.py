@@ -104,7 +104,13 @@ def test_ui_unit_has_no_network_and_sync_unit_no_devices() -> None:
     assert not {"AF_INET", "AF_INET6", "AF_PACKET"} & set(families)
     assert re.search(r"(?m)^DevicePolicy=closed$", ui)
     assert re.search(r"(?m)^PrivateDevices=yes$", sync)
-    assert re.search(r"(?m)^LoadCredential=kiosk.key:", sync)
+    # The key is where `kiosk provision` installs it: the provisioning store in the data directory.
+    from kiosk import provisioning, schema
+    from kiosk.provision.install import KEY
+
+    data_dir = next(k.default for k in schema.SCHEMA if k.name == "kiosk.data_dir")
+    store_key = f"{data_dir}/{provisioning.STORE_DIR}/{KEY}"
+    assert re.findall(r"(?m)^LoadCredential=(.*)$", sync) == [f"kiosk.key:{store_key}"]
     for text in (ui, sync):
         assert re.search(r"(?m)^Type=notify$", text) and re.search(r"(?m)^WatchdogSec=", text)
         assert re.search(r"(?m)^Group=kiosk-data$", text) and re.search(r"(?m)^UMask=0007$", text)
