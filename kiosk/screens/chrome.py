@@ -64,7 +64,8 @@ def draw_bars(ui: UI, surf: pygame.Surface) -> None:
                      max(1, th.px(2)))
     now = ui.clock.monotonic()
     prompting = ui.sessions.phase(now) is Phase.PROMPTING
-    if ui.sessions.session is not None and ui.screen.in_session and not ui.screen.is_home and not prompting:
+    if ui.sessions.session is not None and ui.screen.in_session and not ui.screen.is_home and not prompting \
+            and not ui.screen.own_countdown:
         left = int(ui.sessions.seconds_left(now) - ui.sessions.countdown_s + 0.999)
         left = max(left, 0)
         aside = ui.screen.flow_back is not None or ui.screen.flow_another is not None

@@ -1,6 +1,7 @@
 """The liveness screen: the mirrored live preview with a face-oval guide, the current instruction in
-large text and by voice, progress 1/3 2/3 3/3, the attempt and its countdown (frame time), then a
-clear retry with the attempts left, or a referral to the counter after the last attempt."""
+large text and by voice, progress 1/3 2/3 3/3, the chances left and the attempt's countdown (frame
+time; the only countdown on screen: the footer's inactivity countdown is not drawn), then a clear
+retry with the attempts left, or a referral to the counter after the last attempt."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ def frame_surface(rgb: np.ndarray, size: tuple[int, int]) -> pygame.Surface:
 class LivenessScreen(Screen):
     name = "liveness"
     title_key = "liveness.bar"
+    # One countdown: the attempt's own. The session never times out while the check runs (update
+    # touches it), so the footer's "no touch for 60 s" would only stand still beside it.
+    own_countdown = True
 
     def __init__(self, ui: UI, check: FaceCheck, attempt: int = 1, title_key: str = "liveness.bar") -> None:
         """check: the flow's running check (its CheckLiveness work runs it); this shows it."""
@@ -73,8 +77,15 @@ class LivenessScreen(Screen):
             self.panel = pygame.Rect(self.preview.right + th.margin, area.y,
                                      area.right - self.preview.right - th.margin, area.height)
         p = self.preview
-        self.oval = pygame.Rect(0, 0, int(p.width * OVAL_W), int(p.height * OVAL_H))
-        self.oval.center = (p.centerx, p.centery - p.height // 40)
+        # The cue banner sits at the bottom of the picture; the oval (its usual share of the
+        # picture, in its usual shape) stays above it, so the banner never covers the face.
+        self.banner = pygame.Rect(p.x, p.bottom - int(th.font_px("huge") * 1.5), p.width,
+                                  int(th.font_px("huge") * 1.5))
+        room = self.banner.y - p.y - th.px(12)
+        oh = min(int(p.height * OVAL_H), room - th.px(12))
+        ow = int(oh * (OVAL_W * p.width) / (OVAL_H * p.height))
+        self.oval = pygame.Rect(0, 0, ow, oh)
+        self.oval.center = (p.centerx, min(p.centery - p.height // 40, p.y + th.px(12) + room // 2))
         self.scrim = scrim = pygame.Surface(p.size, pygame.SRCALPHA)
         scrim.fill((0, 0, 0, 120))  # darken around the oval: the eye goes where the face belongs
         pygame.draw.ellipse(scrim, (0, 0, 0, 0), self.oval.move(-p.x, -p.y))
@@ -98,6 +109,10 @@ class LivenessScreen(Screen):
             return "liveness.good"
         return "liveness.get_ready"
 
+    @property
+    def attempt_key(self) -> str:
+        return "liveness.chances_last" if self.attempt >= self.attempts else "liveness.chances_left"
+
     def draw(self, surf: pygame.Surface) -> None:
         self._draw_preview(surf)
         self._draw_panel(surf)
@@ -118,9 +133,8 @@ class LivenessScreen(Screen):
         pygame.draw.ellipse(surf, COLORS["ok"] if good else (255, 255, 255), self.oval,
                             th.px(10) if good else th.px(6))
         if self.cue_active:  # the cue is also drawn on the picture, where the citizen is looking
-            label = pygame.Rect(p.x, p.bottom - th.px(130), p.width, th.px(120))
-            pygame.draw.rect(surf, COLORS["primary"], label)
-            ui.draw_text(surf, "liveness.cue", "huge", COLORS["on_primary"], label.inflate(0, -th.px(8)), 1,
+            pygame.draw.rect(surf, COLORS["primary"], self.banner)
+            ui.draw_text(surf, "liveness.cue", "huge", COLORS["on_primary"], self.banner.inflate(0, -th.px(8)), 1,
                          bold=True)
 
     def _draw_panel(self, surf: pygame.Surface) -> None:
@@ -141,8 +155,10 @@ class LivenessScreen(Screen):
                          total=self.total)
         y = self._draw_progress(surf, y + th.px(16))
         remaining = max(0, math.ceil(self.check.remaining_s))
-        y = ui.draw_text(surf, "liveness.attempt", "body", COLORS["text"], pygame.Rect(a.x, y + th.px(12), a.width,
-                         th.px(60)), 1, align="left", n=self.attempt, total=self.attempts)
+        # The chances, in other words than the mouth's count ("张嘴 1 / 3"): never two "3 次" side by side.
+        left = self.attempts - self.attempt
+        y = ui.draw_text(surf, self.attempt_key, "body", COLORS["text"], pygame.Rect(a.x, y + th.px(12), a.width,
+                         th.px(100)), 2, align="left", left=left)
         ui.draw_text(surf, "liveness.countdown", "body", COLORS["muted"], pygame.Rect(a.x, y + th.px(4), a.width,
                      th.px(60)), 1, align="left", seconds=remaining)
 
