@@ -352,3 +352,21 @@ def save_technician_settings(data_dir: Path, changes: Mapping[str, Any]) -> Path
         current[name] = key.parse(raw, str(path))
     atomic_write(path, checked_layer_bytes(render_toml(current), LAYER_TECHNICIAN))
     return path
+
+
+def set_technician_setting(name: str, raw: Any, config_path: Path | None = None,
+                           environ: Mapping[str, str] | None = None) -> tuple[Path, Config]:
+    """`kiosk config set`: one key a technician may change on site, checked as `kiosk
+    check-config` checks (type, range, device spec, then the rules between keys over every other
+    layer), written atomically to the technician layer; returns its path and the new resolution.
+    ConfigError, with nothing written, for an unknown key, one not allowed on site or a bad value."""
+    source = "kiosk config set"
+    key = _lookup(name, source)
+    if not key.technician:
+        raise ConfigError(source, name, "may not be changed on site (not a technician setting)")
+    current = load(config_path, environ=environ, set_aside=False)
+    values = dict(current.values)
+    values[name] = key.parse(raw, source)
+    check_rules(values, lambda n: source if n == name else current.sources.get(n, LAYER_DEFAULT))
+    path = save_technician_settings(current.data_dir, {name: raw})
+    return path, load(config_path, environ=environ, set_aside=False)

@@ -207,18 +207,18 @@ SCHEMA: tuple[Key, ...] = (
         choices=("pcsc", "sim", "none"), env="KIOSK_READER"),
     Key("devices.camera", str, "picamera2",
         "Camera: picamera2 | opencv:INDEX | file:PATH | synthetic | none.", env="KIOSK_CAMERA",
-        check=_device_problem("camera")),
+        check=_device_problem("camera"), technician=True),
     Key("devices.printer", str, "usb:0x0416:0x5011",
         "Receipt printer: usb:VID:PID | serial:DEVICE[:BAUD] | tcp:HOST[:PORT] | none.", env="KIOSK_PRINTER",
-        check=_device_problem("printer")),
+        check=_device_problem("printer"), technician=True),
     Key("devices.idcard", str, "none", "Resident ID card reader (GA 467 SAM module): serial:DEVICE[:BAUD] "
         "(default 115200 baud) | sim (the simulator on a pseudo-terminal) | none.", env="KIOSK_IDCARD",
-        check=_device_problem("idcard")),
+        check=_device_problem("idcard"), technician=True),
     Key("devices.scanner", str, "none", "Barcode scanner for e-card QR sign-in, in its USB-serial (CDC / "
         "virtual COM) mode: serial:DEVICE[:BAUD][,suffix=auto|cr|lf|crlf][,prefix=HEX] (default 9600 baud, "
         "CR, LF or CRLF ends a code) | sim (the simulator on a pseudo-terminal) | none (the camera reads the QR "
         "code). Keyboard (HID) mode is not supported: set the scanner to USB serial.", env="KIOSK_SCANNER",
-        check=_device_problem("scanner")),
+        check=_device_problem("scanner"), technician=True),
     Key("devices.gpio", str, "lgpio", "GPIO backend: lgpio (Pi) or mock (gpiozero MockFactory).",
         choices=("lgpio", "rpigpio", "native", "mock"), env="KIOSK_GPIO"),
     # --- card reader
@@ -226,7 +226,8 @@ SCHEMA: tuple[Key, ...] = (
         choices=("national", "initial-888888", "initial-000000", "retry-6"), technician=True),
     Key("card.exchange_timeout_s", float, 5.0, "Longest one card exchange may take before it is abandoned "
         "and the card reset.", min=0.5, max=60),
-    Key("card.reader_name", str, "", "Part of the citizen-card reader's name; empty = the first reader."),
+    Key("card.reader_name", str, "", "Part of the citizen-card reader's name; empty = the first reader.",
+        technician=True),
     Key("card.psam_reader_name", str, "", "Part of the PSAM slot's reader name; empty = no PSAM."),
     Key("card.wait_s", float, 30.0, "How long the 'insert your card' step waits.", min=5, max=300),
     Key("card.forgotten_s", float, 15.0, "A card left in the reader this long after the end of a session "

@@ -55,6 +55,7 @@ COVERED = {
     "kiosk check-config PATH": "test_check_config",
     "kiosk config --defaults": "test_config_defaults_and_show",
     "kiosk config --show [--config PATH]": "test_config_defaults_and_show",
+    "kiosk config set KEY VALUE": "test_config_set_on_site",
     "kiosk sync run": "test_sync_commands_with_the_daemon_down_and_up",
     "kiosk sync status [--json]": "test_sync_commands_with_the_daemon_down_and_up",
     "kiosk sync retry-dead": "test_sync_commands_with_the_daemon_down_and_up",
@@ -200,6 +201,16 @@ def test_config_defaults_and_show(tmp_path):
     res = kiosk("config", "--show", env={**env, "KIOSK_CAMERA": "webcam"})
     expect("kiosk config --show [--config PATH]", res, 2)
     assert "KIOSK_CAMERA: devices.camera: unknown camera 'webcam'" in res.stderr
+
+
+def test_config_set_on_site(tmp_path):
+    env, usage = env_for(tmp_path), "kiosk config set KEY VALUE"
+    res = kiosk("config", "set", "devices.printer", "tcp:10.0.0.5:9100", env=env)
+    expect(usage, res, 0)
+    assert (tmp_path / "data" / "technician-settings.toml").read_text() == '[devices]\nprinter = "tcp:10.0.0.5:9100"\n'
+    res = kiosk("config", "set", "sync.key_file", "/tmp/k", env=env)
+    expect(usage, res, 2)
+    assert "sync.key_file: may not be changed on site" in res.stderr
 
 
 def test_run_until_sigterm(tmp_path):

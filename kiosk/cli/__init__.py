@@ -39,11 +39,17 @@ def _parser() -> argparse.ArgumentParser:
     chk = sub.add_parser("check-config", help="validate a configuration file; exit 2 on the first problem")
     chk.add_argument("path", type=Path)
 
-    cfg = sub.add_parser("config", help="show configuration")
-    grp = cfg.add_mutually_exclusive_group(required=True)
+    cfg = sub.add_parser("config", help="show configuration, or change a setting on site")
+    grp = cfg.add_mutually_exclusive_group()
     grp.add_argument("--defaults", action="store_true", help="print the commented default file")
     grp.add_argument("--show", action="store_true", help="print the resolved values and their layers")
     cfg.add_argument("--config", type=Path)
+    csub = cfg.add_subparsers(dest="config_command", metavar="set")
+    cset = csub.add_parser("set", help="change a key a technician may change on site (devices.printer, "
+                           "devices.camera, card.reader_name, ...) in the technician layer; exit 2 if refused")
+    cset.add_argument("key")
+    cset.add_argument("value")
+    cset.add_argument("--config", type=Path, dest="set_config", help=argparse.SUPPRESS)
 
     for name in SUBCOMMAND_MODULES:
         try:
@@ -92,6 +98,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"{args.path}: ok ({len(values)} keys set); the kiosk will start with it")
         return 0
     if args.command == "config":
+        if getattr(args, "config_command", None) == "set":
+            return _config_set(args)
+        if not (args.defaults or args.show):
+            print("kiosk config: say --defaults, --show or set KEY VALUE", file=sys.stderr)
+            return 2
         if args.defaults:
             sys.stdout.write(config.defaults_file())
             return 0
@@ -108,6 +119,29 @@ def _dispatch(args: argparse.Namespace) -> int:
         return int(args.handler(args) or 0)
     _parser().print_help()
     return 2
+
+
+def _config_set(args: argparse.Namespace) -> int:
+    """Exit codes: 0 saved, 2 refused (nothing written), 3 the data directory cannot be written."""
+    from kiosk.services.audit import AuditLog
+
+    path_arg = args.set_config or args.config
+    try:
+        path, cfg = config.set_technician_setting(args.key, args.value, path_arg)
+    except OSError as exc:
+        print(f"kiosk config set: nothing saved: {_describe(exc)}", file=sys.stderr)
+        return 3
+    saved = config.KEYS[args.key].parse(args.value, str(path))
+    try:
+        AuditLog(cfg.data_dir / "audit.db").append("setting_changed", key=args.key, new=saved, via="cli")
+    except (OSError, sqlite3.Error) as exc:  # saved all the same: say so, do not fail
+        print(f"kiosk config set: note: the audit log was not written ({_describe(exc)})", file=sys.stderr)
+    print(f"{args.key} = {saved!r} saved to {path}; it applies when the kiosk restarts "
+          "(systemctl restart kiosk)")
+    if cfg.sources[args.key] != config.LAYER_TECHNICIAN:
+        names = [n for n in config.KEYS[args.key].env_names if n in os.environ]
+        print(f"note: the environment variable {' '.join(names) or '?'} overrides it, so it has no effect now")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
