@@ -41,6 +41,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("balances", (IDENTIFY, ("bureau",)), "余"),
     ServiceSpec("application_progress", (("bureau",),), "进"),
     ServiceSpec("apply_card", (("camera",), ("outbox",)), "申"),
+    ServiceSpec("participation_certificate", (IDENTIFY, ("bureau",), ("printer",)), "证"),
 )
 
 
@@ -68,7 +69,8 @@ class CareTile:
 # The most used services, large, with pictograms; call staff is the home's last tile.
 CARE_HOME: tuple[CareTile, ...] = (
     CareTile("pension_auth", ("pension_auth",), "certify"),
-    CareTile("queries", ("payment_records", "pension_received", "balances", "application_progress"), "query"),
+    CareTile("queries", ("payment_records", "pension_received", "balances", "application_progress",
+                         "participation_certificate"), "query"),
     CareTile("card", ("activate_card", "change_pin", "reset_pin", "report_lost", "apply_card"), "card"),
     CareTile("family", ("family_auth", "annual_review"), "family"),
 )

@@ -21,6 +21,7 @@ from kiosk.services.receipts import ReceiptContext
 if TYPE_CHECKING:
     from kiosk.card.model import CardIdentity
     from kiosk.hw.idcard_model import IdCardData
+    from kiosk.services.certificate import ParticipationCertificate
     from kiosk.services.container import CitizenServices, Submitted
     from kiosk.services.ecard_signin import EcardSignIn
     from kiosk.services.printing import PrintOutcome
@@ -318,3 +319,24 @@ class Desk:
             raise
         log.info("event=ecard_sign_in result=signed_in")
         return EcardSignIn(answer["id_number"], answer["name"], answer["verification_id"], answer["expires_in_s"])
+
+    # ------------------------------------------------------------------ participation certificate
+    def participation_certificate(self, id_number: str, assurance: Assurance, insurances: tuple[str, ...],
+                                  first: str, last: str) -> ParticipationCertificate:
+        """The bureau issues the certificate (参保证明) for these insurances and months (YYYY-MM,
+        first <= last <= this month), through the sync daemon. Returns ParticipationCertificate
+        (rows in the order of `insurances`, the verification code and URL). Raises QueryFailed:
+        query.error.offline (the bureau cannot be reached), certificate.error.period (months it
+        refuses), query.error.identity / not_found / garbage / refused as the queries do."""
+        from kiosk.services.certificate import fetch
+
+        return fetch(self.services.sync.query, self.settings.query_timeout_s, id_number, assurance, insurances,
+                     first, last)
+
+    def first_insured_month(self, id_number: str, assurance: Assurance, insurances: tuple[str, ...]) -> str:
+        """The first month of contributions (YYYY-MM) among these insurances, from the bureau's
+        payment base. Raises QueryFailed as participation_certificate does."""
+        from kiosk.services.certificate import first_insured_month
+
+        return first_insured_month(self.services.sync.query, self.settings.query_timeout_s, id_number, assurance,
+                                   insurances)

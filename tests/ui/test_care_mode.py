@@ -54,7 +54,7 @@ def test_the_care_home_has_a_few_large_tiles_with_pictograms(tmp_path, lang, siz
         h.tap_button("tile-queries")  # a group: its services, one question
         assert h.ui.screen.name == "group"
         assert [b.name for b in tiles(h)] == ["tile-payment_records", "tile-pension_received", "tile-balances",
-                                             "tile-application_progress"]
+                                             "tile-application_progress", "tile-participation_certificate"]
         h.frame()
         pygame.image.save(h.ui.surface, str(OUT / f"{lang}-{size[0]}x{size[1]}-care-group.png"))
         h.ui.voice = Recorder()
