@@ -197,6 +197,9 @@ SCHEMA: tuple[Key, ...] = (
         technician=True),
     Key("ui.failsafe_s", float, 3.0, "How long the apology screen shows before returning home.", min=1, max=30),
     Key("ui.error_s", float, 4.0, "How long an error message stays before it may be dismissed.", min=1, max=30),
+    Key("ui.pin_pad_scrambled", bool, False, "Shuffle the digits of the card PIN pad on every PIN screen (against "
+        "onlookers). Off by default: people who type a PIN by the keys' positions cannot use a shuffled pad.",
+        technician=True, bureau=True),
     # --- citizen session
     Key("session.inactivity_s", float, 60.0, "Seconds without a touch before the 'continue?' prompt.",
         min=10, max=600, technician=True, bureau=True),

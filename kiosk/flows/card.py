@@ -123,7 +123,7 @@ class ActivateCard(NewPinSteps):
     def step_old_in(self, old: CardIdentity) -> Next:
         if old.holder.id_number != self.card.holder.id_number or old.info.card_number == self.card.info.card_number:
             return failed("card.adopt.wrong_card.title", "card.adopt.wrong_card.body", name="wrong_card")
-        return self.ask_pin("card.adopt.old_pin_title", "old_pin", stage="new_pin")
+        return self.ask_pin("card.adopt.old_pin_title", "old_pin", stage="new_pin", forgot=False)  # the old card's
 
     def step_old_pin(self, pin: bytearray) -> Next:
         return self.check_pin(pin, "old_pin_ok")

@@ -156,8 +156,9 @@ class Identify(FaceSteps, Flow):
         self.card_assurance: Assurance = proof.assurance()
         return self.ask_pin("card.pin.title", "card_pin")
 
-    def ask_pin(self, title: str, then: str, hint: str = "", stage: str = "identify") -> AskPin:
-        self._pin_ask = AskPin(then=then, title=title, hint=hint, stage=stage)
+    def ask_pin(self, title: str, then: str, hint: str = "", stage: str = "identify", forgot: bool = True) -> AskPin:
+        """The card's PIN; `forgot`: a forgotten one can be reset (not so for another card's PIN)."""
+        self._pin_ask = AskPin(then=then, title=title, hint=hint, stage=stage, forgot=forgot)
         return self._pin_ask
 
     def check_pin(self, pin: bytearray, then: str) -> Next:
@@ -176,7 +177,9 @@ class Identify(FaceSteps, Flow):
 
     def step_pin_refused(self, exc: BaseException) -> Next:
         if isinstance(exc, WrongPin):
-            return replace(self._pin_ask, problem="card.pin.wrong", attempts_left=exc.retries_left, back=False)
+            # in words with the tries left; the last one also says what another mistake does
+            problem = "card.pin.wrong_last" if exc.retries_left == 1 else "card.pin.wrong"
+            return replace(self._pin_ask, problem=problem, attempts_left=exc.retries_left, back=False)
         if isinstance(exc, PinBlocked):
             return failed("card.error.pin_blocked.title", "card.error.pin_blocked.body", name="pin_blocked")
         raise exc

@@ -92,6 +92,7 @@ class AskPin(Ask):
     hint: str = ""  # e.g. the initial PIN printed on the card's letter
     problem: str = ""  # why the last one was refused (a message id)
     attempts_left: int | None = None
+    forgot: bool = False  # the card's own PIN: the screen offers the way to reset a forgotten one
 
 
 @dataclass(frozen=True)

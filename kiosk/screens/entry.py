@@ -23,7 +23,7 @@ def _split(area: pygame.Rect, portrait: bool, gap: int) -> tuple[pygame.Rect, py
             pygame.Rect(area.x + left_w + gap, area.y, area.width - left_w - gap, area.height))
 
 
-def _draw_error(ui, surf: pygame.Surface, rect: pygame.Rect, key: str) -> None:
+def _draw_error(ui, surf: pygame.Surface, rect: pygame.Rect, key: str, **fields: object) -> None:
     """An error in red *and* with an icon and words: never colour alone."""
     th = ui.theme
     pygame.draw.rect(surf, COLORS["danger_bg"], rect, border_radius=th.radius)
@@ -35,7 +35,7 @@ def _draw_error(ui, surf: pygame.Surface, rect: pygame.Rect, key: str) -> None:
     surf.blit(bang, bang.get_rect(center=(cx, cy)))
     text_rect = pygame.Rect(cx + r + th.px(20), rect.y + th.px(20), rect.right - cx - r - th.px(40),
                             rect.height - th.px(40))
-    ui.draw_text(surf, key, "body", COLORS["danger"], text_rect, 3, align="left", bold=True)
+    ui.draw_text(surf, key, "body", COLORS["danger"], text_rect, 3, align="left", bold=True, **fields)
 
 
 class IdEntryScreen(Screen):
@@ -103,31 +103,47 @@ class IdEntryScreen(Screen):
 
 
 class PinEntryScreen(Screen):
-    """Six digits, shown as dots; attempts left in words (and in red below 3)."""
+    """Six digits, shown as dots. A refused PIN is said in words with the tries left ("密码不对，还可以
+    再试 2 次"), in red with an icon. For the card's own PIN, the way to reset a forgotten one: a
+    button into that service when it can be done here (`on_forgot`), else where to go (`forgot_note`).
+    The digits are in order unless the bureau chooses a shuffled pad (ui.pin_pad_scrambled):
+    people who type a PIN by the keys' positions cannot use a shuffled one."""
 
     name = "pin_entry"
     title_key = "pin_entry.title"
 
     def __init__(self, ui, on_done: Callable[[bytearray], None], attempts_left: int | None = None,
-                 message: str = "", hint: str = "") -> None:
+                 message: str = "", hint: str = "", on_forgot: Callable[[], None] | None = None,
+                 forgot_note: bool = False) -> None:
         super().__init__(ui)
         self.on_done, self.attempts_left, self.message, self.hint = on_done, attempts_left, message, hint
+        self.on_forgot, self.forgot_note = on_forgot, forgot_note
         self.keypad: Keypad | None = None
         self.order: list[str] | None = None  # shuffled once per screen, kept across re-layouts
+
+    @property
+    def scrambled(self) -> bool:
+        services = getattr(self.ui, "services", None)
+        return bool(services is not None and services.cfg["ui.pin_pad_scrambled"])
 
     def layout(self, area: pygame.Rect) -> None:
         old = bytes(self.keypad.buffer) if self.keypad else b""
         super().layout(area)
         th = self.ui.theme
         self.info, pad = _split(area, th.portrait, th.margin)
-        self.keypad = Keypad(self.ui, pad, 6, scrambled=True, order=self.order)
-        self.order = self.keypad.order
+        self.keypad = Keypad(self.ui, pad, 6, scrambled=self.scrambled, order=self.order)
+        self.order = self.keypad.order  # never logged: it would say which finger typed which digit
         self.keypad.buffer += old
         self.buttons += self.keypad.buttons
         nh = th.button_h
         self.next = Button(pygame.Rect(self.info.x, self.info.bottom - nh, self.info.width, nh),
                            "pin_entry.confirm", self._confirm, "primary", name="confirm")
         self.buttons.append(self.next)
+        self.forgot: Button | None = None
+        if self.on_forgot is not None:
+            self.forgot = Button(pygame.Rect(self.info.x, self.next.rect.y - th.px(20) - nh, self.info.width, nh),
+                                 "pin_entry.forgot", self.on_forgot, "secondary", name="forgot_pin")
+            self.buttons.append(self.forgot)
 
     def _confirm(self) -> None:
         if self.keypad is not None and len(self.keypad.buffer) == 6:
@@ -151,17 +167,24 @@ class PinEntryScreen(Screen):
             filled = i < len(self.keypad.buffer)
             pygame.draw.circle(surf, COLORS["text"], c, th.px(18), 0 if filled else max(2, th.px(3)))
         y = field.bottom + th.px(20)
-        msg = pygame.Rect(info.x, y, info.width, self.next.rect.y - y - th.px(20))
+        bottom = (self.forgot.rect.y if self.forgot is not None else self.next.rect.y) - th.px(20)
+        msg = pygame.Rect(info.x, y, info.width, bottom - y)
+        said_tries = False
         if self.message:
-            box = pygame.Rect(msg.x, msg.y, msg.width, min(msg.height, th.px(170)))
-            _draw_error(ui, surf, box, self.message)
+            # A refused PIN's words carry the tries left ({n}): one sentence, not a number apart.
+            box = pygame.Rect(msg.x, msg.y, msg.width, min(msg.height, th.px(200)))
+            _draw_error(ui, surf, box, self.message, n=self.attempts_left)
+            said_tries = self.attempts_left is not None
             msg = pygame.Rect(msg.x, box.bottom + th.px(12), msg.width, msg.bottom - box.bottom - th.px(12))
         elif self.hint:
             y = ui.draw_text(surf, self.hint, "body", COLORS["text"], msg, 3, align="left")
             msg = pygame.Rect(msg.x, y + th.px(12), msg.width, msg.bottom - y - th.px(12))
-        if self.attempts_left is not None and msg.height > 0:
+        if self.attempts_left is not None and not said_tries and msg.height > 0:
             # Fewer than 3 left: red *and* the words say how many.
             color = COLORS["danger"] if self.attempts_left < 3 else COLORS["text"]
-            ui.draw_text(surf, "pin_entry.attempts_left", "body", color, msg, 2, align="left",
-                         bold=self.attempts_left < 3, n=self.attempts_left)
+            y = ui.draw_text(surf, "pin_entry.attempts_left", "body", color, msg, 2, align="left",
+                             bold=self.attempts_left < 3, n=self.attempts_left)
+            msg = pygame.Rect(msg.x, y + th.px(12), msg.width, msg.bottom - y - th.px(12))
+        if self.forgot_note and self.forgot is None and msg.height > 0:
+            ui.draw_text(surf, "pin_entry.forgot_note", "small", COLORS["muted"], msg, 3, align="left")
         super().draw(surf)

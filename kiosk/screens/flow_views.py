@@ -41,6 +41,8 @@ class FlowHost(Protocol):
 
     def finish(self) -> None: ...
 
+    def abandon(self) -> None: ...
+
     def print_receipt(self) -> None: ...
 
 
@@ -73,8 +75,19 @@ def _liveness(host: FlowHost, step: st.CheckLiveness) -> Screen:
 
 
 def _pin(host: FlowHost, step: st.AskPin) -> Screen:
+    on_forgot = None
+    if step.forgot and host.flow.service_id != "reset_pin":
+        from kiosk.services.catalog import SERVICES, availability
+
+        reset = next(s for s in SERVICES if s.id == "reset_pin")
+        if availability(reset, host.ui.health).available:
+            def on_forgot() -> None:  # this flow ends; the reset reads the card still in the reader
+                ui = host.ui
+                host.abandon()
+                ui.flow_host = None
+                ui.flows.start(ui, reset)
     screen = PinEntryScreen(host.ui, host.answer, attempts_left=step.attempts_left, message=step.problem,
-                            hint=step.hint)
+                            hint=step.hint, on_forgot=on_forgot, forgot_note=step.forgot)
     screen.title_key = step.title or screen.title_key
     return screen
 
