@@ -280,6 +280,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("liveness.model_dir", str, "", "Model folder; empty searches models/, /usr/share/kiosk/models, "
         "~/.cache/kiosk-models."),
     Key("liveness.threads", int, 2, "Inference threads.", min=1, max=4, technician=True),
+    Key("certify.valid_months", int, 12, "Months a passed pension qualification authentication holds: its last "
+        "day is shown on the result and the receipt (the province's rule).", min=1, max=36, bureau=True),
     Key("liveness.attempts", int, 3, "Liveness attempts before the citizen is referred to a counter.",
         min=1, max=5, bureau=True),
     Key("liveness.attempt_timeout_s", float, 30.0, "Time for one liveness attempt (measured on frame time).",

@@ -9,6 +9,8 @@ the relative from the family account, and the relative does the face check."""
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import logging
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
@@ -17,7 +19,7 @@ from kiosk.domain.masking import mask_id, mask_name
 from kiosk.flows.base import Identity, Next
 from kiosk.flows.card import storage_refusal
 from kiosk.flows.identify import Identify, no_face_outcome
-from kiosk.flows.steps import AskChoice, AskReview, Fact, Option, Work, done, info
+from kiosk.flows.steps import AskChoice, AskReview, Fact, Option, Text, Work, done, info
 from kiosk.flows.steps import pending as pending_outcome
 from kiosk.services import receipts
 from kiosk.services.certification import RESIDENCES, FamilyMember, Person, certification_data
@@ -25,6 +27,17 @@ from kiosk.services.face_check import FaceMatch
 from kiosk.services.queries import Assurance
 
 log = logging.getLogger(__name__)
+
+
+def valid_until(certified_on: dt.date, months: int) -> dt.date:
+    """The last day a certification made on `certified_on` holds: the day before the same date
+    `months` later (the month's last day when that month has no such date: 29 February)."""
+    years, month0 = divmod(certified_on.month - 1 + months, 12)
+    year, month = certified_on.year + years, month0 + 1
+    last = calendar.monthrange(year, month)[1]
+    if certified_on.day > last:
+        return dt.date(year, month, last)
+    return dt.date(year, month, certified_on.day) - dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,12 @@ class Certify(Identify):
                  int(self.family), int(matched), int(sub.queued_offline))
         verdict = receipts.Verdict.PASSED if matched else receipts.Verdict.QUEUED
         p = self.case.person
+        # Passed and recorded by the bureau: until when it holds, the first thing on the result (only
+        # by a trusted clock; the annual review has no such date).
+        today = self.desk.trusted_today()
+        until = (valid_until(today, int(self.desk.cfg["certify.valid_months"]))
+                 if matched and not sub.queued_offline and today is not None and self.kind != "annual_review"
+                 else None)
 
         def receipt() -> Any:
             ctx = self.desk.receipt_context()
@@ -131,12 +150,13 @@ class Certify(Identify):
                 return receipts.annual_review(ctx, id_number=p.id_number, name=p.name, reference=sub.reference,
                                               verdict=verdict)
             return receipts.pension_auth(ctx, id_number=p.id_number, name=p.name, reference=sub.reference,
-                                         verdict=verdict, family=self.family)
+                                         verdict=verdict, family=self.family, valid_until=until)
 
         sid = self.service_id
         if matched and not sub.queued_offline:  # matched, and the bureau has the submission
+            facts = (("certify.fact.valid_until", Text("certify.valid_until", until=until)),) if until else ()
             return done(f"certify.done.{sid}_passed", "certify.done.passed_body", reference=sub.reference,
-                        receipt=receipt, name=f"{sid}_done")
+                        receipt=receipt, facts=facts, name=f"{sid}_done")
         if matched:  # matched; the submission waits in the outbox
             return pending_outcome(f"certify.done.{sid}_passed", "certify.done.passed_queued_body",
                                    reference=sub.reference, receipt=receipt, name=f"{sid}_pending")

@@ -179,9 +179,16 @@ class ResultScreen(Screen):
         self.title_key = "msg.bar." + kind
         self.heading, self.body, self.reference, self.facts, self.kind = title, body, reference, list(facts), kind
         self.receipt_note, self.fields = receipt_note, fields
+        # The receipt did not print: print it again once the paper is back (set by the flow host
+        # when there is a receipt), and the staff, who note the reference for a citizen without a phone.
+        self.on_reprint: Callable[[], None] | None = None
         self.on_finish = on_finish or (lambda: ui.go_home("finish"))
         if count and getattr(ui, "services", None) is not None:  # a flow's runner counts its own
             ui.services.count("completed" if kind != "error" else "failed")
+
+    @property
+    def receipt_failed(self) -> bool:
+        return bool(self.receipt_note) and self.receipt_note != "result.receipt_printed"
 
     def layout(self, area: pygame.Rect) -> None:
         super().layout(area)
@@ -189,6 +196,23 @@ class ResultScreen(Screen):
         w = min(area.width, th.px(640))
         finish = pygame.Rect(area.right - w, area.bottom - th.button_h, w, th.button_h)
         self.buttons.append(Button(finish, "nav.finish", self.on_finish, "primary", name="finish"))
+        self.offers_staff = self.receipt_failed  # the staff button sits by the words that name it
+        if self.receipt_failed:
+            gap = th.px(24)
+            row = [Button(pygame.Rect(0, 0, 1, 1), "staff.call", self.ui.call_staff, "staff", name="staff")]
+            if self.on_reprint is not None:
+                row.append(Button(pygame.Rect(0, 0, 1, 1), "result.reprint", self.on_reprint, "secondary",
+                                  name="reprint"))
+            if th.portrait:  # a row of their own above "done"
+                bw = (area.width - gap * (len(row) - 1)) // len(row)
+                for i, b in enumerate(row):
+                    b.rect = pygame.Rect(area.x + i * (bw + gap), finish.y - gap - th.button_h, bw, th.button_h)
+            else:  # left of "done"
+                bw = min(th.px(520), (finish.x - area.x - gap * len(row)) // len(row))
+                for i, b in enumerate(row):
+                    b.rect = pygame.Rect(area.x + i * (bw + gap), finish.y, bw, th.button_h)
+            self.buttons += row
+        self.actions_top = min(b.rect.y for b in self.buttons)
 
     def draw(self, surf: pygame.Surface) -> None:
         from kiosk.screens.entry import _draw_error
@@ -207,19 +231,27 @@ class ResultScreen(Screen):
         surf.blit(img, img.get_rect(center=(a.x + r, a.y + r + th.px(6))))
         y = ui.draw_text(surf, self.heading, "title", COLORS["text"], pygame.Rect(a.x + 2 * r + th.px(24), a.y,
                          text_w - 2 * r - th.px(24), th.px(150)), 2, bold=True, align="left", **self.fields)
-        y = ui.draw_text(surf, self.body, "body", COLORS["text"], pygame.Rect(a.x, y + th.px(14), text_w,
+        # What the citizen came for first: the facts (a certification's validity, a balance) ...
+        y = self.facts_top = y + th.px(14)
+        font = ui.text.font(th.font_px("body"))
+        label_w = min(int(text_w * 0.45), max((font.size(ui.t(label))[0] for label, _ in self.facts), default=0))
+        for label, value in self.facts:
+            ui.draw_text(surf, label, "body", COLORS["muted"], pygame.Rect(a.x, y, label_w + th.px(12), th.px(60)), 1,
+                         align="left")
+            size, lines = ui.text.fit(value, th.font_px("body"), text_w - label_w - th.px(30), 1, bold=True)
+            ui.draw_lines(surf, lines, size, COLORS["text"], a.x + label_w + th.px(30), y, bold=True, align="left")
+            y += int(th.font_px("body") * 1.4)
+        # ... then what happens next, and the reference last and smaller: it is for the staff and
+        # the receipt, not the first thing to read.
+        y = ui.draw_text(surf, self.body, "body", COLORS["text"], pygame.Rect(a.x, y + th.px(10), text_w,
                          th.px(200)), 4, align="left", **self.fields) + th.px(10)
         if self.reference:
+            self.reference_top = y
             y = ui.draw_text(surf, "result.reference", "small", COLORS["muted"], pygame.Rect(a.x, y, text_w,
                              th.px(50)), 1, align="left")
-            size, lines = ui.text.fit(self.reference, th.font_px("huge"), text_w, 1, bold=True)
+            size, lines = ui.text.fit(self.reference, th.font_px("body"), text_w, 1, bold=True)
+            self.reference_px = size
             y = ui.draw_lines(surf, lines, size, COLORS["text"], a.x, y, bold=True, align="left") + th.px(10)
-        for label, value in self.facts:
-            ui.draw_text(surf, label, "small", COLORS["muted"], pygame.Rect(a.x, y, int(text_w * 0.4), th.px(48)), 1,
-                         align="left")
-            size, lines = ui.text.fit(value, th.font_px("body"), int(text_w * 0.58), 1)
-            ui.draw_lines(surf, lines, size, COLORS["text"], a.x + int(text_w * 0.42), y, align="left")
-            y += int(th.font_px("body") * 1.35)
         if self.reference:
             # Landscape: beside the text. Portrait: below it. The QR survives a failed receipt.
             qr_rect = (pygame.Rect(a.right - qr_col // 2 - qr_side // 2, a.y, qr_side, qr_side) if not th.portrait
@@ -232,13 +264,18 @@ class ResultScreen(Screen):
             if th.portrait:
                 y = cap_y + th.px(10)
         if self.receipt_note:
-            bottom = a.bottom - th.button_h - th.px(20)
-            top = max(y, bottom - th.px(170))
-            note = pygame.Rect(a.x, top, text_w, bottom - top)
+            bottom = self.actions_top - th.px(20)
+            top = max(y, bottom - th.px(230 if self.receipt_failed else 170))
+            note = pygame.Rect(a.x, top, text_w, max(0, bottom - top))
             if self.receipt_note == "result.receipt_printed":
                 ui.draw_text(surf, self.receipt_note, "body", COLORS["text"], note, 2, align="left")
-            else:  # the receipt failed: say so plainly, the reference and QR above are the way forward
-                _draw_error(ui, surf, note, self.receipt_note)
+            else:  # the receipt failed: say so plainly, and the ways to the reference without a phone
+                err = pygame.Rect(note.x, note.y, note.width, min(note.height, th.px(100)))
+                _draw_error(ui, surf, err, self.receipt_note)
+                help_key = "result.no_receipt_reprint" if self.on_reprint is not None else "result.no_receipt_staff"
+                room = pygame.Rect(note.x, err.bottom + th.px(10), note.width, note.bottom - err.bottom - th.px(10))
+                if room.height >= 2 * int(th.font_px("body") * 1.3):  # else (small screen, large text) the buttons say it
+                    ui.draw_text(surf, help_key, "body", COLORS["text"], room, 2, align="left")
         super().draw(surf)
 
 

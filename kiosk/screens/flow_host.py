@@ -70,8 +70,8 @@ class FlowHost:
         screen.in_flow = True  # the next step replaces it: a flow is one screen deep over home
         screen.flow_indicator = runner.indicator
         screen.flow_back = self._back if runner.can_go_back else None
-        if isinstance(step, st.Outcome) and self.flow.identity is not None:
-            screen.flow_another = self.another
+        if isinstance(step, st.Outcome) and (self.flow.identity is not None or step.result is not st.Result.FAILED):
+            screen.flow_another = self.another  # "办理其他业务": the session (care mode, language) goes on
         if isinstance(step, st.Step) and step.title and not isinstance(step, st.AskConfirm):
             screen.title_key = step.title
         self.ui.show(screen, replace=self.ui.screen.in_flow)
@@ -127,6 +127,8 @@ class FlowHost:
         facts = [(label, st.shown(value, ui.t)) for label, value in out.facts]
         screen = ResultScreen(ui, out.title, out.body, reference=out.reference, facts=facts, kind=KIND[out.result],
                               receipt_note=self.runner.receipt_note, on_finish=self.finish, count=False, **fields)
+        if out.receipt is not None and self.runner.receipt_note != "receipt.outcome.not_installed":
+            screen.on_reprint = self.print_receipt  # a receipt that did not print: again, once paper is back
         screen.outcome = out.name  # type: ignore[attr-defined]
         return screen
 
