@@ -110,7 +110,8 @@ class ContributionRecords(QueryFlow):
         if rec.months_paid_total is not None:
             totals.append(("records.months_total", Text("records.months", n=rec.months_paid_total)))
         table = Table(("records.col.month", "records.col.base", "records.col.employer", "records.col.personal",
-                       "records.col.status"), rows, tuple(totals))
+                       "records.col.status"), rows, tuple(totals), year=rec.year,
+                      flagged=tuple(not r.paid for r in rec.rows))
         return info("records.heading", "", table=table, receipt=lambda: self.receipt(rec), print_now=False,
                     fields={"insurance": Text(f"insurance.{rec.insurance}"), "year": rec.year}, name="records")
 

@@ -229,6 +229,11 @@ class Table:
     columns: tuple[str, ...]  # message ids
     rows: tuple[tuple[str, ...], ...]
     totals: tuple[tuple[str, str], ...] = ()  # (message id, value)
+    # One row per month of `year` (the first column "YYYY-MM"): shown as the whole year at a glance,
+    # the totals as the year's. `flagged`: the rows that need the citizen's attention (months owed),
+    # marked in words and colour.
+    year: int | None = None
+    flagged: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True)

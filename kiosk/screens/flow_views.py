@@ -23,6 +23,7 @@ from kiosk.screens.entry import IdEntryScreen, PinEntryScreen
 from kiosk.screens.face_screens import ConfirmScreen, ConsentScreen, Fact, PicturesScreen
 from kiosk.screens.liveness import LivenessScreen
 from kiosk.screens.name_entry import NameEntryScreen
+from kiosk.screens.records import YearScreen
 from kiosk.screens.request_screens import PhoneScreen, PhotoScreen
 
 if TYPE_CHECKING:
@@ -162,8 +163,12 @@ def outcome_screen(host: FlowHost, out: st.Outcome, fields: dict[str, Any]) -> S
         rows = [[st.shown(cell, ui.t) for cell in row] for row in t.rows]
         totals = [(label, st.shown(value, ui.t)) for label, value in t.totals]
         on_print = host.print_receipt if out.receipt is not None else None
-        table = TableScreen(ui, title, out.title, list(t.columns), rows, totals, on_print=on_print, name=out.name,
-                            count=False, **fields)
+        if t.year is not None:  # a month per row: the whole year on one screen
+            table: TableScreen = YearScreen(ui, title, out.title, list(t.columns), rows, t.year, t.flagged, totals,
+                                            on_print=on_print, name=out.name, count=False, **fields)
+        else:
+            table = TableScreen(ui, title, out.title, list(t.columns), rows, totals, on_print=on_print,
+                                name=out.name, count=False, **fields)
         table.on_finish = host.finish
         if host.runner.receipt_note:
             ui.toast = (host.runner.receipt_note, ui.clock.monotonic() + ui.options.toast_s)

@@ -131,6 +131,8 @@ def test_contributions_table_totals_and_receipt_on_request(counter):
         (r["month"], yuan(Decimal(r["base"])), yuan(Decimal(r["employer_amount"])),
          yuan(Decimal(r["personal_amount"])), Text(f"records.{r['status']}")) for r in want["rows"])
     assert [r[0] for r in out.table.rows if r[4] == Text("records.owed")] == ["2024-11", "2024-12"]
+    # the whole year at a glance, the months owed flagged for the screen to mark
+    assert out.table.year == 2024 and out.table.flagged == tuple(r["status"] == "owed" for r in want["rows"])
     base = bureau(counter, "payment-base", QIAN)
     months_paid = next(p["months_paid"] for p in base["periods"] if p["insurance"] == "pension")
     assert out.table.totals == (("records.total_employer", yuan(Decimal(want["total_employer"]))),

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 
 from kiosk.i18n import KEY_PATTERN
 from kiosk.screens import card_screens, common, entry, request_screens
+from kiosk.screens.records import YearScreen
 from kiosk.services.queries import INSURANCES, STAGES, yuan
 from tests.conftest import ARTIFACTS
 from tests.ui.harness import make_harness
@@ -65,9 +66,10 @@ def screens(ui):
                                                  [common.Choice("records.year", y, fields={"year": y})
                                                   for y in (2026, 2025, 2024, 2023)], lambda v: None),
         "query-wait": lambda: common.WaitScreen(ui, "wait.bar", "query.waiting", 15, lambda: None),
-        "records-table": lambda: common.TableScreen(
+        "records-table": lambda: YearScreen(  # the whole year, the months owed marked
             ui, "records.bar", "records.heading", ["records.col.month", "records.col.base", "records.col.employer",
-                                                   "records.col.personal", "records.col.status"], rows,
+                                                   "records.col.personal", "records.col.status"], rows, 2024,
+            [m > 10 for m in range(1, 13)],
             [("records.total_employer", "11,040.00"), ("records.total_personal", "5,520.00"),
              ("records.months_total", ui.t("records.months", n=342))], on_print=lambda: None,
             insurance=ui.t("insurance.pension"), year=2024),
