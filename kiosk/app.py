@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,7 @@ def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any =
         monitor.start()
     else:
         monitor.refresh()
+    services.sync.on_query.append(partial(_bureau_seen, monitor))
     back_office = _back_office(cfg, devices, services, monitor, cfg_loader, config_problem)
     ui = _ui(cfg, surface, clock, notifier, devices, services, monitor, back_office, config_problem)
     audit, diagnostics, maintenance = back_office
@@ -115,6 +117,12 @@ def build(cfg: Config, surface: Any, clock: Clock | None = None, notifier: Any =
         alerts.sinks.append(lambda alert: devices.gpio.consumables_alert())
     diagnostics.power = power or _power(cfg, ui)
     return Kiosk(cfg, devices, monitor, ui)
+
+
+def _bureau_seen(monitor: Any, reachable: bool) -> None:
+    """A live query's word on the bureau reaches the online indicator now, not at the next poll."""
+    monitor.observe("bureau", None if reachable else
+                    DeviceHealth.offline("health.bureau.unreachable", "a live query could not reach the bureau"))
 
 
 class _AlertSinks:

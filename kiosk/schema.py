@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.schema_site import SITE
+
 
 class ConfigError(Exception):
     """A bad configuration file or value; str() is one line naming where, the key and the problem."""
@@ -179,8 +181,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("kiosk.id", str, "KIOSK-0001", "Kiosk identifier, printed on receipts and used in reference numbers; "
         "the subject of the kiosk's client certificate (provisioned).", provisioned=True, check=kiosk_id_problem),
     Key("kiosk.data_dir", str, "/var/lib/kiosk", "Writable data directory: queue database, layered settings, logs."),
-    Key("kiosk.bureau_name", str, "社会保险事业管理局", "Bureau name printed at the top of receipts.", bureau=True),
-    Key("kiosk.region_code", str, "110100", "Six-digit administrative region code of the hall.", technician=True),
+    *(Key(*spec, **options) for spec, options in SITE),  # the bureau and the hall (kiosk/schema_site.py)
     # --- user interface
     Key("ui.language", str, "zh_CN", "Default language at the start of every citizen session.",
         choices=("zh_CN", "en"), technician=True, bureau=True),

@@ -64,6 +64,15 @@ def is_valid(text: str) -> bool:
     return validate(text) is None
 
 
+def sex(id_number: str) -> str | None:
+    """"male" or "female" from the 17th character (the sequence code: odd for men, even for
+    women); None when the number is too short or that character is not a digit."""
+    digit = id_number[16:17]
+    if not (digit.isascii() and digit.isdigit()):
+        return None
+    return "male" if int(digit) % 2 else "female"
+
+
 def _plausible_birth_date(yyyymmdd: str, today: dt.date | None) -> bool:
     try:
         born = dt.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))

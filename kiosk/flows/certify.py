@@ -22,7 +22,7 @@ from kiosk.flows.identify import Identify, no_face_outcome
 from kiosk.flows.steps import AskChoice, AskReview, Fact, Option, Text, Work, done, info
 from kiosk.flows.steps import pending as pending_outcome
 from kiosk.services import receipts
-from kiosk.services.certification import RESIDENCES, FamilyMember, Person, certification_data
+from kiosk.services.certification import RESIDENCES, FamilyMember, Person, certification_data, relation_word
 from kiosk.services.face_check import FaceMatch
 from kiosk.services.queries import Assurance
 
@@ -109,7 +109,7 @@ class Certify(Identify):
                  Fact("certify.fact.residence", f"residence.{case.residence}", True),
                  Fact("certify.fact.face", "certify.face_match" if match else "certify.face_pending", True)]
         if case.operator is not None:
-            facts += [Fact("certify.fact.relation", f"relation.{case.relation}", True),
+            facts += [Fact("certify.fact.relation", f"relation.{relation_word(case.relation, p.id_number)}", True),
                       Fact("certify.fact.operator", mask_name(case.operator.name))]
         return AskReview(then="review", title=self.title, stage="review", facts=tuple(facts),
                          pictures=self.captured.pictures, back=False)
@@ -217,7 +217,7 @@ class FamilyAuth(Certify):
             return info("family.none.title", "family.none.body", name="family_none")
         self.members = members
         return AskChoice(then="member", title=self.title, stage="family", prompt="family.pick_prompt",
-                         options=tuple(Option(f"family.member.{m.relation}", i,
+                         options=tuple(Option(f"family.member.{m.shown_relation}", i,
                                               "family.due" if m.certification_due else "family.not_due",
                                               fields={"name": mask_name(m.person.name)})
                                        for i, m in enumerate(members)),

@@ -129,7 +129,7 @@ class Identify(FaceSteps, Flow):
         if card.expired(self.desk.trusted_today()):
             assert card.valid_until is not None
             return failed("idcard.expired.title", "idcard.expired.body", name="idcard_expired",
-                          fields={"until": card.valid_until.isoformat()})
+                          fields={"until": card.valid_until})  # worded as the citizen reads a date
         self.ctx.remember("id_number", card.id_number)
         self.ctx.remember("name", card.name)
         self.typed_id = card.id_number

@@ -18,6 +18,7 @@ from kiosk.domain.masking import mask_account
 from kiosk.flows.base import Identity, Next
 from kiosk.flows.identify import Identify
 from kiosk.flows.steps import AskChoice, Milestone, Option, Table, Text, Work, info
+from kiosk.i18n.dates import from_iso
 from kiosk.services import receipts
 from kiosk.services.queries import (
     INSURANCES,
@@ -169,9 +170,9 @@ class BalancesAndArrears(QueryFlow):
                                         ("balance.medical", yuan(bal.medical_balance))]
         for ins in sorted({i.insurance for i in arrears.items}):
             owed = sum((i.amount for i in arrears.items if i.insurance == ins), start=arrears.total * 0)
-            facts.append((f"insurance.{ins}", Text("balance.owed", amount=yuan(owed), since=arrears.since(ins))))
+            facts.append((f"insurance.{ins}", Text("balance.owed", amount=yuan(owed), since=from_iso(arrears.since(ins)))))
         body = "balance.arrears_body" if arrears.items else "balance.no_arrears"
-        return info("balance.title", body, facts=tuple(facts), fields={"as_of": bal.as_of, "total": yuan(arrears.total)})
+        return info("balance.title", body, facts=tuple(facts), fields={"as_of": from_iso(bal.as_of), "total": yuan(arrears.total)})
 
 
 class ApplicationProgress(QueryFlow):

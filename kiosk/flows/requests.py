@@ -104,7 +104,7 @@ class ReportLost(FaceRequest):
         if status is None:  # the bureau cannot be reached: the report waits here, the card is not blocked yet
             body = "lost.confirm.offline"
         elif today is not None:
-            body, fields["until"] = "lost.confirm.body", lapses_on(today).isoformat()
+            body, fields["until"] = "lost.confirm.body", lapses_on(today)  # a date: worded when drawn
         else:  # the kiosk's clock is not trusted: no date
             body = "lost.confirm.undated"
         return AskConfirm(then="confirm", title="lost.confirm.title", body=body, yes="lost.confirm.yes", danger=True,
@@ -137,7 +137,7 @@ class ReportLost(FaceRequest):
                                    receipt=receipt, name="lost_pending")
         if until is not None:
             return done("lost.done.title", "lost.done.body", reference=sub.reference, receipt=receipt,
-                        fields={"until": until.isoformat()}, name="lost_done")
+                        fields={"until": until}, name="lost_done")
         return done("lost.done.title", "lost.done.undated", reference=sub.reference, receipt=receipt,
                     fields={"days": LOSS_REPORT_DAYS}, name="lost_done")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tomllib
 from functools import cache
@@ -57,7 +58,13 @@ class Translator:
         if text is None:
             self.missing.add(key)
             return key
-        return text.format(**fields) if fields else text
+        if not fields:
+            return text
+        from kiosk.i18n.dates import YearMonth, long_date
+
+        # a date given as a value is worded here, in this language: 2026年12月31日 / 31 December 2026
+        fields = {k: long_date(v, self.lang) if isinstance(v, (dt.date, YearMonth)) else v for k, v in fields.items()}
+        return text.format(**fields)
 
     def has(self, key: str) -> bool:
         return key in catalog(self.lang)

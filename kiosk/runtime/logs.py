@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 from kiosk.domain.masking import scrub
 
@@ -40,7 +41,9 @@ class RingHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.lines.append((record.levelno, self.format(record)))
+            # journald stamps its own lines; the menu's copy carries the time itself (local time)
+            when = time.strftime("%m-%d %H:%M:%S", time.localtime(record.created))
+            self.lines.append((record.levelno, f"{when}  {self.format(record)}"))
         except Exception:  # logging must never take the kiosk down
             self.handleError(record)
 

@@ -33,6 +33,8 @@ def build_bars(ui: UI) -> None:
     staff = Button(pygame.Rect(m, y, th.px(420), bh2), "staff.call", ui.call_staff, "staff",
                    name="staff")
     buttons = [lang, care] if ui.screen.offers_staff else [lang, care, staff]
+    if getattr(ui.screen, "technician", False):  # a technician's page: no large text, language or call staff for citizens
+        buttons = []
     if not ui.screen.is_home and not ui.screen.offers_home:
         buttons.append(Button(pygame.Rect(w - m - th.px(360), y, th.px(360), bh2), "nav.home",
                               lambda: ui.go_home("cancel"), "secondary", name="home"))

@@ -114,7 +114,7 @@ class MessageScreen(Screen):
         super().__init__(ui)
         self.title_key, self.body, self.actions, self.kind = "msg.bar." + kind, body, list(actions), kind
         self.heading, self.fields, self.name = title, fields, name
-        self.offers_home = any(a.name == "home" for a in self.actions)
+        self.offers_home = any(a.name == "home" or a.key == "nav.home" for a in self.actions)  # footer: no 2nd
 
     def layout(self, area: pygame.Rect) -> None:
         super().layout(area)

@@ -74,6 +74,8 @@ class FlowHost:
             screen.flow_another = self.another  # "办理其他业务": the session (care mode, language) goes on
         if isinstance(step, st.Step) and step.title and not isinstance(step, st.AskConfirm):
             screen.title_key = step.title
+        if screen.title_key == "msg.bar.info":  # a content screen's bar names the service, not "提示"
+            screen.title_key = self.flow.title
         self.ui.show(screen, replace=self.ui.screen.in_flow)
         self._speak(step)
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kiosk.flows import steps as st
+from kiosk.i18n.dates import long_date
 from kiosk.screens.base import Screen
 from kiosk.screens.card_screens import InsertCardScreen, PlaceIdCardScreen, ShowQrScreen, WaitCardScreen
 from kiosk.screens.common import (
@@ -174,7 +175,7 @@ def outcome_screen(host: FlowHost, out: st.Outcome, fields: dict[str, Any]) -> S
             ui.toast = (host.runner.receipt_note, ui.clock.monotonic() + ui.options.toast_s)
         return table
     if out.timeline:
-        stages = [Stage(m.label, m.when, m.state) for m in out.timeline]
+        stages = [Stage(m.label, long_date(m.when, ui.lang), m.state) for m in out.timeline]  # 2026年3月4日
         return TimelineScreen(ui, title, out.title, stages, note=out.body, name=out.name, count=False,
                               on_finish=host.finish, **fields)
     return None

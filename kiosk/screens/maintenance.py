@@ -29,6 +29,7 @@ _MESSAGE_ID = re.compile(r"(?<![\w.])[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+(?![\w
 
 class TechPinScreen(Screen):
     name = "tech_pin"
+    technician = True
     title_key = "tech.pin_title"
     in_session = False
 
@@ -92,8 +93,10 @@ class TechPinScreen(Screen):
 
 class MaintenanceScreen(Screen):
     name = "maintenance"
+    technician = True
     title_key = "tech.menu_title"
     in_session = False
+    offers_home = True  # its menu ends with 退出维护: the bottom bar adds no 返回首页
 
     def __init__(self, ui: UI, via: str = "gesture", page: str = "system") -> None:
         super().__init__(ui)

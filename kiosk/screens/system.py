@@ -44,14 +44,15 @@ class OutOfServiceScreen(Screen):
     def draw(self, surf: pygame.Surface) -> None:
         ui, th = self.ui, self.ui.theme
         y = _message(ui, surf, self.area, "oos.title", "oos.body")
-        reasons = sorted({h.reason for h in ui.health.values() if not h.usable and h.reason})
         box = pygame.Rect(self.area.x + th.px(80), y + th.px(30), self.area.width - th.px(160), th.px(60))
+        # whom to call, in plain words; which device is down is the technician's (maintenance, log)
+        from kiosk.screens.home import hotline
+
+        box.y = ui.draw_text(surf, "hall.hotline", "body", COLORS["text"], box, 1, bold=True,
+                             hotline=hotline(ui)) + th.px(20)
         problem = ui.config_problem
         if problem:  # for the technician: which file, which key, what is wrong
-            box.y = ui.draw_text(surf, "oos.config_error", "small", COLORS["muted"], box, 4,
-                                 problem=problem) + th.px(6)
-        for reason in reasons:
-            box.y = ui.draw_text(surf, reason, "small", COLORS["muted"], box, 2) + th.px(6)
+            ui.draw_text(surf, "oos.config_error", "small", COLORS["muted"], box, 4, problem=problem)
 
 
 class ServicePendingScreen(Screen):

@@ -46,6 +46,41 @@ SERVICES: tuple[ServiceSpec, ...] = (
 
 
 @dataclass(frozen=True)
+class Group:
+    """A section of the standard home: its services under one heading with a pictogram."""
+
+    id: str
+    services: tuple[str, ...]  # in this order; ids not (yet) in SERVICES are left out
+    pictogram: str  # kiosk.screens.pictograms
+
+    @property
+    def title_key(self) -> str:
+        return f"group.{self.id}.title"
+
+
+# The home's three sections (养老认证 / 社保卡 / 查询打印); a service of SERVICES that no group
+# names still shows, in the last group, rather than disappear.
+GROUPS: tuple[Group, ...] = (
+    Group("certify", ("pension_auth", "annual_review", "family_auth", "family_account"), "certify"),
+    Group("card", ("activate_card", "change_pin", "reset_pin", "report_lost", "apply_card", "apply_ecard"), "card"),
+    Group("query", ("payment_records", "pension_received", "balances", "application_progress",
+                    "participation_certificate"), "query"),
+)
+
+
+def home_groups() -> tuple[tuple[Group, tuple[ServiceSpec, ...]], ...]:
+    """Each group with the services this build offers, in the group's order."""
+    by_id = {s.id: s for s in SERVICES}
+    named = {sid for g in GROUPS for sid in g.services}
+    stray = tuple(s for s in SERVICES if s.id not in named)
+    out = []
+    for i, g in enumerate(GROUPS):
+        specs = tuple(by_id[sid] for sid in g.services if sid in by_id)
+        out.append((g, specs + stray if i == len(GROUPS) - 1 else specs))
+    return tuple((g, specs) for g, specs in out if specs)
+
+
+@dataclass(frozen=True)
 class CareTile:
     """A tile of the care-mode home (长辈模式): a service, or a group of services opened on a
     screen of their own (one question per screen)."""

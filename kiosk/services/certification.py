@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.domain.citizen_id import sex
 from kiosk.domain.masking import mask_id, mask_name
 from kiosk.services.face_check import LivenessSummary, Query, ask
 from kiosk.services.queries import Assurance, QueryFailed
@@ -31,12 +32,27 @@ class Person:
         return f"Person({mask_id(self.id_number)}, {mask_name(self.name)})"
 
 
+# The bureau's contract says "parent" and "child"; a citizen says 父亲 or 母亲, 儿子 or 女儿. The
+# ID number says which (its 17th digit); without a readable one the contract's word stays.
+_BY_SEX = {("parent", "male"): "father", ("parent", "female"): "mother",
+           ("child", "male"): "son", ("child", "female"): "daughter"}
+
+
+def relation_word(relation: str, id_number: str) -> str:
+    """The relation as shown for this person (the id of relation.<word>, family.member.<word>)."""
+    return _BY_SEX.get((relation, sex(id_number) or ""), relation)
+
+
 @dataclass(frozen=True)
 class FamilyMember:
     person: Person
     relation: str  # one of RELATIONS
     retired: bool
     certification_due: bool
+
+    @property
+    def shown_relation(self) -> str:
+        return relation_word(self.relation, self.person.id_number)
 
 
 def family_members(query: Query, id_number: str, assurance: Assurance, timeout_s: float) -> list[FamilyMember]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import platform
+import re
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import __version__
+from kiosk.domain.masking import mask_card, mask_id, mask_name
 from kiosk.hw.health import DeviceHealth
 from kiosk.runtime.logs import RING
 from kiosk.services.audit import AuditLog
@@ -55,11 +57,32 @@ PAGES = ("reader", "camera", "printer", "gpio", "network", "system", "queue", "l
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
+_REPR = re.compile(r"<([\w.]*\.)?(\w+) object at 0x[0-9a-f]+>")
+_EXC_NAMED = re.compile(r"\b[A-Z]\w*(?:Error|Exception): ")
+_EXC = re.compile(r"\b[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Unavailable|Timeout|Gone|Removed)\((.*?)\)(?=[\s,;]|$)")
+
+
+def plain(text: str) -> str:
+    """A technician's reading of a value or a log line: Python's "<x.Y object at 0x..>" and an
+    exception's class wrapped round its message (AttributeError('...')) come out as words."""
+    text = _REPR.sub(lambda m: m.group(2), text)
+    text = _EXC_NAMED.sub("", text)
+    return _EXC.sub(lambda m: m.group(1) or "failed", text)
+
+
+def problem(exc: BaseException) -> str:
+    """What went wrong, in the exception's own words, without its Python class name."""
+    words = str(exc).strip().strip("'\"")
+    return plain(words) if words else "failed, no detail given"
+
+
 def health_row(h: DeviceHealth | None) -> Row:
     if h is None:
         return Row("diag.health", "unknown", "warn")
     state = {"ok": "ok", "degraded": "warn", "offline": "bad"}[h.state.value]
-    return Row("diag.health", f"{h.state.value} {h.reason} {h.detail}".strip(), state)
+    # the state, then why, then the device's own detail; an ok state carries no "reason"
+    reason = h.reason if h.state.value != "ok" else ""
+    return Row("diag.health", plain(" ".join(p for p in (h.state.value, reason, h.detail) if p)), state)
 
 
 @dataclass
@@ -84,17 +107,28 @@ class Diagnostics:
     # ---------------------------------------------------------------- devices
     def _device_rows(self, name: str) -> list[Row]:
         dev = self.devices().get(name)
-        rows = [health_row(self.health().get(name)), Row("diag.adapter", repr(dev))]
+        rows = [health_row(self.health().get(name)), Row("diag.adapter", self._adapter(name, dev))]
         details = getattr(dev, "diagnostics", None)
         if callable(details):
             try:
                 for key, value in details().items():
                     rows.append(Row(str(key), str(value), literal=True))
             except Exception as exc:
-                rows.append(Row("diag.error", repr(exc), "bad"))
+                rows.append(Row("diag.error", problem(exc), "bad"))
         if name in self.results:
             rows.append(Row("diag.last_result", self.results[name]))
         return rows
+
+    def _adapter(self, name: str, dev: Any) -> str:
+        """Which adapter serves the device, as configured (devices.reader = pcsc, sim, tcp:..)."""
+        if dev is None:
+            return "none"
+        try:
+            spec = str(self.cfg()[f"devices.{name}"])
+        except (KeyError, TypeError):
+            spec = ""
+        kind = type(dev).__name__
+        return f"{spec} ({kind})" if spec else kind
 
     def _page_reader(self) -> Page:
         dev = self.devices().get("reader")
@@ -104,7 +138,7 @@ class Diagnostics:
             try:
                 rows.insert(1, Row("diag.reader.card", "present" if card_present() else "none"))
             except Exception as exc:
-                rows.insert(1, Row("diag.reader.card", repr(exc), "bad"))
+                rows.insert(1, Row("diag.reader.card", problem(exc), "bad"))
         return Page("reader", "diag.page.reader", tuple(rows),
                     (Action("read_card", "diag.action.read_card", enabled=hasattr(dev, "wait_for_card")),))
 
@@ -162,7 +196,7 @@ class Diagnostics:
             rows.append(Row("diag.sys.disk", f"{free_mb:.0f} MB free of {du.total / 2 ** 20:.0f} MB",
                             "bad" if free_mb < cfg["sync.min_free_mb"] else "ok"))
         except OSError as exc:
-            rows.append(Row("diag.sys.disk", repr(exc), "bad"))
+            rows.append(Row("diag.sys.disk", problem(exc), "bad"))
         rows.append(Row("diag.sys.memory", memory()))
         rows.append(Row("diag.sys.cpu_temp", cpu_temp()))
         return Page("system", "diag.page.system", tuple(rows))
@@ -174,7 +208,7 @@ class Diagnostics:
         try:
             return dict(self.sync.status())
         except Exception as exc:
-            return {"error": repr(exc)}
+            return {"error": problem(exc)}
 
     def _page_queue(self) -> Page:
         status = self._sync_status()
@@ -197,7 +231,7 @@ class Diagnostics:
         level = getattr(logging, self.log_level.upper())
         actions = tuple(Action(f"level_{name}", f"diag.action.level_{name}") for name in LOG_LEVELS)
         return Page("logs", "diag.page.logs", (Row("diag.logs.level", self.log_level),), actions,
-                    tuple(RING.tail(level)))
+                    tuple(plain(line) for line in RING.tail(level)))
 
     def _page_audit(self) -> Page:
         return Page("audit", "diag.page.audit", (), (), tuple(e.line() for e in self.audit.recent(300)))
@@ -235,7 +269,7 @@ class Diagnostics:
             elif action_id in ("restart_app", "reboot", "shutdown") and self.power is not None:
                 getattr(self.power, action_id)()
         except Exception as exc:
-            self.results[page_id] = f"error: {exc!r}"
+            self.results[page_id] = f"error: {problem(exc)}"
             log.warning("event=maintenance_action_failed page=%s action=%s error=%r", page_id, action_id, exc)
 
 
@@ -249,8 +283,10 @@ class Diagnostics:
             ident = service.insert_and_read(2.0)
         finally:
             service.end()
-        return (f"{ident.holder!r} card={ident.info!r} atr={(reader.atr or b'').hex()} "
-                f"apdus={ident.apdus}")
+        h, info = ident.holder, ident.info
+        return (f"holder {mask_id(h.id_number)} {mask_name(h.name)}, card {mask_card(info.card_number)}, "
+                f"generation {info.generation}, expires {info.expiry_date or 'unknown'}, "
+                f"ATR {(reader.atr or b'').hex()}, {ident.apdus} commands")
 
     def _camera_test(self) -> str:
         """A few frames: frames per second, the face detector's time and what it found, drawn."""
@@ -299,7 +335,7 @@ def cert_row(path: Path, label: str) -> Row:
         days = (until - dt.datetime.now(dt.UTC)).days
         return Row(label, f"expires {until:%Y-%m-%d} ({days} days)", "bad" if days < 0 else "warn" if days < 30 else "ok")
     except Exception as exc:
-        return Row(label, f"{path}: unreadable ({type(exc).__name__})", "bad")
+        return Row(label, f"{path}: unreadable ({problem(exc)})", "bad")
 
 
 def clock_state() -> str:

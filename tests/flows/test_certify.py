@@ -114,9 +114,10 @@ def test_family_member_is_certified_by_her_own_face_with_the_operator_named(coun
     assert out.result is Result.DONE, out
     assert (out.title, out.body) == ("certify.done.family_auth_passed", "certify.done.passed_body")
     members = next(s for s in run.steps if getattr(s, "name", "") == "family_members")
-    assert [(o.label, dict(o.fields)) for o in members.options] == [("family.member.parent", {"name": "周*兰"})]
+    # the contract says parent; her ID number's 17th digit (6, even) says mother: 母亲, not 父母
+    assert [(o.label, dict(o.fields)) for o in members.options] == [("family.member.mother", {"name": "周*兰"})]
     shown = facts(review_of(run))
-    assert shown["certify.fact.relation"] == "relation.parent" and shown["certify.fact.operator"] == "钱*多"
+    assert shown["certify.fact.relation"] == "relation.mother" and shown["certify.fact.operator"] == "钱*多"
     payload = stored(counter, out.reference)
     assert payload["kind"] == "pension_certification" and payload["citizen"]["id_number"] == ZHOU
     data = payload["data"]

@@ -85,6 +85,8 @@ def test_each_kind_of_outcome_is_said_truthfully(h, kind):
         assert "another" in bar  # the identified citizen may go on to another service
     title_bar = h.ui.t(screen.title_key)
     # the title bar says what happened: never "done" for something only accepted
+    # (information is no "提示": the bar names the service the citizen is in)
     assert title_bar == h.ui.t({"done": "msg.bar.ok", "pending": "msg.bar.pending", "failed": "msg.bar.error",
-                               "info": "msg.bar.info"}[out.result.value])
+                               "info": "service.balances.title"}[out.result.value])
+    assert title_bar != h.ui.t("msg.bar.info")
     h.ui.go_home("test")

@@ -130,11 +130,14 @@ def test_touch_before_the_countdown_ends_keeps_the_session(h):
     assert h.ui.screen.name == "id_entry" and h.ui.screen.keypad.value == "110105"
 
 
-def test_device_going_offline_disables_its_tiles_with_the_reason(h):
+def test_device_going_offline_disables_its_tiles_with_the_reason(h, caplog):
+    caplog.set_level("INFO", logger="kiosk")
     h.set_health("camera", DeviceHealth.offline("health.camera.offline", "unplugged"))
     buttons = {b.name: b for b in h.ui.screen.buttons}
     assert not buttons["tile-pension_auth"].enabled
-    assert buttons["tile-pension_auth"].sublabel == "health.camera.offline"
+    # the citizen reads that it is paused and where to go; the device's reason is in the log
+    assert buttons["tile-pension_auth"].sublabel == "hall.paused_short"
+    assert "event=service_paused service=pension_auth device=camera reason=health.camera.offline" in caplog.text
     assert buttons["tile-activate_card"].enabled  # needs only the reader
     assert buttons["tile-payment_records"].enabled  # the card can identify instead of the face
     h.ui.tap(buttons["tile-pension_auth"].rect.center)

@@ -6,6 +6,7 @@ import itertools
 import json
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.sync.client import BureauError, BureauGarbage, BureauRejected, BureauUnreachable
@@ -77,6 +78,9 @@ class SyncClient:
     def __init__(self, socket_path: Path | str, default_timeout_s: float = 10.0) -> None:
         self.socket_path = Path(socket_path)
         self.default_timeout_s = default_timeout_s
+        # told what each live query just saw of the bureau (False: unreachable), so the online
+        # indicator need not wait for the daemon's next status to agree with what the citizen is told
+        self.on_query: list[Callable[[bool], None]] = []
 
     def __repr__(self) -> str:
         return f"<SyncClient {self.socket_path}>"
@@ -116,7 +120,20 @@ class SyncClient:
         """A live query to the bureau; raises BureauUnreachable (incl. SyncUnavailable),
         BureauRejected or BureauGarbage. Blocks up to timeout: call it from a worker thread."""
         timeout = self.default_timeout_s if timeout is None else timeout
-        return self._call_object("query", timeout, kind=kind, body=body, timeout_s=timeout)
+        try:
+            answer = self._call_object("query", timeout, kind=kind, body=body, timeout_s=timeout)
+        except BureauUnreachable:
+            self._seen(False)
+            raise
+        except BureauError:
+            self._seen(True)  # refused or garbled: the bureau answered
+            raise
+        self._seen(True)
+        return answer
+
+    def _seen(self, reachable: bool) -> None:
+        for listener in self.on_query:
+            listener(reachable)
 
     def status(self, timeout: float = 1.0) -> SyncStatus:
         """The online indicator; never raises: a silent daemon reads as offline."""
