@@ -13,7 +13,6 @@ import pygame
 from kiosk.screens.base import Screen
 from kiosk.screens.common import TableScreen
 from kiosk.screens.theme import COLORS
-from kiosk.screens.widgets import Button
 
 if TYPE_CHECKING:
     from kiosk.screens.shell import UI
