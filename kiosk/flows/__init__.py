@@ -10,7 +10,8 @@ from kiosk.flows.runner import FlowRunner
 __all__ = ["FLOWS", "Context", "Flow", "FlowRunner", "Identity", "flow_for"]
 
 
-MODULES = ("card", "certify", "queries", "requests", "certificate")  # the modules that hold citizen flows
+# the modules that hold citizen flows
+MODULES = ("card", "certify", "queries", "requests", "certificate", "ecard_apply", "family")
 
 
 def _flows() -> dict[str, type[Flow]]:

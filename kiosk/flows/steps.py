@@ -149,6 +149,8 @@ class AskPictures(Ask):
 class AskPhone(Ask):
     """A mobile phone number (answer: str of 11 digits)."""
 
+    prompt: str = "apply.phone_prompt"  # what the number is for (a message id)
+
 
 @dataclass(frozen=True)
 class AskPhoto(Ask):
@@ -260,6 +262,8 @@ class Outcome:
     print_now: bool = True  # print the receipt at once (a submission) or on request (a query)
     retry: bool = False  # failed, and trying again can help
     name: str = "result"
+    qr: str = ""  # a link the citizen opens with their phone, shown as a QR code (in the reference's place)
+    qr_caption: str = ""  # message id under that QR code
 
 
 def done(title: str, body: str, **kw: Any) -> Outcome:

@@ -173,10 +173,13 @@ class ResultScreen(Screen):
 
     def __init__(self, ui: UI, title: str, body: str, reference: str = "", facts: Sequence[tuple[str, str]] = (),
                  kind: str = "ok", receipt_note: str = "", on_finish: Callable[[], None] | None = None,
-                 count: bool = True, **fields: Any) -> None:
-        """kind: ok (done), pending (accepted, the bureau decides later), info, error."""
+                 count: bool = True, qr: str = "", qr_caption: str = "", **fields: Any) -> None:
+        """kind: ok (done), pending (accepted, the bureau decides later), info, error. `qr`: a link
+        for the citizen's phone shown as the QR code instead of the reference, `qr_caption` under it."""
         super().__init__(ui)
         self.title_key = "msg.bar." + kind
+        self.qr = qr or reference
+        self.qr_caption = qr_caption if qr else "result.photograph_qr"
         self.heading, self.body, self.reference, self.facts, self.kind = title, body, reference, list(facts), kind
         self.receipt_note, self.fields = receipt_note, fields
         # The receipt did not print: print it again once the paper is back (set by the flow host
@@ -218,9 +221,9 @@ class ResultScreen(Screen):
         from kiosk.screens.entry import _draw_error
 
         ui, th, a = self.ui, self.ui.theme, self.area
-        qr_side = th.px(330) if self.reference else 0
+        qr_side = th.px(330) if self.qr else 0
         # Landscape: the QR and its caption have a column of their own, so neither runs into the text.
-        qr_col = qr_side + th.px(120) if self.reference else 0
+        qr_col = qr_side + th.px(120) if self.qr else 0
         text_w = a.width - (qr_col + th.margin if not th.portrait else 0)
         color = {"ok": COLORS["ok"], "info": COLORS["primary"], "pending": COLORS["primary"]}.get(self.kind,
                                                                                                     COLORS["danger"])
@@ -252,15 +255,15 @@ class ResultScreen(Screen):
             size, lines = ui.text.fit(self.reference, th.font_px("body"), text_w, 1, bold=True)
             self.reference_px = size
             y = ui.draw_lines(surf, lines, size, COLORS["text"], a.x, y, bold=True, align="left") + th.px(10)
-        if self.reference:
+        if self.qr:
             # Landscape: beside the text. Portrait: below it. The QR survives a failed receipt.
             qr_rect = (pygame.Rect(a.right - qr_col // 2 - qr_side // 2, a.y, qr_side, qr_side) if not th.portrait
                        else pygame.Rect(a.centerx - qr_side // 2, y + th.px(20), qr_side, qr_side))
-            draw_qr(surf, self.reference, qr_rect)
+            draw_qr(surf, self.qr, qr_rect)
             cap = (pygame.Rect(a.right - qr_col, qr_rect.bottom + th.px(8), qr_col, th.px(120)) if not th.portrait
                    else pygame.Rect(qr_rect.centerx - (qr_side + th.px(200)) // 2, qr_rect.bottom + th.px(8),
                                     qr_side + th.px(200), th.px(80)))
-            cap_y = ui.draw_text(surf, "result.photograph_qr", "small", COLORS["muted"], cap, 3)
+            cap_y = ui.draw_text(surf, self.qr_caption, "small", COLORS["muted"], cap, 3)
             if th.portrait:
                 y = cap_y + th.px(10)
         if self.receipt_note:

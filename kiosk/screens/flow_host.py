@@ -128,7 +128,8 @@ class FlowHost:
             return special
         facts = [(label, st.shown(value, ui.t)) for label, value in out.facts]
         screen = ResultScreen(ui, out.title, out.body, reference=out.reference, facts=facts, kind=KIND[out.result],
-                              receipt_note=self.runner.receipt_note, on_finish=self.finish, count=False, **fields)
+                              receipt_note=self.runner.receipt_note, on_finish=self.finish, count=False,
+                              qr=out.qr, qr_caption=out.qr_caption, **fields)
         if out.receipt is not None and self.runner.receipt_note != "receipt.outcome.not_installed":
             screen.on_reprint = self.print_receipt  # a receipt that did not print: again, once paper is back
         screen.outcome = out.name  # type: ignore[attr-defined]

@@ -132,7 +132,7 @@ def _photo(host: FlowHost, step: st.AskPhoto) -> Screen:
 
 
 def _phone(host: FlowHost, step: st.AskPhone) -> Screen:
-    return PhoneScreen(host.ui, host.answer)
+    return PhoneScreen(host.ui, host.answer, step.prompt)
 
 
 def _review(host: FlowHost, step: st.AskReview) -> Screen:

@@ -141,9 +141,9 @@ class PhoneScreen(Screen):
     name = "phone"
     title_key = "apply.phone_title"
 
-    def __init__(self, ui: UI, on_done: Callable[[str], None]) -> None:
+    def __init__(self, ui: UI, on_done: Callable[[str], None], prompt: str = "apply.phone_prompt") -> None:
         super().__init__(ui)
-        self.on_done = on_done
+        self.on_done, self.prompt = on_done, prompt  # prompt: what the number is for
         self.keypad: Keypad | None = None
 
     def layout(self, area: pygame.Rect) -> None:
@@ -164,7 +164,7 @@ class PhoneScreen(Screen):
 
     def draw(self, surf: pygame.Surface) -> None:
         ui, th = self.ui, self.ui.theme
-        y = ui.draw_text(surf, "apply.phone_prompt", "body", COLORS["text"], self.info, 3, align="left")
+        y = ui.draw_text(surf, self.prompt, "body", COLORS["text"], self.info, 3, align="left")
         field = pygame.Rect(self.info.x, y + th.px(16), self.info.width, th.px(120))
         pygame.draw.rect(surf, COLORS["surface"], field, border_radius=th.radius)
         pygame.draw.rect(surf, COLORS["primary"], field, width=max(2, th.px(4)), border_radius=th.radius)

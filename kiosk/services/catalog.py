@@ -42,6 +42,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("application_progress", (("bureau",),), "进"),
     ServiceSpec("apply_card", (("camera",), ("outbox",)), "申"),
     ServiceSpec("participation_certificate", (IDENTIFY, ("bureau",), ("printer",)), "证"),
+    ServiceSpec("apply_ecard", (IDENTIFY, ("bureau",)), "电"),
+    ServiceSpec("family_account", (IDENTIFY, ("bureau",)), "家"),
 )
 
 
@@ -106,8 +108,8 @@ CARE_HOME: tuple[CareTile, ...] = (
     CareTile("pension_auth", ("pension_auth",), "certify"),
     CareTile("queries", ("payment_records", "pension_received", "balances", "application_progress",
                          "participation_certificate"), "query"),
-    CareTile("card", ("activate_card", "change_pin", "reset_pin", "report_lost", "apply_card"), "card"),
-    CareTile("family", ("family_auth", "annual_review"), "family"),
+    CareTile("card", ("activate_card", "change_pin", "reset_pin", "report_lost", "apply_card", "apply_ecard"), "card"),
+    CareTile("family", ("family_auth", "annual_review", "family_account"), "family"),
 )
 
 

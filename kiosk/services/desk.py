@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from kiosk.hw.idcard_model import IdCardData
     from kiosk.services.certificate import ParticipationCertificate
     from kiosk.services.container import CitizenServices, Submitted
+    from kiosk.services.ecard_family import EcardIssued, EcardStatus
     from kiosk.services.ecard_signin import EcardSignIn
     from kiosk.services.printing import PrintOutcome
     from kiosk.services.reference import OutletList
@@ -160,6 +161,43 @@ class Desk:
 
     def family(self, id_number: str, assurance: Assurance) -> list[FamilyMember]:
         return family_members(self.services.sync.query, id_number, assurance, self.settings.query_timeout_s)
+
+    # ------------------------------------------------------------------ e-card application, family account
+    def ecard_status(self, id_number: str, assurance: Assurance) -> EcardStatus:
+        """The citizen's e-card at the bureau: EcardStatus(status none | active | suspended,
+        activated_on). Raises QueryFailed (query.error.offline when unreachable)."""
+        from kiosk.services.ecard_family import ecard_status
+
+        return ecard_status(self.services.sync.query, id_number, assurance, self.settings.query_timeout_s)
+
+    def apply_ecard(self, id_number: str, assurance: Assurance, phone: str,
+                    operator: tuple[str, Assurance, str] | None = None) -> EcardIssued:
+        """Opens an e-card for `id_number`, proven by its own `assurance` made now; `operator`
+        (id number, assurance, relation) when a family member applies for them. Returns EcardIssued
+        (url for the QR code, activation_code, valid_until). Raises Refused (.code ecard_exists,
+        ecard_suspended or card_required) or QueryFailed."""
+        from kiosk.services.ecard_family import apply_ecard
+
+        return apply_ecard(self.services.sync.query, id_number, assurance, phone, self.settings.query_timeout_s,
+                           operator)
+
+    def add_family_member(self, id_number: str, assurance: Assurance, member_id: str, relation: str,
+                          consent_verification_id: str) -> list[FamilyMember]:
+        """Adds a member with the member's consent (the FV- of their own face match at the kiosk);
+        the family account afterwards. Raises Refused (.code consent_invalid, already_member,
+        not_allowed, or citizen_not_found for an unknown member) or QueryFailed."""
+        from kiosk.services.ecard_family import add_family_member
+
+        return add_family_member(self.services.sync.query, id_number, assurance, member_id, relation,
+                                 consent_verification_id, self.settings.query_timeout_s)
+
+    def remove_family_member(self, id_number: str, assurance: Assurance, member_id: str) -> list[FamilyMember]:
+        """Removes a member; the family account afterwards. Raises Refused (.code not_a_member) or
+        QueryFailed."""
+        from kiosk.services.ecard_family import remove_family_member
+
+        return remove_family_member(self.services.sync.query, id_number, assurance, member_id,
+                                    self.settings.query_timeout_s)
 
     def storage_problem(self) -> str:
         """Why a submission could not be stored now (a message id), or ""."""
