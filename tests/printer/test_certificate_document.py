@@ -92,3 +92,26 @@ def test_an_answer_off_the_contract_is_garbage_never_printed(spoil):
         C.parse(answer)
     assert refused.value.reason == "query.error.garbage"
 
+
+
+def test_months_the_bureau_refuses_are_said_as_such_and_an_answer_for_someone_else_is_garbage():
+    from kiosk.services.queries import Assurance
+    from kiosk.sync.client import BureauRejected
+
+    who = Assurance("ecard_qr", verification_id="EV-0123456789ABCDEF")
+
+    def refuses(kind: str, body: dict, timeout: float) -> dict:
+        raise BureauRejected("400 bad_period", 400, "bad_period")
+
+    with pytest.raises(QueryFailed) as refused:
+        C.fetch(refuses, 5.0, ID_NUMBER, who, ("pension", "maternity"), "2025-01", "2099-12")
+    assert refused.value.reason == "certificate.error.period"
+
+    def answers(kind: str, body: dict, timeout: float) -> dict:
+        openapi_util.validate("ParticipationCertificateRequest", body)
+        return copy.deepcopy(ANSWER)
+
+    assert C.fetch(answers, 5.0, ID_NUMBER, who, ("pension", "maternity"), "2024-07", "2025-06").code == CODE
+    with pytest.raises(QueryFailed) as other:
+        C.fetch(answers, 5.0, "110105195803120029", who, ("pension", "maternity"), "2024-07", "2025-06")
+    assert other.value.reason == "query.error.garbage"
