@@ -71,6 +71,9 @@ COVERED = {
     "kiosk queue export DIR [--config PATH]": "test_queue_export_and_import_commands",
     "kiosk queue import DIR [--config PATH]": "test_queue_export_and_import_commands",
     "kiosk idcard info [--json] [--unmasked]": "test_idcard_info_*",
+    "kiosk logs export --to DIR [--since WHEN] [--journal-dir DIR]": "test_logs_export_and_verify_commands",
+    "kiosk logs verify DIR --cert PEM": "test_logs_export_and_verify_commands",
+    "kiosk update install --from DIR": "test_update_install_command",
 }
 
 
@@ -498,6 +501,58 @@ def test_queue_export_and_import_commands(tmp_path):
     res = kiosk("queue", "import", str(stick), env=env_for(tmp_path, KIOSK_DATA_DIR=str(tmp_path / "third")))
     expect(IMPORT, res, 1)
     assert "refused, nothing imported" in res.stderr
+
+
+# --- service procedures: logs and updates from a stick -----------------------------------------
+
+LOGS_EXPORT = "kiosk logs export --to DIR [--since WHEN] [--journal-dir DIR]"
+LOGS_VERIFY = "kiosk logs verify DIR --cert PEM"
+
+
+def test_logs_export_and_verify_commands(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.test_log_export import certificate, fake_journalctl
+
+    fake_journalctl(tmp_path / "bin", tmp_path / "args", ['{"MESSAGE": "event=started id=110105195803120029"}'])
+    key = ec.generate_private_key(ec.SECP256R1())
+    (tmp_path / "kiosk.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (tmp_path / "kiosk.pem").write_bytes(certificate(key, "KIOSK-0001"))
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    env = env_for(tmp_path, PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    res = kiosk("logs", "export", "--to", str(stick), env=env)  # not provisioned: no key
+    expect(LOGS_EXPORT, res, 4)
+    assert "NOT signed" in res.stderr
+    res = kiosk("logs", "export", "--to", str(stick), "--since=-7d",
+                env={**env, "KIOSK_SYNC_KEY_FILE": str(tmp_path / "kiosk.key")})
+    expect(LOGS_EXPORT, res, 0)
+    assert "--since=-7d" in (tmp_path / "args").read_text().split()
+    folder = Path(res.stdout.split(" written to ")[1].split()[0])
+    assert "110105195803120029" not in (folder / "journal.jsonl").read_text()
+    res = kiosk("logs", "verify", str(folder), "--cert", str(tmp_path / "kiosk.pem"), env=env)
+    expect(LOGS_VERIFY, res, 0)
+    (folder / "audit.txt").write_text("nothing happened\n")
+    res = kiosk("logs", "verify", str(folder), "--cert", str(tmp_path / "kiosk.pem"), env=env)
+    expect(LOGS_VERIFY, res, 1)
+    assert "audit.txt: does not match its checksum" in res.stderr
+
+
+def test_update_install_command(tmp_path):
+    from tests.test_update_install import fake_rauc
+
+    usage, stick = "kiosk update install --from DIR", tmp_path / "stick"
+    (tmp_path / "bin").mkdir()
+    stick.mkdir()
+    (stick / "kiosk-1.4.0.raucb").write_bytes(b"hsqs bundle")
+    res = kiosk("update", "install", "--from", str(stick), env=env_for(tmp_path, PATH=str(tmp_path / "bin")))
+    expect(usage, res, 3)
+    record = fake_rauc(stick)
+    res = kiosk("update", "install", "--from", str(stick), env=env_for(tmp_path, PATH=str(tmp_path / "bin")))
+    expect(usage, res, 0)
+    assert record.read_text().split() == ["install", str(stick / "kiosk-1.4.0.raucb")]
 
 
 # --- the card reader, on the card stack (pcscd + vpcd + the card emulator) ---------------------

@@ -45,3 +45,28 @@ def scrub(text: str) -> str:
     """Mask anything in free text that looks like an ID number or a long account number."""
     text = _ID_RE.sub(lambda m: mask_id(m.group(0)), text)
     return _LONG_DIGITS_RE.sub(lambda m: mask_account(m.group(0)), text)
+
+
+# Text leaving the kiosk (logs on a USB stick) is masked harder than a log line: besides ID and
+# account numbers, every run of Chinese characters (a name logged by mistake is one) and the
+# value of any name-like field. Technician logs are ASCII key=value lines, so nothing is lost.
+_HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]+")
+_NAME_FIELD_RE = re.compile(r"(?<![\w.])((?:[a-z_]*_)?name|holder|citizen)=(\"[^\"]*\"|'[^']*'|\S+)",
+                            re.IGNORECASE)
+_TECHNICAL_NAMES = {"reader_name", "psam_reader_name", "logger_name", "kiosk_name", "hall_name",
+                    "bureau_name", "device_name", "unit_name", "file_name", "host_name", "hostname"}
+
+
+def _mask_field(m: re.Match[str]) -> str:
+    key, value = m.group(1), m.group(2)
+    if key.lower() in _TECHNICAL_NAMES:
+        return m.group(0)
+    quote = value[0] if value[:1] in ("'", '"') and len(value) >= 2 else ""
+    inner = value[1:-1] if quote else value
+    return f"{key}={quote}{mask_name(inner)}{quote}"
+
+
+def scrub_for_export(text: str) -> str:
+    """scrub(), then names: Chinese character runs and name=/holder=/citizen= values masked."""
+    text = _NAME_FIELD_RE.sub(_mask_field, scrub(text))
+    return _HAN_RE.sub(lambda m: mask_name(m.group(0)), text)
