@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -179,3 +180,23 @@ def test_two_exports_in_one_second_make_two_folders(kiosk_dir, kiosk_key) -> Non
     second = log_export.export(kiosk_dir["data"], "KIOSK-0001", kiosk_dir["stick"], kiosk_key[0], now=now)
     assert first.path.name == "kiosk-logs-KIOSK-0001-20261201T180000Z" and second.path.name == first.path.name + "-2"
     assert log_export.verify(second.path, kiosk_key[1]).kiosk_id == "KIOSK-0001"
+
+
+def test_the_command_signs_with_the_provisioning_stores_key(kiosk_dir, kiosk_key, monkeypatch, capsys) -> None:
+    """GIVEN a provisioned kiosk (its key in <data_dir>/provisioning/, where `kiosk provision`
+    installs it) WHEN `kiosk logs export` runs with no key named anywhere THEN the export is
+    signed with that key and verifies against the kiosk's certificate."""
+    from kiosk import provisioning
+    from kiosk.cli import main
+
+    for name in [n for n in os.environ if n.startswith("KIOSK_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("KIOSK_CONFIG", "/dev/null")
+    monkeypatch.setenv("KIOSK_DATA_DIR", str(kiosk_dir["data"]))
+    store = provisioning.store_dir(kiosk_dir["data"])
+    store.mkdir()
+    shutil.copyfile(kiosk_key[0], store / "kiosk.key")
+    assert main(["logs", "export", "--to", str(kiosk_dir["stick"])]) == 0
+    folder = next(kiosk_dir["stick"].iterdir())
+    assert log_export.verify(folder, kiosk_key[1]).kiosk_id == "KIOSK-0001"
+    assert "signed with this kiosk's key" in capsys.readouterr().out
