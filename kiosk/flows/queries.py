@@ -144,7 +144,8 @@ class PensionReceived(QueryFlow):
     def step_payments(self, res: PensionPayments) -> Next:
         if not res.retired:
             return info("pension.not_retired.title", "pension.not_retired.body", name="not_retired")
-        rows = tuple((p.month, yuan(p.amount), p.paid_on, p.bank, account_shown(p.account_masked))
+        rows = tuple((Text("date.shown", date=from_iso(p.month)), yuan(p.amount),
+                      Text("date.shown", date=from_iso(p.paid_on)), p.bank, account_shown(p.account_masked))
                      for p in res.payments)
         table = Table(("records.col.month", "pension.col.amount", "pension.col.paid_on", "pension.col.bank",
                        "pension.col.account"), rows, (("pension.total", yuan(res.total)),))

@@ -82,7 +82,7 @@ def health_row(h: DeviceHealth | None) -> Row:
     state = {"ok": "ok", "degraded": "warn", "offline": "bad"}[h.state.value]
     # the state, then why, then the device's own detail; an ok state carries no "reason"
     reason = h.reason if h.state.value != "ok" else ""
-    return Row("diag.health", plain(" ".join(p for p in (h.state.value, reason, h.detail) if p)), state)
+    return Row("diag.health", plain(" · ".join(p for p in (h.state.value, reason, h.detail) if p)), state)
 
 
 @dataclass

@@ -278,6 +278,7 @@ def test_certification_made_offline_is_queued_and_the_receipt_says_the_result_fo
     picture = face_check(k)
     confirm = k.screen("confirm", timeout=60)
     assert confirm.shown("certify.fact.face") == k.ui.t("certify.face_pending")
+    assert not k.ui.health["bureau"].usable  # the online indicator agrees with "compared later", at once
     both(k, "offline-confirm")
     k.tap("submit")
     result = k.screen("result", timeout=40)

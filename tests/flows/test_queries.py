@@ -24,7 +24,9 @@ from kiosk.flows.queries import (
     query_reference,
     year_options,
 )
-from kiosk.flows.steps import AskChoice, Result, Work
+from kiosk.flows.steps import AskChoice, Result, Work, shown
+from kiosk.i18n import Translator
+from kiosk.i18n.dates import from_iso
 from kiosk.services.desk import Desk
 from kiosk.services.queries import Application, yuan
 from tests.bureau_harness import card_pin, checked
@@ -158,8 +160,13 @@ def test_pension_paid_to_a_retiree(counter):
     assert out.result is Result.INFO and out.name == "pension", out
     want = bureau(counter, "pension-payments", WANG, year=year)
     assert out.table is not None and len(out.table.rows) == 12
-    assert out.table.rows == tuple((p["month"], yuan(Decimal(p["amount"])), p["paid_on"], p["bank"],
+    assert out.table.rows == tuple((Text("date.shown", date=from_iso(p["month"])), yuan(Decimal(p["amount"])),
+                                    Text("date.shown", date=from_iso(p["paid_on"])), p["bank"],
                                     p["account_masked"]) for p in want["payments"])
+    first = want["payments"][0]  # months and days as a citizen reads them: 2024年1月, 2024年1月15日
+    assert shown(out.table.rows[0][0], Translator("zh_CN")) == f"{year}年{int(first['month'][5:7])}月"
+    assert shown(out.table.rows[0][2], Translator("en")).endswith(f" {year}") and "-" not in shown(
+        out.table.rows[0][2], Translator("en"))
     assert all(r[4].endswith("3445") and "0200112233" not in r[4] for r in out.table.rows)
     assert out.table.totals == (("pension.total", yuan(Decimal(want["total"]))),)
     assert out.fields == {"year": year}

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from PIL import Image, ImageDraw
 
+from kiosk.hw.health import DeviceHealth
 from kiosk.i18n import KEY_PATTERN
 from kiosk.screens import card_screens, common, entry, request_screens
 from kiosk.screens.records import YearScreen
@@ -18,6 +19,9 @@ from tests.conftest import ARTIFACTS
 from tests.ui.harness import make_harness
 
 OUT = ARTIFACTS / "flow-screens"
+OFFLINE = {"activation-done", "lost-confirm", "query-offline"}  # their words say the bureau is unreachable
+BARS = {"lost-confirm": "service.report_lost.title", "apply-confirm": "service.apply_card.title",
+        "balances": "service.balances.title"}
 SIZES = [(1920, 1080), (1080, 1920)]
 
 
@@ -126,9 +130,18 @@ def test_flow_screens_render_in_both_languages(tmp_path, lang, size):
         h.ui.services.devices.reader = _Reader()
         for name, make in screens(h.ui).items():
             h.ui.go_home()
+            # a screen that says the bureau cannot be reached is drawn with the bureau unreachable,
+            # as the flow meets it (tests/ui/test_hall_home.py: the indicator follows at once)
+            h.set_health("bureau", DeviceHealth.offline("health.bureau.unreachable") if name in OFFLINE
+                         else DeviceHealth.ok())
             h.ui.sessions.begin(h.clock.monotonic())
-            h.ui.show(make())
+            screen = make()
+            if name in BARS:  # the flow host names the service in the bar (never 提示)
+                screen.title_key = BARS[name]
+            h.ui.show(screen)
             h.frame()
+            if name in OFFLINE:
+                assert h.ui.t("net.offline") in h.ui.text.rendered, name
             assert h.ui.screen.name != "failsafe", name
             h.ui.screenshot(str(OUT / f"{lang}-{size[0]}x{size[1]}-{name}.png"))
             drawn = {t for t in h.ui.text.rendered if t.strip()}
