@@ -30,6 +30,7 @@ from kiosk.i18n import Translator
 from kiosk.services.ecard_family import Refused
 from kiosk.sync.client import QUERY_PATHS
 from tests.flows.conftest import choice, confirm, kind, pin, script
+from tests.flows.test_idcard_flows import idcard  # noqa: F401  (the ID card reader simulator)
 from tests.openapi_util import api_document, response_schema, validate
 
 WANG = ("110105195803120029", "王秀英")  # card A00000001 ("activated"), e-card active, grace_hopper on record
@@ -189,6 +190,22 @@ def test_add_a_member_with_her_consent_then_remove_her(hall):
     assert [v for _, v in out.facts] == [Text("family.member.spouse", name="李*国")]
     assert hall.seen == [("family_members", True), ("family_member_add", True), ("family_members", True),
                          ("family_member_remove", True)]
+
+
+def test_a_member_is_added_by_her_own_id_card(hall, idcard):  # noqa: F811
+    """GIVEN 王秀英's ID card on the reader WHEN 钱多多 adds her THEN the card says who she is
+    (nothing typed) and her face proves it."""
+    idcard.insert("wang")
+    sign_in_by_qr(hall, QIAN[0])
+    run = hall.run(FamilyAccount, script(
+        (choice("identify"), "ecard"), (choice("family_account"), "add"), (choice("family_relation"), "other"),
+        (lambda a: getattr(a, "name", "") == "family_member_how" and [o.value for o in a.options] == ["idcard", "face"],
+         "idcard"), *FACE, (confirm("confirm_add"), True)),
+        before_work=put_phone_away(hall), **{**ONLINE, "idcard_ok": True})
+    out = run.outcome
+    assert out.result is Result.DONE and out.name == "family_added", out
+    assert "AskIdNumber" not in run.kinds() and "AskName" not in run.kinds()
+    assert Text("family.member.other", name="王*英") in [v for _, v in out.facts]
 
 
 def test_a_member_whose_face_does_not_match_is_not_added(hall):
