@@ -169,14 +169,16 @@ class QueueControl:
 
         ob = self._link.outbox
         if ob is None:
-            return {"error": self._link.problem}
+            return {"error": self._link.problem, "detail": self._link.detail}
         st = ob.status()
         live = self._sync.status(timeout=0.5)
         last = (_time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(st.last_success_at))
                 if st.last_success_at else "never")
         return {"pending": st.pending, "in_flight": st.in_flight, "dead": st.dead,
                 "oldest_pending_age_s": "-" if st.oldest_pending_age_s is None else f"{st.oldest_pending_age_s:.0f}",
-                "last_success": last, "online": live.online if live.daemon_running else "daemon not running",
+                "last_success": last,
+                "online": {True: "online", False: "offline", None: "starting"}[live.online] if live.daemon_running
+                else "sync daemon not running",
                 "dead_letters": [{"kind": d["kind"], "reference": d["reference"], "reason": d["last_error"]}
                                  for d in ob.dead_letters()]}
 

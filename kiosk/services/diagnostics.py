@@ -183,7 +183,11 @@ class Diagnostics:
             rows.append(cert_row(Path(cfg[key]), f"diag.net.{key.split('.')[1]}"))
         rows.append(Row("diag.net.clock", clock_state()))
         status = self._sync_status()
-        rows.append(Row("diag.net.last_heartbeat", str(status.get("last_heartbeat", "unknown"))))
+        # what the queue knows: the bureau's last acknowledgement, and the daemon's own word on the line
+        if "last_success" in status:
+            rows.append(Row("diag.queue.last_success", str(status["last_success"])))
+        if "online" in status:
+            rows.append(Row("diag.queue.online", str(status["online"]), "" if status["online"] == "online" else "warn"))
         return Page("network", "diag.page.network", tuple(rows))
 
     def _page_system(self) -> Page:
@@ -219,10 +223,12 @@ class Diagnostics:
         status = self._sync_status()
         if not status:
             return Page("queue", "diag.page.queue", (Row("diag.queue.unavailable", "sync daemon not reachable", "bad"),))
+        if "error" in status:  # the queue cannot be read: its counts would only be dashes beside it
+            why = " · ".join(str(v) for v in (status["error"], status.get("detail", "")) if v)
+            return Page("queue", "diag.page.queue", (Row("diag.error", plain(why), "bad"),),
+                        (Action("sync_now", "diag.action.sync_now"),))
         rows = [Row(f"diag.queue.{k}", str(status.get(k, "-"))) for k in
                 ("pending", "in_flight", "dead", "oldest_pending_age_s", "last_success", "online")]
-        if "error" in status:
-            rows.append(Row("diag.error", status["error"], "bad"))
         if "queue" in self.results:
             rows.append(Row("diag.last_result", self.results["queue"]))
         dead = tuple(f"{d.get('kind', '?')}  {d.get('reference', '?')}  {d.get('reason', '?')}"
