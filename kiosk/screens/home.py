@@ -25,8 +25,11 @@ from kiosk.services.catalog import CARE_HOME, SERVICES, CareTile, ServiceSpec, a
 
 log = logging.getLogger(__name__)
 
-PAUSED = "hall.paused"  # the care-mode tiles and group screens have room for the whole sentence
-PAUSED_SHORT = "hall.paused_short"  # a standard home tile: the hotline is at the top of the home
+# A paused service, in as many words as its tile holds at the size of its mode; the hotline is at
+# the top of every home, and in the sentence where a tile has room for it (a group's screen).
+PAUSED_CALL = "hall.paused_call"  # 本功能暂停使用，请到窗口办理，或拨打 12333。
+PAUSED = "hall.paused"  # the care home's tiles: 本功能暂停使用，请到窗口办理
+PAUSED_SHORT = "hall.paused_short"  # a standard home tile: 暂停使用 / 到窗口办理
 
 
 def hotline(ui: UI) -> str:
@@ -242,7 +245,7 @@ class GroupScreen(Screen):
             rect = pygame.Rect(area.x + c * (tw + gap), top + r * (tile_h + gap), tw, tile_h)
             self.buttons.append(Button(rect, spec.title_key, partial(self.ui.flows.start, self.ui, spec), "secondary",
                                        enabled=avail.available,
-                                       sublabel=spec.hint_key if avail.available else PAUSED,
+                                       sublabel=spec.hint_key if avail.available else PAUSED_CALL,
                                        fields={"hotline": hotline(self.ui)}, name=f"tile-{spec.id}"))
 
     def draw(self, surf: pygame.Surface) -> None:
