@@ -17,7 +17,6 @@ from kiosk.screens.theme import COLORS
 if TYPE_CHECKING:
     from kiosk.screens.shell import UI
 
-MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # the table's columns, as the contributions flow gives them (kiosk/flows/queries.py)
 MONTH, BASE, EMPLOYER, PERSONAL, STATUS = range(5)
 
@@ -71,8 +70,9 @@ class YearScreen(TableScreen):
                                   cw, ch) for i in range(len(self.rows))]
 
     def month_label(self, month: str) -> str:
+        """A month (2026-03) as 3月 / Mar: the year is in the heading. Anything else as it came."""
         m = int(month[5:7]) if len(month) >= 7 and month[5:7].isdigit() else 0
-        return self.ui.t("records.month", m=m, name=MONTHS_EN[m - 1] if 1 <= m <= 12 else month) if m else month
+        return self.ui.t(f"records.month.m{m}") if 1 <= m <= 12 else month
 
     def draw(self, surf: pygame.Surface) -> None:
         ui, th, a = self.ui, self.ui.theme, self.area
