@@ -72,3 +72,14 @@ def test_without_rauc_it_says_so(stick: Path, capsys, monkeypatch: pytest.Monkey
     (stick / "kiosk-1.4.0.raucb").write_bytes(b"hsqs bundle")
     assert main(["update", "install", "--from", str(stick)]) == 3
     assert "rauc is not installed on this machine" in capsys.readouterr().err
+
+
+def test_the_service_commands_the_maintenance_menu_names_exist() -> None:
+    """The system page names the stick procedures for a root shell; each must be a command."""
+    from kiosk.cli import _parser
+    from kiosk.services.diagnostics import SERVICE_COMMANDS
+
+    sub = next(a for a in _parser()._actions if a.dest == "command")
+    for command, action in SERVICE_COMMANDS:
+        inner = next(a for a in sub.choices[command]._actions if getattr(a, "choices", None))
+        assert action in inner.choices, (command, action)

@@ -55,8 +55,9 @@ class Page:
 PAGES = ("reader", "camera", "printer", "gpio", "network", "system", "queue", "logs", "audit",
          "settings", "power")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-SERVICE_COMMANDS = ("kiosk logs export --to DIR · kiosk queue export DIR · kiosk queue import DIR · "
-                    "kiosk update install --from DIR · kiosk config set KEY VALUE")
+# The stick procedures (docs/runbook-provisioning.md), named on the system page for a root shell.
+SERVICE_COMMANDS = (("logs", "export"), ("queue", "export"), ("queue", "import"), ("update", "install"),
+                    ("config", "set"))
 
 
 _REPR = re.compile(r"<([\w.]*\.)?(\w+) object at 0x[0-9a-f]+>")
@@ -207,7 +208,7 @@ class Diagnostics:
         rows.append(Row("diag.sys.cpu_temp", cpu_temp()))
         # The service procedures need root (mount the stick, read the kiosk's key): named here so a
         # technician finds them (docs/runbook-provisioning.md), run from a root shell.
-        rows.append(Row("diag.sys.service", SERVICE_COMMANDS))
+        rows.append(Row("diag.sys.service", "kiosk " + " · ".join(" ".join(c) for c in SERVICE_COMMANDS)))
         return Page("system", "diag.page.system", tuple(rows))
 
     # ---------------------------------------------------------------- queue, logs, audit, power
