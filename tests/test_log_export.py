@@ -142,18 +142,27 @@ def test_an_ed25519_key_signs_too(kiosk_dir, tmp_path) -> None:
 
 
 @pytest.mark.skipif(not shutil.which("openssl"), reason="openssl not installed")
-def test_the_documented_openssl_check_works(kiosk_dir, kiosk_key, tmp_path) -> None:
-    """The runbook's check without the kiosk package: openssl for the signature, sha256sum -c."""
-    key, cert = kiosk_key
-    done = log_export.export(kiosk_dir["data"], "KIOSK-0001", kiosk_dir["stick"], key)
-    (tmp_path / "kiosk.pem").write_bytes(cert)
-    script = ("openssl x509 -in {c} -pubkey -noout > {p} && "
-              "openssl dgst -sha256 -verify {p} -signature manifest.sha256.sig manifest.sha256 && "
-              "sha256sum -c manifest.sha256").format(c=tmp_path / "kiosk.pem", p=tmp_path / "kiosk-pub.pem")
-    ok = subprocess.run(["sh", "-c", script], cwd=done.path, capture_output=True, text=True)
+def test_the_runbooks_openssl_check_works(kiosk_dir) -> None:
+    """The check in docs/runbook-provisioning.md without the kiosk package, run as written:
+    openssl for the signature, sha256sum -c for the files; a changed file fails it."""
+    import re
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    key_file = kiosk_dir["stick"].parent / "kiosk-0042.key"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    now = dt.datetime(2026, 12, 1, 18, 0, tzinfo=dt.UTC)
+    done = log_export.export(kiosk_dir["data"], "KIOSK-0042", kiosk_dir["stick"], key_file, now=now)
+    (kiosk_dir["stick"] / "KIOSK-0042.pem").write_bytes(certificate(key, "KIOSK-0042"))
+    text = (Path(__file__).resolve().parents[1] / "docs" / "runbook-provisioning.md").read_text()
+    step = text[text.index("kiosk package:", text.index("**Checking an export**")):]
+    script = re.search(r"```sh\n(.*?)```", step, re.S)
+    assert script and "openssl dgst" in script.group(1) and done.path.name in script.group(1)
+    ok = subprocess.run(["bash", "-euc", script.group(1)], cwd=kiosk_dir["stick"], capture_output=True, text=True)
     assert ok.returncode == 0 and "Verified OK" in ok.stdout, ok.stdout + ok.stderr
     (done.path / log_export.AUDIT).write_text("changed\n")
-    assert subprocess.run(["sh", "-c", script], cwd=done.path, capture_output=True).returncode != 0
+    bad = subprocess.run(["bash", "-euc", script.group(1)], cwd=kiosk_dir["stick"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "audit.txt: FAILED" in bad.stdout
 
 
 def test_without_journalctl_or_key_it_says_so(kiosk_dir, tmp_path, monkeypatch) -> None:
