@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.bootstrapped
 
-.PHONY: setup test run bench clean lint test-appliance
+.PHONY: setup test run bench clean lint test-appliance test-arm64
 
 setup: $(STAMP)
 
@@ -22,6 +22,11 @@ lint: setup
 
 test-appliance: setup
 	$(PY) -m pytest tests/appliance -v -s $(PYTEST_ARGS)
+
+# The device-free unit tests on aarch64, in an arm64 Debian 12 root under qemu-user (root needed;
+# not part of `make test`: tens of minutes under emulation). Caches in /var/tmp/kiosk-arm64.
+test-arm64: setup
+	bash image/test-arm64.sh $(PYTEST_ARGS)
 
 run: setup
 	$(PY) -m simulators.launch -- $(PY) -m kiosk run --sim $(RUN_ARGS)
