@@ -161,3 +161,12 @@ def test_a_break_without_a_space_needs_a_chinese_character_beside_it():
     the word and the dash stay whole (a break needs a space or a wide character beside it)."""
     assert lines_of("Don’t forget", 7) == ["Don’t", "forget"]
     assert lines_of("一二三——四五", 4) == ["一二三", "——四五"]
+
+
+def test_a_long_token_broken_between_characters_never_starts_a_line_with_a_closing_mark():
+    """GIVEN an address too long for any line WHEN it comes apart between its characters THEN a
+    dot or colon stays with the character before it ("…example" | ".invalid" was the fault)."""
+    for width in range(6, 30):
+        lines = lines_of("https://bureau.example.invalid:8443/v1", width)
+        assert "".join(lines) == "https://bureau.example.invalid:8443/v1"
+        assert not any(line[0] in NO_LINE_START for line in lines[1:]), (width, lines)

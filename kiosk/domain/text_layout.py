@@ -106,10 +106,17 @@ class _Piece(NamedTuple):
 
     def parts(self) -> list[_Piece]:
         """What a piece too wide for a whole line comes apart into: a group into its atoms, a
-        word into its characters (better than overflowing)."""
+        word into its characters (better than overflowing), a closing mark kept with the one
+        before it."""
         if len(self.atoms) > 1:
             return [_Piece(space, atom, ((space, atom),)) for space, atom in self.atoms]
-        return [_Piece(self.space if i == 0 else "", ch, ()) for i, ch in enumerate(self.text)]
+        chars: list[str] = []
+        for ch in self.text:  # kinsoku inside a word too: "example" | ".invalid" would start with "."
+            if chars and ch in NO_LINE_START:
+                chars[-1] += ch
+            else:
+                chars.append(ch)
+        return [_Piece(self.space if i == 0 else "", part, ()) for i, part in enumerate(chars)]
 
 
 def _pieces(atoms: list[Chunk]) -> list[_Piece]:
@@ -156,7 +163,8 @@ def _join(row: list[Chunk]) -> str:
     return "".join(space + text for space, text in row)[len(row[0][0]):] if row else ""
 
 
-def _is_orphan(text: str) -> bool:
+def is_orphan(text: str) -> bool:
+    """A last line too short to stand alone: one character, or one short Latin word."""
     core = text.strip("".join(NO_LINE_START | NO_LINE_END) + " ")
     if len(core) <= 1:
         return True
@@ -165,7 +173,7 @@ def _is_orphan(text: str) -> bool:
 
 def _no_orphan(rows: list[list[Chunk]], fits: Fits) -> None:
     """Pull the last chunk of the line above down to an orphan, when a better break exists."""
-    if len(rows) < 2 or len(rows[-1]) != 1 or len(rows[-2]) < 3 or not _is_orphan(rows[-1][0][1]):
+    if len(rows) < 2 or len(rows[-1]) != 1 or len(rows[-2]) < 3 or not is_orphan(rows[-1][0][1]):
         return  # the line above keeps two pieces (characters, words): no new orphan one line up
     kept, moved = rows[-2][:-1], rows[-2][-1]
     last = [moved, *rows[-1]]

@@ -26,6 +26,7 @@ class Screen:
     flow_another: Callable[[], None] | None = None  # a result: another service, still identified
     offers_home = False  # the screen has its own "home" button: the bottom bar does not repeat it
     offers_staff = False  # the screen has its own "call staff" button: the bottom bar does not repeat it
+    technician = False  # for a technician, not a citizen: its own text floor (Theme.technician_floor)
     own_countdown = False  # the screen shows its own countdown: the bottom bar does not add a second one
 
     def __init__(self, ui: UI) -> None:

@@ -62,14 +62,15 @@ class WaitingScreen(Screen):
     def draw(self, surf: pygame.Surface) -> None:
         ui, th, a = self.ui, self.ui.theme, self.area
         now = ui.clock.monotonic()
-        y = ui.draw_text(surf, self.title, "title", COLORS["text"], pygame.Rect(a.x, a.y, a.width, th.px(90)), 1,
-                         bold=True)
+        y = ui.draw_text(surf, self.title, "title", COLORS["text"],
+                         pygame.Rect(a.x, a.y, a.width, max(th.px(90), th.lines_h("title"))), 1, bold=True)
         ui.draw_text(surf, self.body, "body", COLORS["text"],
-                     pygame.Rect(a.x, y + th.px(10), a.width, th.px(50 * self.body_lines)), self.body_lines)
+                     pygame.Rect(a.x, y + th.px(10), a.width, th.lines_h("body", self.body_lines)), self.body_lines)
         self.art(surf, (a.centerx, a.centery + th.px(self.art_dy)), now - self.started)
         left = max(0, int(self.wait_s - (now - self.started) + 0.999))
+        line = th.lines_h("body")
         ui.draw_text(surf, self.countdown, "body", COLORS["muted"],
-                     pygame.Rect(a.x, a.bottom - th.px(60), a.width, th.px(60)), 1, seconds=left)
+                     pygame.Rect(a.x, a.bottom - line, a.width, line), 1, seconds=left)
 
 
 class InsertCardScreen(WaitingScreen):

@@ -19,7 +19,7 @@ def build_bars(ui: UI) -> None:
     th = ui.theme
     w, h = ui.surface.get_size()
     m = th.margin
-    bw = th.px(300)
+    bw = th.bar_button_w
     bh = th.top_row_h - 2 * th.px(14)
     top = th.top_bar_h - th.top_row_h + th.px(14)
     other = "en" if ui.lang == "zh_CN" else "zh_CN"
@@ -52,7 +52,7 @@ def draw_bars(ui: UI, surf: pygame.Surface) -> None:
     pygame.draw.rect(surf, COLORS["bar"], (0, 0, w, th.top_bar_h))
     # Landscape: the title ends before the online indicator that sits left of the buttons.
     title_w = w - 2 * th.margin if th.portrait else \
-        w - 2 * (th.margin + th.px(300)) - _online_width(ui) - 2 * th.margin
+        w - 2 * (th.margin + th.bar_button_w) - _online_width(ui) - 2 * th.margin
     title = ui.t(ui.screen.title_key)
     if ui.screen.flow_indicator is not None:  # 第 2 步，共 5 步
         n, of = ui.screen.flow_indicator
@@ -70,11 +70,14 @@ def draw_bars(ui: UI, surf: pygame.Surface) -> None:
             and not ui.screen.own_countdown:
         left = int(ui.sessions.seconds_left(now) - ui.sessions.countdown_s + 0.999)
         left = max(left, 0)
-        aside = ui.screen.flow_back is not None or ui.screen.flow_another is not None
-        right = th.px(820) + (th.px(384) if aside else 0)
-        area = pygame.Rect(th.margin + th.px(440), h - th.bottom_bar_h + th.px(20),
-                           w - 2 * th.margin - right, th.bottom_bar_h - th.px(40))
-        key = "session.countdown_short" if th.portrait else "session.countdown"
+        # between the buttons of the bar: call staff on the left, home (and back) on the right
+        footer = [b.rect for b in ui.bar_buttons if b.rect.y >= h - th.bottom_bar_h]
+        x0 = max([r.right for r in footer if r.centerx < w // 2], default=0) + th.px(20)
+        x1 = min([r.x for r in footer if r.centerx >= w // 2], default=w) - th.px(20)
+        area = pygame.Rect(x0, h - th.bottom_bar_h + th.px(3), max(0, x1 - x0), th.bottom_bar_h - th.px(6))
+        short = th.portrait or ui.text.font(th.font_px("small")).size(ui.t("session.countdown", seconds=left))[0] \
+            > area.width
+        key = "session.countdown_short" if short else "session.countdown"
         ui.draw_text(surf, key, "small", COLORS["muted"], area, max_lines=2, seconds=left)
     for b in ui.bar_buttons:
         b.draw(ui, surf)
@@ -103,11 +106,11 @@ def _draw_online(ui: UI, surf: pygame.Surface) -> None:
     if th.portrait:  # second row, left of the buttons
         x, y = th.margin + th.px(40), th.top_bar_h - th.top_row_h // 2
     else:
-        x, y = w - 2 * (th.margin + th.px(300)) - img.get_width() - th.px(40), th.top_bar_h // 2
+        x, y = w - 2 * (th.margin + th.bar_button_w) - img.get_width() - th.px(40), th.top_bar_h // 2
     # Shape as well as colour: a filled dot when online, a hollow ring when not.
     pygame.draw.circle(surf, (80, 200, 120) if online else COLORS["on_bar"], (x - th.px(24), y),
                        th.px(12), 0 if online else max(2, th.px(3)))
-    surf.blit(img, (x, y - img.get_height() // 2))
+    ui.text.blit(surf, ui.t(key), size, COLORS["on_bar"], role="small", midleft=(x, y))
 
 
 def overlay_buttons(ui: UI) -> list[Button] | None:
@@ -140,6 +143,7 @@ def draw_overlays(ui: UI, surf: pygame.Surface) -> None:
         scrim = pygame.Surface(surf.get_size(), pygame.SRCALPHA)
         scrim.fill((0, 0, 0, 150))
         surf.blit(scrim, (0, 0))
+        _cover(ui)
         box = _prompt_box(ui)
         pygame.draw.rect(surf, COLORS["surface"], box, border_radius=th.radius)
         inner = box.inflate(-2 * th.margin, -2 * th.margin)
@@ -153,8 +157,15 @@ def draw_overlays(ui: UI, surf: pygame.Surface) -> None:
         key, _until = ui.toast
         w, h = surf.get_size()
         box = pygame.Rect(th.margin, h - th.bottom_bar_h - th.px(190), w - 2 * th.margin, th.px(160))
+        _cover(ui)
         pygame.draw.rect(surf, COLORS["ok"], box, border_radius=th.radius)
         ui.draw_text(surf, key, "body", COLORS["on_ok"], box.inflate(-th.margin, -th.px(40)), 2, bold=True)
+
+
+def _cover(ui: UI) -> None:
+    """A panel over the screen: the text drawn next lies over the screen's, on purpose."""
+    if ui.text.log is not None:
+        ui.text.log.cover()
 
 
 def draw_dimmed(ui: UI, surf: pygame.Surface) -> None:
@@ -163,6 +174,7 @@ def draw_dimmed(ui: UI, surf: pygame.Surface) -> None:
     scrim = pygame.Surface(surf.get_size(), pygame.SRCALPHA)
     scrim.fill((0, 0, 0, 200))
     surf.blit(scrim, (0, 0))
+    _cover(ui)
     w, h = surf.get_size()
     ui.draw_text(surf, "idle.touch_to_start", "title", COLORS["on_bar"],
                  pygame.Rect(th.margin, h // 2 - th.px(60), w - 2 * th.margin, th.px(200)), 2, bold=True)

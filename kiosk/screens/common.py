@@ -134,8 +134,7 @@ class MessageScreen(Screen):
         color = {"error": COLORS["danger"], "ok": COLORS["ok"], "info": COLORS["primary"]}[self.kind]
         pygame.draw.circle(surf, color, (cx, cy), icon_r)
         glyph = {"error": "!", "ok": "✓", "info": "i"}[self.kind]
-        img = ui.text.render(glyph, th.font_px("huge"), COLORS["on_primary"], bold=True)
-        surf.blit(img, img.get_rect(center=(cx, cy)))
+        ui.text.blit(surf, glyph, th.font_px("huge"), COLORS["on_primary"], True, role="glyph", center=(cx, cy))
         y = ui.draw_text(surf, self.heading, "title", COLORS["text"],
                          pygame.Rect(a.x, cy + icon_r + th.px(30), a.width, th.px(160)), 2, bold=True, **self.fields)
         ui.draw_text(surf, self.body, "body", COLORS["text"], pygame.Rect(a.x + th.px(60), y + th.px(20),
@@ -230,8 +229,8 @@ class ResultScreen(Screen):
         mark = {"ok": "✓", "info": "i", "pending": "…", "error": "!"}[self.kind]
         r = th.px(40)
         pygame.draw.circle(surf, color, (a.x + r, a.y + r + th.px(6)), r)
-        img = ui.text.render(mark, th.font_px("title"), COLORS["on_primary"], bold=True)
-        surf.blit(img, img.get_rect(center=(a.x + r, a.y + r + th.px(6))))
+        ui.text.blit(surf, mark, th.font_px("title"), COLORS["on_primary"], True, role="glyph",
+                     center=(a.x + r, a.y + r + th.px(6)))
         y = ui.draw_text(surf, self.heading, "title", COLORS["text"], pygame.Rect(a.x + 2 * r + th.px(24), a.y,
                          text_w - 2 * r - th.px(24), th.px(150)), 2, bold=True, align="left", **self.fields)
         # What the citizen came for first: the facts (a certification's validity, a balance) ...
@@ -239,7 +238,7 @@ class ResultScreen(Screen):
         font = ui.text.font(th.font_px("body"))
         label_w = min(int(text_w * 0.45), max((font.size(ui.t(label))[0] for label, _ in self.facts), default=0))
         for label, value in self.facts:
-            ui.draw_text(surf, label, "body", COLORS["muted"], pygame.Rect(a.x, y, label_w + th.px(12), th.px(60)), 1,
+            ui.draw_text(surf, label, "body", COLORS["muted"], pygame.Rect(a.x, y, label_w + th.px(12), th.lines_h("body")), 1,
                          align="left")
             size, lines = ui.text.fit(value, th.font_px("body"), text_w - label_w - th.px(30), 1, bold=True)
             ui.draw_lines(surf, lines, size, COLORS["text"], a.x + label_w + th.px(30), y, bold=True, align="left")
@@ -247,11 +246,11 @@ class ResultScreen(Screen):
         # ... then what happens next, and the reference last and smaller: it is for the staff and
         # the receipt, not the first thing to read.
         y = ui.draw_text(surf, self.body, "body", COLORS["text"], pygame.Rect(a.x, y + th.px(10), text_w,
-                         th.px(200)), 4, align="left", **self.fields) + th.px(10)
+                         th.lines_h("body", 4)), 4, align="left", **self.fields) + th.px(10)
         if self.reference:
             self.reference_top = y
             y = ui.draw_text(surf, "result.reference", "small", COLORS["muted"], pygame.Rect(a.x, y, text_w,
-                             th.px(50)), 1, align="left")
+                             th.lines_h("small")), 1, align="left")
             size, lines = ui.text.fit(self.reference, th.font_px("body"), text_w, 1, bold=True)
             self.reference_px = size
             y = ui.draw_lines(surf, lines, size, COLORS["text"], a.x, y, bold=True, align="left") + th.px(10)
@@ -408,8 +407,8 @@ class TimelineScreen(Screen):
                 pygame.draw.circle(surf, COLORS["tile_border"], (cx, cy), r, th.px(4))
             else:
                 pygame.draw.circle(surf, COLORS["ok"] if stage.state == "done" else COLORS["primary"], (cx, cy), r)
-                mark = ui.text.render("✓" if stage.state == "done" else "●", th.font_px("small"), COLORS["on_ok"], True)
-                surf.blit(mark, mark.get_rect(center=(cx, cy)))
+                ui.text.blit(surf, "✓" if stage.state == "done" else "●", th.font_px("small"), COLORS["on_ok"], True,
+                             role="glyph", center=(cx, cy))
             color = COLORS["text"] if stage.state != "pending" else COLORS["muted"]
             ui.draw_text(surf, stage.key, "body", color, pygame.Rect(cx + th.px(50), cy - r, a.width // 2, step), 1,
                          bold=stage.state == "current", align="left")

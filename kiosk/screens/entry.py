@@ -31,8 +31,7 @@ def _draw_error(ui, surf: pygame.Surface, rect: pygame.Rect, key: str, **fields:
     r = th.px(26)
     cx, cy = rect.x + th.px(24) + r, rect.y + th.px(24) + r
     pygame.draw.circle(surf, COLORS["danger"], (cx, cy), r)
-    bang = ui.text.render("!", th.font_px("body"), COLORS["on_danger"], bold=True)
-    surf.blit(bang, bang.get_rect(center=(cx, cy)))
+    ui.text.blit(surf, "!", th.font_px("body"), COLORS["on_danger"], True, role="glyph", center=(cx, cy))
     text_rect = pygame.Rect(cx + r + th.px(20), rect.y + th.px(20), rect.right - cx - r - th.px(40),
                             rect.height - th.px(40))
     ui.draw_text(surf, key, "body", COLORS["danger"], text_rect, 3, align="left", bold=True, **fields)
@@ -86,9 +85,9 @@ class IdEntryScreen(Screen):
         if value:
             size, lines = ui.text.fit(shown, th.font_px("huge"), field.width - th.px(48), 1, bold=True,
                                       height=field.height)
-            img = ui.text.render(lines[0], size, COLORS["text"], bold=True)
-            surf.blit(img, img.get_rect(midleft=(field.x + th.px(24), field.centery)))
-        counter = pygame.Rect(info.x, field.bottom + th.px(10), info.width, th.px(50))
+            ui.text.blit(surf, lines[0], size, COLORS["text"], True, role="huge", box=field,
+                         midleft=(field.x + th.px(24), field.centery))
+        counter = pygame.Rect(info.x, field.bottom + th.px(10), info.width, th.lines_h("small"))
         y = ui.draw_text(surf, "id_entry.count", "small", COLORS["muted"], counter, 1, align="left",
                          typed=len(value), total=citizen_id.LENGTH)
         problem = citizen_id.problem(value)

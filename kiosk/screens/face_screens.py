@@ -54,8 +54,8 @@ def draw_pictures(ui: UI, surf: pygame.Surface, images: Sequence[pygame.Surface]
         pygame.draw.rect(surf, COLORS["tile_border"], r, max(2, th.px(3)))
         badge = pygame.Rect(r.x, r.y, th.px(52), th.px(52))
         pygame.draw.rect(surf, COLORS["bar"], badge)
-        num = ui.text.render(str(i + 1), th.font_px("small"), COLORS["on_bar"], bold=True)
-        surf.blit(num, num.get_rect(center=badge.center))
+        ui.text.blit(surf, str(i + 1), th.font_px("small"), COLORS["on_bar"], True, role="glyph",
+                     center=badge.center)
 
 
 class ConsentScreen(Screen):
@@ -117,9 +117,9 @@ class PicturesScreen(Screen):
     def draw(self, surf: pygame.Surface) -> None:
         ui, th, a = self.ui, self.ui.theme, self.area
         y = ui.draw_text(surf, "liveness.pictures.title", "title", COLORS["text"],
-                         pygame.Rect(a.x, a.y, a.width, th.px(90)), 1, bold=True, align="left")
+                         pygame.Rect(a.x, a.y, a.width, max(th.px(90), th.lines_h("title"))), 1, bold=True, align="left")
         y = ui.draw_text(surf, "liveness.pictures.body", "body", COLORS["text"],
-                         pygame.Rect(a.x, y + th.px(8), a.width, th.px(110)), 2, align="left")
+                         pygame.Rect(a.x, y + th.px(8), a.width, th.lines_h("body", 3)), 3, align="left")
         draw_pictures(ui, surf, self.images, pygame.Rect(a.x, y + th.px(20), a.width, a.height))
         super().draw(surf)
 
@@ -155,17 +155,18 @@ class ConfirmScreen(Screen):
                                         name="submit"),
                      Button(pygame.Rect(0, 0, 1, 1), "certify.cancel", lambda: self.ui.go_home("cancel"),
                             "secondary", name="cancel"))
-        facts_top = area.y + th.px(100)
+        facts_top = area.y + max(th.px(90), th.lines_h("title")) + th.px(10)
         bottom = min(b.rect.y for b in self.buttons) - th.px(20)
         gap = th.px(16)
         if th.portrait:  # pictures under the facts
             self.facts_w = area.width
-            top = facts_top + len(self.facts) * int(th.font_px("body") * 1.6) + th.px(82)
+            top = facts_top + len(self.facts) * int(th.font_px("body") * 1.6) + th.lines_h("small") + th.px(32)
             self.pic_rect = pygame.Rect(area.x, top, area.width, bottom - top)
         else:  # pictures beside the facts
             self.facts_w = int(area.width * 0.58)
             left = area.x + self.facts_w + th.px(40)
-            self.pic_rect = pygame.Rect(left, facts_top + th.px(58), area.right - left, bottom - facts_top - th.px(58))
+            room = th.lines_h("small") + th.px(8)  # the caption above them
+            self.pic_rect = pygame.Rect(left, facts_top + room, area.right - left, bottom - facts_top - room)
         pw, ph = self.pic_rect.size
         # Two by two, or four in a row: whichever shows them larger in the room there is.
         w = max(min((pw - gap) // 2, (ph - gap) // 2 * 4 // 3), min((pw - 3 * gap) // 4, ph * 4 // 3))
@@ -179,7 +180,8 @@ class ConfirmScreen(Screen):
     def draw(self, surf: pygame.Surface) -> None:
         ui, th, a = self.ui, self.ui.theme, self.area
         y = ui.draw_text(surf, "certify.confirm_title", "title", COLORS["text"],
-                         pygame.Rect(a.x, a.y, a.width, th.px(90)), 1, bold=True, align="left") + th.px(10)
+                         pygame.Rect(a.x, a.y, a.width, max(th.px(90), th.lines_h("title"))), 1, bold=True,
+                         align="left") + th.px(10)
         row = int(th.font_px("body") * 1.6)
         width = self.facts_w
         label_w = int(width * (0.34 if th.portrait else 0.36))
@@ -195,7 +197,8 @@ class ConfirmScreen(Screen):
                           align="left")
         if self.images:
             p = self.pic_rect
+            caption = th.lines_h("small")
             ui.draw_text(surf, "certify.confirm_pictures", "small", COLORS["muted"],
-                         pygame.Rect(p.x, p.y - th.px(58), p.width, th.px(50)), 1, align="left")
+                         pygame.Rect(p.x, p.y - caption - th.px(8), p.width, caption), 1, align="left")
             draw_pictures(ui, surf, self.images, p)
         super().draw(surf)

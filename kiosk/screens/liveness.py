@@ -170,8 +170,7 @@ class LivenessScreen(Screen):
             c = (a.x + r + i * (2 * r + th.px(20)), top + r)
             if i < self.openings:
                 pygame.draw.circle(surf, COLORS["ok"], c, r)
-                tick = ui.text.render("✓", th.font_px("body"), COLORS["on_ok"], bold=True)
-                surf.blit(tick, tick.get_rect(center=c))
+                ui.text.blit(surf, "✓", th.font_px("body"), COLORS["on_ok"], True, role="glyph", center=c)
             else:
                 pygame.draw.circle(surf, COLORS["tile_border"], c, r, max(2, th.px(4)))
         x = a.x + self.total * (2 * r + th.px(20)) + th.px(10)

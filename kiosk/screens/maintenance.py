@@ -79,8 +79,8 @@ class TechPinScreen(Screen):
         pygame.draw.rect(surf, COLORS["primary"], field, width=max(2, th.px(4)), border_radius=th.radius)
         dots = "●" * len(self.keypad.buffer)
         if dots:
-            img = ui.text.render(dots, th.font_px("title"), COLORS["text"])
-            surf.blit(img, img.get_rect(midleft=(field.x + th.px(24), field.centery)))
+            ui.text.blit(surf, dots, th.font_px("title"), COLORS["text"], role="title", box=field,
+                         midleft=(field.x + th.px(24), field.centery))
         if self.message:
             box = pygame.Rect(self.info.x, field.bottom + th.px(20), self.info.width, th.px(220))
             _draw_error(ui, surf, box, self.message)
@@ -273,9 +273,11 @@ class MaintenanceScreen(Screen):
 
     def _draw_lines(self, surf: pygame.Surface, top: int) -> None:
         th, c = self.ui.theme, self.content
-        size = max(16, th.font_px("small") * 2 // 3)  # technician text: denser than citizen text
+        size = max(self.ui.text.floor, th.font_px("small") * 2 // 3)  # denser, at the technician floor
         area = pygame.Rect(c.x, top, c.width - th.px(140), c.bottom - top - (th.button_h + th.margin
                            if self.page.actions else 0))
+        below = [b.rect.y for b in self.buttons if b.rect.y > top and b.rect.x < area.right and b.rect.right > area.x]
+        area.height = min(area.height, min(below, default=area.bottom) - th.px(8) - top)  # above the buttons
         per_page = max(1, area.height // int(size * 1.3))
         lines = list(self.page.lines)
         self.scroll = min(self.scroll, max(0, len(lines) - per_page))
@@ -287,7 +289,7 @@ class MaintenanceScreen(Screen):
             line = full
             while line and font.size(line)[0] > area.width:
                 line = line[:-4] + "…"
-            surf.blit(self.ui.text.render(line, size, COLORS["text"]), (area.x, y))
+            self.ui.text.blit(surf, line, size, COLORS["text"], role="log", box=area, topleft=(area.x, y))
             y += int(size * 1.3)
 
     def _draw_preview(self, surf: pygame.Surface, rect: pygame.Rect) -> None:

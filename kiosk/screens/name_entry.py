@@ -53,7 +53,8 @@ class NameEntryScreen(Screen):
         super().layout(area)
         th = self.ui.theme
         gap = th.px(12)
-        self.prompt = pygame.Rect(area.x, area.y, area.width, th.px(90 if th.portrait else 56))
+        self.prompt = pygame.Rect(area.x, area.y, area.width, max(th.px(90), th.lines_h("body", 2)) if th.portrait
+                                  else max(th.px(56), th.lines_h("body")))
         field_h = th.px(130)
         confirm_w = th.px(300)
         self.field = pygame.Rect(area.x, self.prompt.bottom + gap, area.width - confirm_w - gap, field_h)
@@ -61,7 +62,8 @@ class NameEntryScreen(Screen):
                               "name_entry.confirm", self._confirm, "primary", name="confirm")
         cand_h = th.px(120)
         cand = pygame.Rect(area.x, self.field.bottom + gap, area.width, cand_h)
-        nav_w = th.px(170)
+        font = self.ui.text.font(th.font_px("button"), True)  # the page buttons hold their words whole
+        nav_w = max(th.px(170), *(font.size(self.ui.t(k))[0] + th.px(40) for k in ("name_entry.prev", "name_entry.next")))
         cell = th.px(118)
         inner = cand.width - 2 * (nav_w + gap)
         self.per_page = max(3, (inner + gap) // (cell + gap))
@@ -177,13 +179,11 @@ class NameEntryScreen(Screen):
         x = f.x + th.px(24)
         if self.chars:
             size, lines = ui.text.fit(self.value, th.font_px("huge"), f.width // 2, 1, bold=True, height=f.height)
-            img = ui.text.render(lines[0], size, COLORS["text"], bold=True)
-            surf.blit(img, img.get_rect(midleft=(x, f.centery)))
-            x += img.get_width() + th.px(24)
+            shown = ui.text.blit(surf, lines[0], size, COLORS["text"], True, role="huge", box=f, midleft=(x, f.centery))
+            x += shown.width + th.px(24)
         if self.pinyin:
-            img = ui.text.render(self.pinyin, th.font_px("title"), COLORS["primary"], bold=True)
-            r = img.get_rect(midleft=(x, f.centery))
-            surf.blit(img, r)
+            r = ui.text.blit(surf, self.pinyin, th.font_px("title"), COLORS["primary"], True, role="title", box=f,
+                             midleft=(x, f.centery))
             pygame.draw.line(surf, COLORS["primary"], (r.x, r.bottom), (r.right, r.bottom), max(2, th.px(4)))
             x = r.right + th.px(24)
         hint = pygame.Rect(x, f.y + th.px(10), f.right - x - th.px(20), f.height - th.px(20))

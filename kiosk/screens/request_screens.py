@@ -171,6 +171,6 @@ class PhoneScreen(Screen):
         value = self.keypad.value if self.keypad else ""
         if value:
             shown = " ".join(p for p in (value[:3], value[3:7], value[7:]) if p)
-            img = ui.text.render(shown, th.font_px("huge"), COLORS["text"], bold=True)
-            surf.blit(img, img.get_rect(midleft=(field.x + th.px(24), field.centery)))
+            ui.text.blit(surf, shown, th.font_px("huge"), COLORS["text"], True, role="huge", box=field,
+                         midleft=(field.x + th.px(24), field.centery))
         super().draw(surf)

@@ -44,7 +44,7 @@ class OutOfServiceScreen(Screen):
     def draw(self, surf: pygame.Surface) -> None:
         ui, th = self.ui, self.ui.theme
         y = _message(ui, surf, self.area, "oos.title", "oos.body")
-        box = pygame.Rect(self.area.x + th.px(80), y + th.px(30), self.area.width - th.px(160), th.px(60))
+        box = pygame.Rect(self.area.x + th.px(80), y + th.px(30), self.area.width - th.px(160), th.lines_h("body"))
         # whom to call, in plain words; which device is down is the technician's (maintenance, log)
         from kiosk.screens.home import hotline
 

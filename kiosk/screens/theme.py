@@ -1,8 +1,10 @@
-"""Colours and sizes that meet the citizen UX rules: >= 32 px body text and >= 96 px buttons at
-1080p, contrast >= 4.5:1, and a care mode with larger text. Sizes scale with the short side."""
+"""Colours and sizes that meet the citizen UX rules (docs/ux-rules.md): text of at least 30 px on a
+screen whose short side is 800 px (40.5 at 1080), >= 96 px buttons at 1080p, contrast >= 4.5:1,
+and a care mode with text 1.4 times larger. Sizes scale with the short side."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 RGB = tuple[int, int, int]
@@ -53,6 +55,12 @@ def contrast(a: RGB, b: RGB) -> float:
 
 
 CARE_TEXT = 1.4  # care mode (长辈模式): text at least 1.4 times the standard size
+# The smallest text a citizen is shown (issue 15, docs/ux-rules.md): 30 px on a screen whose
+# short side is 800 px, scaled with the short side (40.5 px at 1080), times CARE_TEXT in care
+# mode. Technician pages (maintenance) are read up close by someone trained: 20 px at 800.
+FLOOR_PX, FLOOR_SHORT_SIDE = 30, 800
+TECHNICIAN_FLOOR_PX = 20
+TECHNICIAN_TEXT = 0.85  # technician pages: the citizen sizes times this (small: 35 px at 1080)
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,7 @@ class Theme:
     width: int
     height: int
     care_mode: bool = False
+    technician: bool = False  # a technician's page: denser text (its own floor), never care mode
 
     @property
     def scale(self) -> float:
@@ -69,23 +78,49 @@ class Theme:
 
     @property
     def text_scale(self) -> float:
+        if self.technician:
+            return self.scale * TECHNICIAN_TEXT
         return self.scale * (CARE_TEXT if self.care_mode else 1.0)
 
     @property
     def portrait(self) -> bool:
         return self.height > self.width
 
+    @property
+    def text_floor(self) -> float:
+        """The least font size, in px, of any citizen text on this screen in this mode."""
+        return FLOOR_PX * min(self.width, self.height) / FLOOR_SHORT_SIDE * (CARE_TEXT if self.care_mode else 1.0)
+
+    @property
+    def technician_floor(self) -> float:
+        return TECHNICIAN_FLOOR_PX * min(self.width, self.height) / FLOOR_SHORT_SIDE
+
+    @property
+    def floor_px(self) -> int:
+        """The floor of this screen's text in whole pixels (40.5 is met by 40)."""
+        return math.ceil((self.technician_floor if self.technician else self.text_floor) - 0.5)
+
     def px(self, value: float) -> int:
         return max(1, round(value * self.scale))
 
     def font_px(self, role: str) -> int:
-        base = {"small": 32, "body": 36, "button": 40, "tile": 44, "title": 56, "huge": 84,
-                "key": 56}[role]
+        # Every role meets text_floor: 41 px at 1080 is 30 px at 800 (the floor), 57 in care mode.
+        base = {"small": 41, "body": 42, "button": 44, "tile": 48, "title": 58, "huge": 84,
+                "key": 58}[role]
         return max(12, round(base * self.text_scale))
 
     @property
     def button_h(self) -> int:
         return self.px(110 * (1.15 if self.care_mode else 1.0))
+
+    def lines_h(self, role: str, n: int = 1) -> int:
+        """The height n lines of a role take: a box for them is at least this tall."""
+        return n * int(self.font_px(role) * 1.25)
+
+    @property
+    def bar_button_w(self) -> int:
+        """The language and text-size buttons of the top bar: "Normal text" in care mode's size."""
+        return self.px(400 if self.care_mode else 300)
 
     @property
     def margin(self) -> int:

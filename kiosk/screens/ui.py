@@ -82,14 +82,9 @@ class UI:
         return self.translators[self.lang](key, **fields)
 
     def draw_lines(self, surf: pygame.Surface, lines: list[str], size: int, color, cx: int, top: int,
-                   bold: bool = False, align: str = "center") -> int:
-        y = top
-        for line in lines:
-            img = self.text.render(line, size, color, bold)
-            x = cx - img.get_width() // 2 if align == "center" else cx
-            surf.blit(img, (x, y))
-            y += int(size * 1.25)
-        return y
+                   bold: bool = False, align: str = "center", *, role: str = "",
+                   box: pygame.Rect | None = None) -> int:
+        return self.text.draw_block(surf, lines, size, color, cx, top, bold, align, role=role, box=box)
 
     def draw_text(self, surf: pygame.Surface, key: str, role: str, color, rect: pygame.Rect,
                   max_lines: int = 3, bold: bool = False, align: str = "center", **fields: Any) -> int:
@@ -97,7 +92,7 @@ class UI:
         size, lines = self.text.fit(text, self.theme.font_px(role), rect.width, max_lines, bold,
                                     height=rect.height if rect.height > 0 else None)
         x = rect.centerx if align == "center" else rect.x
-        return self.draw_lines(surf, lines, size, color, x, rect.y, bold, align)
+        return self.draw_lines(surf, lines, size, color, x, rect.y, bold, align, role=role, box=rect)
 
     # ------------------------------------------------------------------ screens
     @property
@@ -204,7 +199,9 @@ class UI:
 
     def _layout(self) -> None:
         w, h = self.surface.get_size()
-        self.theme = Theme(w, h, care_mode=self.sessions.care_mode)
+        technician = self.screen.technician  # a technician's page: no care mode, its own floor
+        self.theme = Theme(w, h, care_mode=self.sessions.care_mode and not technician, technician=technician)
+        self.text.floor = self.theme.floor_px
         self._guard(lambda: self.screen.layout(self.content_area()))
         self.flows.build_bars(self)
 
@@ -351,6 +348,8 @@ class UI:
 
     def _draw(self) -> None:
         surf = self.surface
+        if self.text.log is not None:  # a test checks what this frame draws
+            self.text.log.clear()
         surf.fill(COLORS["bg"])
         self.screen.draw(surf)
         self.flows.draw_bars(self, surf)

@@ -46,25 +46,33 @@ class Button:
         pygame.draw.rect(surf, bg, self.rect, border_radius=th.radius)
         pygame.draw.rect(surf, border, self.rect, width=max(2, th.px(3)), border_radius=th.radius)
         text = self.label if self.literal else ui.t(self.label, **self.fields)
-        size = th.font_px("key" if self.style == "key" else "button")
+        role = "key" if self.style == "key" else "button"
+        size = th.font_px(role)
         inner = self.rect.inflate(-2 * th.px(16), -2 * th.px(10))
+        box = self.rect.inflate(-2 * max(2, th.px(3)), -2 * max(2, th.px(3)))  # inside the border
+        if ui.text.log is not None:
+            ui.text.log.widgets.append((pygame.Rect(self.rect), ui.text.log.layer))
         if self.icon is not None:
             art = pygame.Rect(inner.x, inner.y + th.px(10), inner.width, int(inner.height * 0.42))
             self.icon(surf, art, fg)
             inner = pygame.Rect(inner.x, art.bottom + th.px(8), inner.width, inner.bottom - art.bottom - th.px(8))
         if self.sublabel or self.detail:
             sub = ui.t(self.sublabel, **self.fields) if self.sublabel else self.detail  # same fields as the label
-            size, lines = ui.text.fit(text, size, inner.width, 1, bold=True)
+            # the label on one line if it can, on two at the least size rather than smaller;
+            # the words under it in what is left
+            size, lines = ui.text.fit(text, size, inner.width, 1, bold=True,
+                                      height=inner.height - int(ui.text.floor * 1.25))
+            label_h = (len(lines) - 1) * int(size * 1.25) + int(size * 1.3)
             sub_size, sub_lines = ui.text.fit(sub, th.font_px("small"), inner.width, 2,
-                                              height=inner.height - int(size * 1.3))
+                                              height=inner.height - label_h)
             sub_h = len(sub_lines) * int(sub_size * 1.25)
-            top = inner.centery - (int(size * 1.3) + sub_h) // 2
-            ui.draw_lines(surf, lines, size, fg, inner.centerx, top, bold=True)
-            ui.draw_lines(surf, sub_lines, sub_size, fg, inner.centerx, top + int(size * 1.3))
+            top = inner.centery - (label_h + sub_h) // 2
+            ui.draw_lines(surf, lines, size, fg, inner.centerx, top, bold=True, role=role, box=box)
+            ui.draw_lines(surf, sub_lines, sub_size, fg, inner.centerx, top + label_h, role="small", box=box)
         else:
             size, lines = ui.text.fit(text, size, inner.width, 2, bold=True, height=inner.height)
             h = len(lines) * int(size * 1.25)
-            ui.draw_lines(surf, lines, size, fg, inner.centerx, inner.centery - h // 2, bold=True)
+            ui.draw_lines(surf, lines, size, fg, inner.centerx, inner.centery - h // 2, bold=True, role=role, box=box)
 
 
 class Keypad:
