@@ -23,6 +23,11 @@ def build_bars(ui: UI) -> None:
     bh = th.top_row_h - 2 * th.px(14)
     top = th.top_bar_h - th.top_row_h + th.px(14)
     other = "en" if ui.lang == "zh_CN" else "zh_CN"
+    if th.portrait:  # the online state shares their row: the buttons no wider than their words need
+        font = ui.text.font(ui.text.floor, True)
+        need = max(font.size(ui.t(k))[0] for k in (f"lang.switch_to.{other}", "care.off" if ui.sessions.care_mode
+                                                    else "care.on")) + th.px(44)
+        bw = min(bw, max(th.px(240), need))
     lang = Button(pygame.Rect(w - m - bw, top, bw, bh), f"lang.switch_to.{other}",
                   lambda: ui.set_language(other), "secondary", name="lang")
     care = Button(pygame.Rect(w - 2 * (m + bw) + m // 2, top, bw, bh),
@@ -78,7 +83,9 @@ def draw_bars(ui: UI, surf: pygame.Surface) -> None:
         short = th.portrait or ui.text.font(th.font_px("small")).size(ui.t("session.countdown", seconds=left))[0] \
             > area.width
         key = "session.countdown_short" if short else "session.countdown"
-        ui.draw_text(surf, key, "small", COLORS["muted"], area, max_lines=2, seconds=left)
+        size, lines = ui.text.fit(ui.t(key, seconds=left), th.font_px("small"), area.width, 2, height=area.height)
+        ui.draw_lines(surf, lines, size, COLORS["muted"], area.centerx,  # in the middle of the bar
+                      area.centery - len(lines) * int(size * 1.25) // 2, role="small", box=area)
     for b in ui.bar_buttons:
         b.draw(ui, surf)
 
