@@ -249,7 +249,8 @@ class MaintenanceScreen(Screen):
                              2, align="left")
             color = COLORS[STATE_COLORS[row.state]] if row.state in STATE_COLORS else COLORS["text"]
             value_rect = pygame.Rect(c.x + label_w + th.px(16), y, c.width - label_w - th.px(16), size * 3)
-            fit, lines = ui.text.fit(self._readable(row.value), size, value_rect.width, 2)
+            fit, lines = ui.text.fit(self._readable(row.value), size, value_rect.width, 2,
+                                     height=4 * int(size * 1.25))  # a long value: more lines, not tiny
             y2 = ui.draw_lines(surf, lines, fit, color, value_rect.x, y, align="left")
             y = max(y2, y + int(size * 1.3)) + th.px(6)
         if self.page.preview is not None:

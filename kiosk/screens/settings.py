@@ -43,7 +43,8 @@ class SettingsPanel:
         list_w = rect.width if self.selected is None else int(rect.width * 0.45)
         top = rect.y + th.px(170)
         gap = th.px(8)
-        rh = th.px(100)
+        # a setting's name and, under it, its value at the least size (the page's text floor)
+        rh = max(th.px(100), int(th.font_px("button") * 1.3) + int(th.floor_px * 1.25) + th.px(24))
         nav_h = th.px(90)
         per_page = max(1, (rect.bottom - top - nav_h - gap) // (rh + gap))
         pages = (len(keys) + per_page - 1) // per_page
