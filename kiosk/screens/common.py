@@ -42,12 +42,13 @@ class ChoiceScreen(Screen):
     def layout(self, area: pygame.Rect) -> None:
         super().layout(area)
         th = self.ui.theme
-        top = area.y + th.px(110)
+        top = area.y + self._prompt_h() + th.px(10)
         cols = 1 if th.portrait and len(self.choices) <= 4 else self.columns
         rows = math.ceil(len(self.choices) / cols)
         gap = th.px(20)
         bw = (area.width - gap * (cols - 1)) // cols
-        bh = min(th.px(200), (area.bottom - top - gap * (rows - 1)) // max(1, rows))
+        need = int(th.font_px("button") * 1.3) + th.lines_h("small", 2) + th.px(30)  # the option, 2 lines under it
+        bh = min(max(th.px(200), need), (area.bottom - top - gap * (rows - 1)) // max(1, rows))
         for i, choice in enumerate(self.choices):
             r, c = divmod(i, cols)
             rect = pygame.Rect(area.x + c * (bw + gap), top + r * (bh + gap), bw, bh)
@@ -55,10 +56,12 @@ class ChoiceScreen(Screen):
                                        enabled=choice.enabled, sublabel=choice.hint, fields=choice.fields,
                                        name=f"choice-{choice.value}"))
 
+    def _prompt_h(self) -> int:
+        return max(self.ui.theme.px(100), self.ui.theme.lines_h("body", 2))
+
     def draw(self, surf: pygame.Surface) -> None:
-        th = self.ui.theme
         self.ui.draw_text(surf, self.prompt, "body", COLORS["text"],
-                          pygame.Rect(self.area.x, self.area.y, self.area.width, th.px(100)), 2, align="left")
+                          pygame.Rect(self.area.x, self.area.y, self.area.width, self._prompt_h()), 2, align="left")
         super().draw(surf)
 
 

@@ -27,7 +27,7 @@ def _two_buttons(screen: Screen, area: pygame.Rect, first: Button, second: Butto
         first.rect = pygame.Rect(area.x, area.bottom - th.button_h, area.width, th.button_h)
         second.rect = pygame.Rect(area.x, first.rect.y - gap - th.button_h, area.width, th.button_h)
     else:
-        w = min(th.px(720), (area.width - gap) // 2)
+        w = min(th.px(720) if not th.care_mode else area.width, (area.width - gap) // 2)
         first.rect = pygame.Rect(area.right - w, area.bottom - th.button_h, w, th.button_h)
         second.rect = pygame.Rect(first.rect.x - gap - w, first.rect.y, w, th.button_h)
     screen.buttons += [second, first]
