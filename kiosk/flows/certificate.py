@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from kiosk.flows.base import Identity, Next
 from kiosk.flows.identify import Identify
 from kiosk.flows.steps import AskChoice, AskConfirm, Option, Table, Text, Work, done, failed
+from kiosk.i18n.dates import from_iso
 from kiosk.services.queries import INSURANCES
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def period_options(today: dt.date) -> tuple[Option, ...]:
         if period == "since_first":
             return "certificate.period.since_first_hint", {}
         first, last = period_months(period, today)
-        return "certificate.period.range", {"first": first, "last": last}
+        return "certificate.period.range", {"first": from_iso(first), "last": from_iso(last)}
 
     return tuple(Option(f"certificate.period.{p}", p, hint(p)[0], fields=hint(p)[1]) for p in PERIODS)
 
@@ -65,9 +66,9 @@ def period_options(today: dt.date) -> tuple[Option, ...]:
 def summary(cert: ParticipationCertificate) -> Table:
     """What was printed, in short: months paid and owed per insurance, the period, the code."""
     rows = tuple((Text(f"insurance.{r.insurance}"), Text("records.months", n=r.months_paid),
-                  Text("records.months", n=r.months_owed) if r.months_owed else "-") for r in cert.rows)
+                  Text("records.months", n=r.months_owed) if r.months_owed else Text("certificate.none_owed")) for r in cert.rows)
     return Table(("certificate.col.insurance", "certificate.col.paid", "certificate.col.owed"), rows,
-                 (("certificate.period.label", Text("certificate.period.range", first=cert.first, last=cert.last)),
+                 (("certificate.period.label", Text("certificate.period.range", first=from_iso(cert.first), last=from_iso(cert.last))),
                   ("certificate.code", cert.code)))
 
 

@@ -149,11 +149,11 @@ class ApplyEcard(Identify):
         return failed(f"{exc.reason}.title", f"{exc.reason}.body", name=f"ecard_{exc.code}")
 
     def step_issued(self, issued: EcardIssued) -> Next:
-        until = issued.valid_until.astimezone().strftime("%Y-%m-%d %H:%M")
+        until = issued.valid_until.astimezone()  # worded by the screen: 2026年12月2日 18:00
         whose = "family" if self.for_family else "self"
         log.info("event=ecard_issued applied_for=%s", issued.applied_for)
         return done(f"ecard_apply.done.title_{whose}", "ecard_apply.done.body", reference=issued.application_id,
                     qr=issued.url, qr_caption="ecard_apply.done.qr_caption",
                     fields={"who": mask_name(self.applicant.name), "code": issued.activation_code, "until": until},
-                    facts=(("ecard_apply.done.code", issued.activation_code), ("ecard_apply.done.until", until)),
+                    facts=(("ecard_apply.done.code", issued.activation_code), ("ecard_apply.done.until", Text("dates.moment", when=until))),
                     name="ecard_issued")

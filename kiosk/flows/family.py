@@ -127,7 +127,7 @@ class FamilyAccount(Identify):
         if card.expired(self.desk.trusted_today()):
             assert card.valid_until is not None
             return failed("idcard.expired.title", "idcard.expired.body", name="idcard_expired",
-                          fields={"until": card.valid_until.isoformat()})
+                          fields={"until": card.valid_until})
         return self._not_listed(card.id_number) or self.newcomer_named(card.id_number, card.name)
 
     def _not_listed(self, id_number: str) -> Next | None:

@@ -46,9 +46,11 @@ def long_date(value: dt.date | YearMonth | str, lang: str) -> str:
         year, month, day = value.year, value.month, 0
     else:
         year, month, day = value.year, value.month, value.day
+    # a moment (an activation code's deadline) keeps its time of day, in the kiosk's time zone
+    clock = f" {value:%H:%M}" if isinstance(value, dt.datetime) else ""
     if lang == "zh_CN":
-        return f"{year}年{month}月{day}日" if day else f"{year}年{month}月"
-    return f"{day} {MONTHS_EN[month - 1]} {year}" if day else f"{MONTHS_EN[month - 1]} {year}"
+        return (f"{year}年{month}月{day}日" if day else f"{year}年{month}月") + clock
+    return (f"{day} {MONTHS_EN[month - 1]} {year}" if day else f"{MONTHS_EN[month - 1]} {year}") + clock
 
 
 def weekday(value: dt.date, lang: str) -> str:

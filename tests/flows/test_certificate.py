@@ -19,6 +19,7 @@ from kiosk.flows import Identity, flow_for
 from kiosk.flows.certificate import ParticipationCertificateFlow, period_months, period_options
 from kiosk.flows.steps import AskConfirm, Result, Text
 from kiosk.hw.health import DeviceHealth
+from kiosk.i18n import Translator
 from kiosk.services.catalog import CARE_HOME, SERVICES, availability
 from kiosk.services.desk import Desk
 from tests import openapi_util
@@ -42,7 +43,9 @@ def test_periods_by_the_kiosks_date():
         period_months("forever", dt.date(2025, 6, 15))
     options = period_options(dt.date(2025, 6, 15))
     assert [o.value for o in options] == ["last_12", "this_year", "last_year", "since_first"]  # the default first
-    assert options[0].fields == {"first": "2024-07", "last": "2025-06"}
+    # months reach the screen as values the translator words: 2024年7月 至 2025年6月, never 2024-07
+    assert Translator("zh_CN")(options[0].hint, **options[0].fields) == "2024年7月 至 2025年6月"
+    assert Translator("en")(options[0].hint, **options[0].fields) == "July 2024 to June 2025"
 
 
 def test_offered_only_with_the_bureau_and_the_printer_and_in_the_care_homes_lookups():
@@ -170,8 +173,11 @@ def test_out_of_paper_is_said_and_printing_again_once_paper_is_back_prints_it(ki
 
 
 def test_the_bureau_gone_mid_flow_is_said_plainly_with_a_retry(kiosk):
+    gone: list[str] = []
+
     def bureau_goes(work: Any) -> None:
-        if work.name == "certificate":
+        if work.name == "certificate" and not gone:  # once: the retry finds the bureau back
+            gone.append(work.name)
             kiosk.sims.bureau.admin("PUT", "/faults", {"error_rate": 1})
 
     before = len(kiosk.sims.printer.receipts)
@@ -182,3 +188,10 @@ def test_the_bureau_gone_mid_flow_is_said_plainly_with_a_retry(kiosk):
     assert out.result is Result.FAILED and out.retry, out
     assert (out.title, out.body) == ("query.error.offline.title", "query.error.offline.body")
     assert len(kiosk.sims.printer.receipts) == before  # nothing printed
+    # the bureau back, the retry asks again and prints (and the daemon is online for the next test)
+    kiosk.sims.bureau.admin("PUT", "/faults", {"error_rate": 0})
+    assert run.runner is not None
+    run.runner.retry()
+    again = run.runner.current
+    assert getattr(again, "result", None) is Result.DONE, again
+    assert len(kiosk.sims.printer.receipts) == before + 1
