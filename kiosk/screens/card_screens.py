@@ -146,7 +146,22 @@ class ShowQrScreen(WaitingScreen):
     body_lines, art_dy = 3, 90
 
     def art(self, surf: pygame.Surface, center: tuple[int, int], phase: float) -> None:
-        draw_phone_qr(self.ui, surf, center, phase)
+        frame = self.ui.desk.qr_preview() if getattr(self.ui, "desk", None) is not None else None
+        if frame is None:  # a scanner reads it, or the camera's first frame is not in yet
+            draw_phone_qr(self.ui, surf, center, phase)
+            return
+        # the camera's picture, mirrored, with a square where the code is read best
+        from kiosk.screens.liveness import frame_surface
+
+        th = self.ui.theme
+        h = th.px(420)
+        view = pygame.Rect(0, 0, h * frame.shape[1] // frame.shape[0], h)
+        view.center = center
+        self.preview_rect = view
+        surf.blit(frame_surface(frame, view.size), view)
+        aim = pygame.Rect(0, 0, h * 3 // 4, h * 3 // 4)
+        aim.center = view.center
+        pygame.draw.rect(surf, COLORS["primary"], aim, width=max(3, th.px(8)), border_radius=th.px(16))
 
 
 class TakeCardScreen(Screen):

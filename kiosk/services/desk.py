@@ -63,6 +63,7 @@ class Desk:
         self._language, self._clock_trusted, self._now = language, clock_trusted, now
         self.card_left = False  # a forgotten card was left in the slot: never read it into a session
         self._card: CardService | None = None
+        self._qr_camera: Any = None  # the camera's QR reader while it scans (its frame is the preview)
 
     # ------------------------------------------------------------------ card
     @property
@@ -332,13 +333,24 @@ class Desk:
         camera = self.services.devices.camera
         if not (isinstance(camera, Camera) and camera.health().usable):
             raise NoQrReader("no working scanner and no working camera")
-        scan = QrCameraReader(camera).scan(max(0.0, deadline - time.monotonic()), cancel)
+        self._qr_camera = reader = QrCameraReader(camera)
+        try:
+            scan = reader.scan(max(0.0, deadline - time.monotonic()), cancel)
+        finally:
+            self._qr_camera = None
         if scan.token is not None:
             log.info("event=ecard_qr source=camera chars=%d frames=%d", len(scan.token), scan.frames)
             return scan.token
         if scan.others and not scan.cancelled:
             raise NotAnEcardToken(f"{scan.others} QR code(s) seen, none an e-card code", "camera")
         raise NoQrCode("cancelled" if scan.cancelled else f"no e-card code seen in {scan.frames} frames")
+
+    def qr_preview(self) -> Any:
+        """While the camera looks for an e-card QR code: the RGB frame it is decoding, for the
+        screen to show (the citizen aims the phone by it); None otherwise (a scanner reads it, or
+        no scan is under way). Never blocks."""
+        reader = self._qr_camera
+        return None if reader is None else reader.latest
 
     def ecard_sign_in(self, token: str) -> EcardSignIn:
         """Presents the token to the bureau (through the sync daemon). Returns EcardSignIn:

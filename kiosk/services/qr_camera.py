@@ -55,6 +55,9 @@ class QrCameraReader:
     def __init__(self, camera: Any, accept: Callable[[str], bool] = looks_like_token,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.camera, self.accept, self.clock = camera, accept, clock
+        # the frame being decoded, for the screen's preview (the citizen aims the phone by it);
+        # None outside a scan: a picture of the citizen is not kept after it
+        self.latest: np.ndarray | None = None
 
     def scan(self, timeout_s: float, cancel: threading.Event | None = None) -> QrScan:
         """Decode frames until one holds an accepted code (returned), timeout_s passes or
@@ -70,6 +73,7 @@ class QrCameraReader:
                     return self._done(None, frames, others, False)
                 frame = next(stream)
                 frames += 1
+                self.latest = frame.rgb
                 for text in decode_qr(frame.rgb):
                     if self.accept(text):
                         return self._done(text, frames, others, False)
@@ -77,6 +81,7 @@ class QrCameraReader:
         except StopIteration:  # the camera stopped giving frames (closed)
             return self._done(None, frames, others, False)
         finally:
+            self.latest = None
             close = getattr(stream, "close", None)
             if close is not None:
                 close()

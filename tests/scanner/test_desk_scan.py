@@ -157,6 +157,32 @@ def test_a_token_shown_moments_later_on_the_camera_is_read():
         camera.close()
 
 
+def test_the_camera_scan_is_previewed_while_it_looks_and_forgotten_after():
+    """The screen shows the frame the camera is decoding (the citizen aims the phone by it); no
+    frame is held before or after the scan (it is a picture of the citizen)."""
+    none = Unavailable("scanner", "health.scanner.not_installed", "configured as none")
+    camera = camera_of(SyntheticCamera(seed=0, realtime=True))
+    d = desk(none, camera)
+    seen: list[object] = []
+
+    def look() -> None:
+        time.sleep(0.4)
+        seen.append(d.qr_preview())
+        camera.show_qr(TOKEN)
+
+    helper = threading.Thread(target=look)
+    assert d.qr_preview() is None
+    helper.start()
+    try:
+        assert d.scan_ecard_qr(3.0) == TOKEN
+    finally:
+        helper.join()
+        camera.close()
+    frame = seen[0]
+    assert frame is not None and getattr(frame, "ndim", 0) == 3 and frame.shape[2] == 3
+    assert d.qr_preview() is None
+
+
 @pytest.mark.parametrize(("exc", "key", "retry"), [
     (NoQrCode(), "ecard.error.no_code", True),
     (NotAnEcardToken(), "ecard.error.not_token", True),
