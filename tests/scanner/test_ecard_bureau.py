@@ -25,6 +25,7 @@ from kiosk.services.ecard_signin import EcardRefused, EcardSignIn
 from kiosk.services.errors import explain
 from kiosk.services.queries import QueryFailed
 from simulators.scanner import ScannerSim
+from tests import openapi_util
 from tests.bureau_harness import Bureau
 
 QIAN = ("610113197410120092", "钱多多")
@@ -100,8 +101,23 @@ def _start_daemon(env: dict[str, str], out: Path) -> subprocess.Popen[bytes]:
 
 @pytest.fixture(autouse=True)
 def fresh(hall: Hall) -> Iterator[None]:
+    """The e-card state reset; every sign-in the kiosk sends, and every answer it accepts, checked
+    against the contract (docs/bureau-api.yaml) as it passes."""
     hall.bureau.admin("POST", "/ecard/reset", {})
+    queries = hall.desk.queries
+    real = queries._query
+
+    def checked(kind: str, body: dict, timeout: float | None = None) -> dict:
+        if kind == "ecard_sign_in":
+            openapi_util.validate("ECardSignInRequest", body)
+        answer = real(kind, body, timeout)
+        if kind == "ecard_sign_in":
+            openapi_util.validate(str(openapi_util.response_schema("/v1/ecard/sign-in", "post", 200)), answer)
+        return answer
+
+    queries._query = checked
     yield
+    queries._query = real
     hall.bureau.admin("PUT", "/faults", {"error_rate": 0})
     hall.bureau.admin("POST", "/ecard/reset", {})
 
