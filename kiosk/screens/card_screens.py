@@ -64,8 +64,8 @@ class WaitingScreen(Screen):
         now = ui.clock.monotonic()
         y = ui.draw_text(surf, self.title, "title", COLORS["text"],
                          pygame.Rect(a.x, a.y, a.width, max(th.px(90), th.lines_h("title"))), 1, bold=True)
-        ui.draw_text(surf, self.body, "body", COLORS["text"],
-                     pygame.Rect(a.x, y + th.px(10), a.width, th.lines_h("body", self.body_lines)), self.body_lines)
+        n = self.body_lines + th.care_mode  # care mode's larger words: a line more
+        ui.draw_text(surf, self.body, "body", COLORS["text"], pygame.Rect(a.x, y + th.px(10), a.width, th.lines_h("body", n)), n)
         self.art(surf, (a.centerx, a.centery + th.px(self.art_dy)), now - self.started)
         left = max(0, int(self.wait_s - (now - self.started) + 0.999))
         line = th.lines_h("body")

@@ -108,6 +108,10 @@ class PicturesScreen(Screen):
         _two_buttons(self, area, use, retake)
         cols = 2 if th.portrait else 4
         w = (area.width - th.px(16) * (cols - 1)) // cols
+        # and no taller than the room between the words (up to four lines) and the buttons
+        top = area.y + max(th.px(90), th.lines_h("title")) + th.px(28) + th.lines_h("body", 4)
+        room = min(b.rect.y for b in self.buttons) - th.px(16) - top
+        w = max(th.px(80), min(w, (room - th.px(16) * (4 // cols - 1)) // (4 // cols) * 4 // 3))
         self.images = picture_surfaces(self.pictures, (w, w * 3 // 4))
 
     def release(self) -> None:
@@ -119,7 +123,7 @@ class PicturesScreen(Screen):
         y = ui.draw_text(surf, "liveness.pictures.title", "title", COLORS["text"],
                          pygame.Rect(a.x, a.y, a.width, max(th.px(90), th.lines_h("title"))), 1, bold=True, align="left")
         y = ui.draw_text(surf, "liveness.pictures.body", "body", COLORS["text"],
-                         pygame.Rect(a.x, y + th.px(8), a.width, th.lines_h("body", 3)), 3, align="left")
+                         pygame.Rect(a.x, y + th.px(8), a.width, th.lines_h("body", 4)), 4, align="left")
         draw_pictures(ui, surf, self.images, pygame.Rect(a.x, y + th.px(20), a.width, a.height))
         super().draw(surf)
 

@@ -148,8 +148,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("apply-confirm", "floor"): _CARE,
     ("balances", "floor"): _CARE,
     ("lost-confirm", "floor"): _CARE,
-    ("pictures", "floor"): _CARE,
-    ("scan-qr", "floor"): _CARE,
     ("name-entry", "floor"): _CARE,
     ("new-pin-refused", "floor"): _CARE,
     ("id-entry-care", "floor"): _CARE,
