@@ -84,8 +84,9 @@ def draw_bars(ui: UI, surf: pygame.Surface) -> None:
             > area.width
         key = "session.countdown_short" if short else "session.countdown"
         size, lines = ui.text.fit(ui.t(key, seconds=left), th.font_px("small"), area.width, 2, height=area.height)
-        ui.draw_lines(surf, lines, size, COLORS["muted"], area.centerx,  # in the middle of the bar
-                      area.centery - len(lines) * int(size * 1.25) // 2, role="small", box=area)
+        tall = len(lines) * int(size * 1.25)  # in the middle of the bar
+        ui.draw_text(surf, key, "small", COLORS["muted"], pygame.Rect(area.x, area.centery - tall // 2, area.width, tall),
+                     max_lines=2, seconds=left)
     for b in ui.bar_buttons:
         b.draw(ui, surf)
 
