@@ -54,7 +54,7 @@ def insurance_options() -> tuple[Option, ...]:
 
 
 def period_options(today: dt.date) -> tuple[Option, ...]:
-    def hint(period: str) -> tuple[str, dict[str, str]]:
+    def hint(period: str) -> tuple[str, dict[str, object]]:
         if period == "since_first":
             return "certificate.period.since_first_hint", {}
         first, last = period_months(period, today)
