@@ -65,6 +65,10 @@ systemctl --root="$root" disable getty@tty1.service serial-getty@ttyAMA0.service
 install -D -m 0644 "$src/image/rauc/system.conf" "$root/etc/rauc/system.conf"
 install -D -m 0644 "$keyring" "$root/etc/rauc/keyring.pem"
 install -D -m 0755 "$src/image/rauc/tryboot-backend.sh" "$root/usr/lib/rauc/kiosk-tryboot-backend"
+# Debian 12's rauc packages have no rauc-mark-good.service (rauc-service ships rauc.service only).
+if [[ ! -e $root/lib/systemd/system/rauc-mark-good.service && ! -e $root/usr/lib/systemd/system/rauc-mark-good.service ]]; then
+    install -D -m 0644 "$src/image/files/rauc-mark-good.service" "$root/usr/lib/systemd/system/rauc-mark-good.service"
+fi
 install -D -m 0644 "$src/image/files/rauc-mark-good.conf" \
     "$root/etc/systemd/system/rauc-mark-good.service.d/kiosk.conf"
 systemctl --root="$root" enable rauc-mark-good.service
