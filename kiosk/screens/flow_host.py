@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from kiosk.flows import Context, Flow, FlowRunner, Identity
 from kiosk.flows import steps as st
 from kiosk.screens.base import Screen
-from kiosk.screens.common import Action, Choice, ChoiceScreen, MessageScreen, ResultScreen, WaitScreen
+from kiosk.screens.common import Action, Choice, ChoiceScreen, MessageScreen, WaitScreen
+from kiosk.screens.outcome import ResultScreen
 
 if TYPE_CHECKING:
     from kiosk.screens.shell import UI

@@ -10,20 +10,12 @@ from kiosk.flows import steps as st
 from kiosk.i18n.dates import long_date
 from kiosk.screens.base import Screen
 from kiosk.screens.card_screens import InsertCardScreen, PlaceIdCardScreen, ShowQrScreen, WaitCardScreen
-from kiosk.screens.common import (
-    Action,
-    Choice,
-    ChoiceScreen,
-    MessageScreen,
-    Stage,
-    TableScreen,
-    TimelineScreen,
-    WaitScreen,
-)
+from kiosk.screens.common import Action, Choice, ChoiceScreen, MessageScreen, WaitScreen
 from kiosk.screens.entry import IdEntryScreen, PinEntryScreen
 from kiosk.screens.face_screens import ConfirmScreen, ConsentScreen, Fact, PicturesScreen
 from kiosk.screens.liveness import LivenessScreen
 from kiosk.screens.name_entry import NameEntryScreen
+from kiosk.screens.outcome import Stage, TableScreen, TimelineScreen
 from kiosk.screens.records import YearScreen
 from kiosk.screens.request_screens import PhoneScreen, PhotoScreen
 

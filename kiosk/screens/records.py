@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pygame
 
 from kiosk.screens.base import Screen
-from kiosk.screens.common import TableScreen
+from kiosk.screens.outcome import TableScreen
 from kiosk.screens.theme import COLORS
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from kiosk.hw.health import DeviceHealth
 from kiosk.i18n import KEY_PATTERN
-from kiosk.screens import card_screens, common, entry, request_screens
+from kiosk.screens import card_screens, common, entry, outcome, request_screens
 from kiosk.screens.records import YearScreen
 from kiosk.services.queries import INSURANCES, STAGES, yuan
 from tests.conftest import ARTIFACTS
@@ -51,8 +51,8 @@ class _Reader:
 def screens(ui):
     rows = [(f"2024-{m:02d}", yuan(Decimal("6900")), yuan(Decimal("1104")), yuan(Decimal("552")),
              ui.t("records.owed") if m > 10 else ui.t("records.paid")) for m in range(1, 13)]
-    stages = [common.Stage(f"progress.stage.{s}", "2025-03-04" if i <= 4 else "",
-                           "done" if i < 4 else "current" if i == 4 else "pending") for i, s in enumerate(STAGES)]
+    stages = [outcome.Stage(f"progress.stage.{s}", "2025-03-04" if i <= 4 else "",
+                            "done" if i < 4 else "current" if i == 4 else "pending") for i, s in enumerate(STAGES)]
     return {
         "insert-card": lambda: card_screens.InsertCardScreen(ui, 30.0),
         "place-idcard": lambda: card_screens.PlaceIdCardScreen(ui, 30.0),
@@ -77,18 +77,18 @@ def screens(ui):
             [("records.total_employer", "11,040.00"), ("records.total_personal", "5,520.00"),
              ("records.months_total", ui.t("records.months", n=342))], on_print=lambda: None,
             insurance=ui.t("insurance.pension"), year=2024),
-        "balances": lambda: common.ResultScreen(
+        "balances": lambda: outcome.ResultScreen(
             ui, "balance.title", "balance.arrears_body", kind="info",
             facts=[("balance.pension_total", "86,420.15"), ("balance.pension_months", ui.t("records.months", n=342)),
                    ("balance.medical", "1,532.40"),
                    ("insurance.pension", ui.t("balance.owed", amount="1,656.00", since="2024-11"))],
             as_of="2025-06-30", total="2,208.00"),
-        "progress": lambda: common.TimelineScreen(ui, "progress.bar", "progress.heading", stages,
-                                                  note="progress.ready_note", outlet="中国银行西安雁塔支行",
-                                                  address="西安市雁塔区长安南路 88 号", hours="09:00-17:00"),
-        "activation-done": lambda: common.ResultScreen(ui, "card.activate.done.title", "card.activate.done.queued",
-                                                       reference="KIOSK0001-20251122-000042-7",
-                                                       receipt_note="receipt.outcome.paper_out"),
+        "progress": lambda: outcome.TimelineScreen(ui, "progress.bar", "progress.heading", stages,
+                                                   note="progress.ready_note", outlet="中国银行西安雁塔支行",
+                                                   address="西安市雁塔区长安南路 88 号", hours="09:00-17:00"),
+        "activation-done": lambda: outcome.ResultScreen(ui, "card.activate.done.title", "card.activate.done.queued",
+                                                        reference="KIOSK0001-20251122-000042-7",
+                                                        receipt_note="receipt.outcome.paper_out"),
         "query-offline": lambda: common.MessageScreen(ui, "query.error.offline.title", "query.error.offline.body",
                                                       [common.Action("nav.try_again", lambda: None, name="retry"),
                                                        common.Action("nav.home", lambda: None, "secondary")]),
