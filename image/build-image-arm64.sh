@@ -82,7 +82,7 @@ if [[ $(cat "$out/rootfs.stamp" 2> /dev/null) != "$stamp" ]]; then
 else
     echo "  cached"
 fi
-du -sh "$out/rootfs" | sed 's/^/  /'
+du -sh "$out/rootfs/" | sed 's/^/  /'
 
 step "3/4 the partition images (no loop devices: made from directories)"
 # mmdebstrap writes no /etc/hosts (a Pi build gets one from rpi-image-gen's base layer); without
