@@ -191,16 +191,20 @@ class TableScreen(Screen):
         self.table = pygame.Rect(area.x, area.y + th.px(90), area.width,
                                  area.height - th.px(90) - nav_h - th.px(30) - len(self.totals) * self.row_h)
         self.per_page = max(1, self.table.height // self.row_h - 1)
-        n = 2 + bool(self.on_print) + bool(self.on_finish)
+        paged = self.pages > 1  # no page buttons (greyed out) when every row is on this page
+        n = 2 * paged + bool(self.on_print) + bool(self.on_finish)
         gap = th.px(20)
-        bw = (area.width - gap * (n - 1)) // n
+        bw = (area.width - gap * (n - 1)) // max(1, n)
+        if not paged:  # "print" at the left, "done" at the right, as wide as on a result
+            bw = min(bw, th.px(640))
         y = area.bottom - nav_h
-        self.buttons += [Button(pygame.Rect(area.x, y, bw, nav_h), "table.prev", lambda: self._turn(-1), "secondary",
-                                enabled=self.page > 0, name="prev"),
-                         Button(pygame.Rect(area.x + bw + gap, y, bw, nav_h), "table.next", lambda: self._turn(1),
-                                "secondary", enabled=(self.page + 1) * self.per_page < len(self.rows), name="next")]
+        if paged:
+            self.buttons += [Button(pygame.Rect(area.x, y, bw, nav_h), "table.prev", lambda: self._turn(-1),
+                                    "secondary", enabled=self.page > 0, name="prev"),
+                             Button(pygame.Rect(area.x + bw + gap, y, bw, nav_h), "table.next", lambda: self._turn(1),
+                                    "secondary", enabled=(self.page + 1) * self.per_page < len(self.rows), name="next")]
         if self.on_print:
-            self.buttons.append(Button(pygame.Rect(area.x + 2 * (bw + gap), y, bw, nav_h), "table.print",
+            self.buttons.append(Button(pygame.Rect(area.x + 2 * paged * (bw + gap), y, bw, nav_h), "table.print",
                                        self.on_print, "secondary" if self.on_finish else "primary", name="print"))
         if self.on_finish:
             self.buttons.append(Button(pygame.Rect(area.right - bw, y, bw, nav_h), "nav.finish",

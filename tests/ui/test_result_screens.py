@@ -187,3 +187,31 @@ def test_another_service_on_a_result_without_identification(tmp_path):
         assert h.ui.screen.is_home and h.ui.sessions.session is not None  # the session goes on
     finally:
         h.close()
+
+
+def test_a_table_that_fits_one_page_shows_no_page_buttons_and_a_longer_one_turns_its_pages(tmp_path):
+    """GIVEN a table whose rows fit one page WHEN shown THEN no (greyed-out) 上一页/下一页 buttons,
+    only printing and the way out; GIVEN one with more rows THEN "next" shows the second page and
+    "previous" the first again."""
+    from kiosk.screens.outcome import TableScreen
+
+    h = make_harness(tmp_path)
+    try:
+        h.ui.sessions.begin(h.clock.monotonic())
+        short = TableScreen(h.ui, "records.bar", "records.heading", ["records.col.month"], [["2026-01"]] * 3,
+                            on_print=lambda: None, count=False, insurance="养老", year=2026)
+        h.ui.show(short)
+        h.frame()
+        assert short.pages == 1 and [b.name for b in short.buttons] == ["print"]
+        long = TableScreen(h.ui, "records.bar", "records.heading", ["records.col.month"],
+                           [[f"2026-{m:02d}"] for m in range(1, 41)], on_print=lambda: None, count=False,
+                           insurance="养老", year=2026)
+        h.ui.show(long)
+        h.frame()
+        assert long.pages > 1 and [b.name for b in long.buttons] == ["prev", "next", "print"]
+        h.tap_button("next")
+        assert long.page == 1
+        h.tap_button("prev")
+        assert long.page == 0
+    finally:
+        h.close()
