@@ -19,19 +19,16 @@ def build_bars(ui: UI) -> None:
     th = ui.theme
     w, h = ui.surface.get_size()
     m = th.margin
-    bw = th.bar_button_w
     bh = th.top_row_h - 2 * th.px(14)
     top = th.top_bar_h - th.top_row_h + th.px(14)
     other = "en" if ui.lang == "zh_CN" else "zh_CN"
-    if th.portrait:  # the online state shares their row: the buttons no wider than their words need
-        font = ui.text.font(ui.text.floor, True)
-        need = max(font.size(ui.t(k))[0] for k in (f"lang.switch_to.{other}", "care.off" if ui.sessions.care_mode
-                                                    else "care.on")) + th.px(44)
-        bw = min(bw, max(th.px(240), need))
-    lang = Button(pygame.Rect(w - m - bw, top, bw, bh), f"lang.switch_to.{other}",
-                  lambda: ui.set_language(other), "secondary", name="lang")
-    care = Button(pygame.Rect(w - 2 * (m + bw) + m // 2, top, bw, bh),
-                  "care.off" if ui.sessions.care_mode else "care.on", ui.toggle_care_mode,
+    # each button as wide as its words need at the floor of the mode, so the title beside them has
+    # room in care mode on a small landscape screen (1280x800) too
+    lang_key, care_key = f"lang.switch_to.{other}", "care.off" if ui.sessions.care_mode else "care.on"
+    lw, cw = _bar_button_w(ui, lang_key), _bar_button_w(ui, care_key)
+    lang = Button(pygame.Rect(w - m - lw, top, lw, bh), lang_key, lambda: ui.set_language(other), "secondary",
+                  name="lang")
+    care = Button(pygame.Rect(w - m - lw - m // 2 - cw, top, cw, bh), care_key, ui.toggle_care_mode,
                   "secondary", name="care")
     y = h - th.bottom_bar_h + th.px(16)
     bh2 = th.bottom_bar_h - 2 * th.px(16)
@@ -56,8 +53,7 @@ def draw_bars(ui: UI, surf: pygame.Surface) -> None:
     w, h = surf.get_size()
     pygame.draw.rect(surf, COLORS["bar"], (0, 0, w, th.top_bar_h))
     # Landscape: the title ends before the online indicator that sits left of the buttons.
-    title_w = w - 2 * th.margin if th.portrait else \
-        w - 2 * (th.margin + th.bar_button_w) - _online_width(ui) - 2 * th.margin
+    title_w = w - 2 * th.margin if th.portrait else _buttons_left(ui) - _online_width(ui) - 2 * th.margin
     title = ui.t(ui.screen.title_key)
     if ui.screen.flow_indicator is not None:  # 第 2 步，共 5 步
         n, of = ui.screen.flow_indicator
@@ -91,6 +87,20 @@ def draw_bars(ui: UI, surf: pygame.Surface) -> None:
         b.draw(ui, surf)
 
 
+def _bar_button_w(ui: UI, key: str) -> int:
+    """A top-bar button: its words at the floor and the button's padding, no wider than the theme's."""
+    th = ui.theme
+    words = ui.text.font(ui.text.floor, True).size(ui.t(key))[0]
+    return min(th.bar_button_w, max(th.px(200), words + th.px(40)))
+
+
+def _buttons_left(ui: UI) -> int:
+    """Where the top bar's buttons begin (with the gap before them), in landscape."""
+    th = ui.theme
+    xs = [b.rect.x for b in ui.bar_buttons if b.rect.bottom <= th.top_bar_h]
+    return min(xs, default=ui.surface.get_width()) - th.margin // 2
+
+
 def _online_width(ui: UI) -> int:
     """Room the online indicator takes in a landscape top bar: its text, the gap and the dot."""
     bureau = ui.health.get("bureau")
@@ -106,7 +116,6 @@ def _draw_online(ui: UI, surf: pygame.Surface) -> None:
     if bureau is None:
         return
     th = ui.theme
-    w = surf.get_width()
     online = bureau.usable
     key = "net.online" if online else "net.offline"
     size = th.font_px("small")
@@ -114,7 +123,7 @@ def _draw_online(ui: UI, surf: pygame.Surface) -> None:
     if th.portrait:  # second row, left of the buttons
         x, y = th.margin + th.px(40), th.top_bar_h - th.top_row_h // 2
     else:
-        x, y = w - 2 * (th.margin + th.bar_button_w) - img.get_width() - th.px(40), th.top_bar_h // 2
+        x, y = _buttons_left(ui) - img.get_width() - th.px(40), th.top_bar_h // 2
     # Shape as well as colour: a filled dot when online, a hollow ring when not.
     pygame.draw.circle(surf, (80, 200, 120) if online else COLORS["on_bar"], (x - th.px(24), y),
                        th.px(12), 0 if online else max(2, th.px(3)))
@@ -164,10 +173,13 @@ def draw_overlays(ui: UI, surf: pygame.Surface) -> None:
     if ui.toast is not None:
         key, _until = ui.toast
         w, h = surf.get_size()
-        box = pygame.Rect(th.margin, h - th.bottom_bar_h - th.px(190), w - 2 * th.margin, th.px(160))
+        width = w - 2 * th.margin  # as tall as its words need at the size of the mode (care: 3 lines)
+        size, lines = ui.text.fit(ui.t(key), th.font_px("body"), width - th.margin, 3, bold=True)
+        tall = len(lines) * int(size * 1.25) + th.px(40)
+        box = pygame.Rect(th.margin, h - th.bottom_bar_h - th.px(30) - tall, width, tall)
         _cover(ui)
         pygame.draw.rect(surf, COLORS["ok"], box, border_radius=th.radius)
-        ui.draw_text(surf, key, "body", COLORS["on_ok"], box.inflate(-th.margin, -th.px(40)), 2, bold=True)
+        ui.draw_text(surf, key, "body", COLORS["on_ok"], box.inflate(-th.margin, -th.px(40)), 3, bold=True)
 
 
 def _cover(ui: UI) -> None:

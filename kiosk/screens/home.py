@@ -14,6 +14,7 @@ import pygame
 
 from kiosk.i18n.dates import long_date, weekday
 from kiosk.screens.base import Screen
+from kiosk.screens.home_tile import Tile
 from kiosk.screens.pictograms import DRAW
 from kiosk.screens.theme import COLORS
 from kiosk.screens.widgets import Button
@@ -28,8 +29,9 @@ log = logging.getLogger(__name__)
 # A paused service, in as many words as its tile holds at the size of its mode; the hotline is at
 # the top of every home, and in the sentence where a tile has room for it (a group's screen).
 PAUSED_CALL = "hall.paused_call"  # 本功能暂停使用，请到窗口办理，或拨打 12333。
-PAUSED = "hall.paused"  # the care home's tiles: 本功能暂停使用，请到窗口办理
+PAUSED = "hall.paused"  # the care home's tiles: 本功能暂停使用，/ 请到窗口办理
 PAUSED_SHORT = "hall.paused_short"  # a standard home tile: 暂停使用 / 到窗口办理
+PAUSED_WORD = "hall.paused_word"  # a tile with no room for more: 暂停使用
 
 
 def hotline(ui: UI) -> str:
@@ -93,10 +95,10 @@ class HomeScreen(Screen):
             r, c = divmod(i, sub)
             rect = pygame.Rect(box.x + c * (tw + small), box.y + head_h + small + r * (tile_h + small), tw, tile_h)
             avail = self._state[spec.id]
-            self.buttons.append(Button(
+            self.buttons.append(Tile(
                 rect, spec.title_key, partial(self.open, spec), "secondary", enabled=avail.available,
                 sublabel=spec.hint_key if avail.available else PAUSED_SHORT, fields={"hotline": hotline(self.ui)},
-                name=f"tile-{spec.id}"))
+                name=f"tile-{spec.id}", short=PAUSED_WORD))
 
     def _strip_h(self) -> int:
         th = self.ui.theme
@@ -130,7 +132,7 @@ class HomeScreen(Screen):
         one = "   ".join(t for t in (today, call) if t)
         if fits(names, one):
             return [(names, one)]
-        if ui.sessions.care_mode:  # one line always: the day and the hotline, the hall if it fits
+        if ui.sessions.care_mode and not th.portrait and fits("", one):  # its large tiles keep their room
             return [(hall if fits(hall, one) else "", one)]
         rows = [(bureau, today), (hall, call)]
         return [(left if fits(left, right) else "", right) for left, right in rows if left or right]
@@ -152,14 +154,14 @@ class HomeScreen(Screen):
             rect = pygame.Rect(area.x + c * (tw + gap), top + r * (tile_h + gap), tw, tile_h)
             if tile is None:  # call staff: where the eye ends, filling the last row
                 rect.width = area.right - rect.x
-                self.buttons.append(Button(rect, "staff.call", self.ui.call_staff, "staff", sublabel="care.staff.hint",
-                                           name="tile-staff", icon=DRAW["staff"]))
+                self.buttons.append(Tile(rect, "staff.call", self.ui.call_staff, "staff", sublabel="care.staff.hint",
+                                         name="tile-staff", icon=DRAW["staff"]))
                 continue
             usable = [s for s in tile.specs() if self._state[s.id].available]
-            self.buttons.append(Button(rect, tile.title_key, partial(self.open_tile, tile), "secondary",
-                                       enabled=bool(usable), sublabel=tile.hint_key if usable else PAUSED,
-                                       fields={"hotline": hotline(self.ui)},
-                                       name=f"tile-{tile.id}", icon=DRAW[tile.pictogram]))
+            self.buttons.append(Tile(rect, tile.title_key, partial(self.open_tile, tile), "secondary",
+                                     enabled=bool(usable), sublabel=tile.hint_key if usable else PAUSED,
+                                     fields={"hotline": hotline(self.ui)}, short=PAUSED_WORD,
+                                     name=f"tile-{tile.id}", icon=DRAW[tile.pictogram]))
 
     def open_tile(self, tile: CareTile) -> None:
         specs = tile.specs()
