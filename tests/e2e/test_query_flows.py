@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from kiosk.i18n.dates import long_date
 from kiosk.services.queries import yuan
 from tests.bureau_harness import card_pin, checked
 
@@ -96,7 +97,8 @@ def test_pension_paid_for_a_retiree(make_kiosk):
     table = k.screen("pension", timeout=30)
     k.shot("pension-paid")
     want = bureau_answer(k, "pension-payments", WANG, year=year)
-    assert [r[0] for r in table.rows] == [p["month"] for p in want["payments"]]
+    # the months in the citizen's words (2024年1月 / January 2024), in the language the table was built in
+    assert [r[0] for r in table.rows] in ([long_date(p["month"], lang) for p in want["payments"]] for lang in ("zh_CN", "en"))
     assert all("*" in r[4] for r in table.rows)  # the bank account stays masked
 
 

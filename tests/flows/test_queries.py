@@ -26,7 +26,7 @@ from kiosk.flows.queries import (
 )
 from kiosk.flows.steps import AskChoice, Result, Work, shown
 from kiosk.i18n import Translator
-from kiosk.i18n.dates import from_iso
+from kiosk.i18n.dates import YearMonth, from_iso
 from kiosk.services.desk import Desk
 from kiosk.services.queries import Application, yuan
 from tests.bureau_harness import card_pin, checked
@@ -193,9 +193,9 @@ def test_balances_and_arrears_by_insurance(counter):
     assert out.facts == (("balance.pension_total", yuan(Decimal(pension["total"]))),
                          ("balance.pension_months", Text("records.months", n=pension["months_contributed"])),
                          ("balance.medical", yuan(Decimal(medical["balance"]))),
-                         *((f"insurance.{ins}", Text("balance.owed", amount=yuan(owed[ins]), since="2024-11"))
+                         *((f"insurance.{ins}", Text("balance.owed", amount=yuan(owed[ins]), since=YearMonth(2024, 11)))
                            for ins in sorted(owed)))
-    assert out.fields == {"as_of": medical["as_of"], "total": yuan(Decimal(arrears["total"]))}
+    assert out.fields == {"as_of": from_iso(medical["as_of"]), "total": yuan(Decimal(arrears["total"]))}
 
 
 def test_bureau_failing_is_explained_and_retried(counter, faults):
