@@ -44,12 +44,12 @@ def picture_surfaces(pictures: FacePictures, size: tuple[int, int]) -> list[pyga
 
 def draw_pictures(ui: UI, surf: pygame.Surface, images: Sequence[pygame.Surface], rect: pygame.Rect) -> None:
     th = ui.theme
+    step = (images[0].get_width() + th.px(16), images[0].get_height() + th.px(16)) if images else (1, 1)
+    fit = max(1, (rect.width + th.px(16)) // step[0])  # more rows when they do not fit side by side,
+    per_row = -(-len(images) // -(-len(images) // fit)) if images else 1  # evenly: 2 + 2, not 3 + 1
     for i, img in enumerate(images):
-        r = img.get_rect(topleft=(rect.x + i * (img.get_width() + th.px(16)), rect.y))
-        if r.right > rect.right + 1:  # a second row when they do not fit side by side
-            per_row = max(1, (rect.width + th.px(16)) // (img.get_width() + th.px(16)))
-            row, col = divmod(i, per_row)
-            r.topleft = (rect.x + col * (img.get_width() + th.px(16)), rect.y + row * (img.get_height() + th.px(16)))
+        row, col = divmod(i, per_row)
+        r = img.get_rect(topleft=(rect.x + col * step[0], rect.y + row * step[1]))
         surf.blit(img, r)
         pygame.draw.rect(surf, COLORS["tile_border"], r, max(2, th.px(3)))
         badge = pygame.Rect(r.x, r.y, th.px(52), th.px(52))
@@ -101,18 +101,21 @@ class PicturesScreen(Screen):
 
     def layout(self, area: pygame.Rect) -> None:
         super().layout(area)
-        th = self.ui.theme
         use = Button(pygame.Rect(0, 0, 1, 1), "liveness.pictures.use", self.on_use, "primary", name="use_pictures")
         retake = Button(pygame.Rect(0, 0, 1, 1), "liveness.pictures.retake", self.on_retake or (lambda: None),
                         "secondary", enabled=self.on_retake is not None, name="retake")
         _two_buttons(self, area, use, retake)
-        cols = 2 if th.portrait else 4
-        w = (area.width - th.px(16) * (cols - 1)) // cols
-        # and no taller than the room between the words (up to four lines) and the buttons
-        top = area.y + max(th.px(90), th.lines_h("title")) + th.px(28) + th.lines_h("body", 4)
-        room = min(b.rect.y for b in self.buttons) - th.px(16) - top
-        w = max(th.px(80), min(w, (room - th.px(16) * (4 // cols - 1)) // (4 // cols) * 4 // 3))
-        self.images = picture_surfaces(self.pictures, (w, w * 3 // 4))
+        self.images = []  # sized when drawn: to the room the words (in the language on screen) leave
+
+    def _size_pictures(self, top: int) -> None:
+        """The pictures as large as the room between `top` and the buttons lets them be: four in a
+        row or two by two, whichever is larger (draw_pictures puts them in as few rows as fit)."""
+        th, a, gap = self.ui.theme, self.area, self.ui.theme.px(16)
+        room = min(b.rect.y for b in self.buttons) - gap - top
+        w = max(min((a.width - 3 * gap) // 4, room * 4 // 3), min((a.width - gap) // 2, (room - gap) // 2 * 4 // 3))
+        w = max(th.px(80), w)
+        if not self.images or self.images[0].get_width() != w:
+            self.images = picture_surfaces(self.pictures, (w, w * 3 // 4))
 
     def release(self) -> None:
         super().release()
@@ -124,6 +127,7 @@ class PicturesScreen(Screen):
                          pygame.Rect(a.x, a.y, a.width, max(th.px(90), th.lines_h("title"))), 1, bold=True, align="left")
         y = ui.draw_text(surf, "liveness.pictures.body", "body", COLORS["text"],
                          pygame.Rect(a.x, y + th.px(8), a.width, th.lines_h("body", 4)), 4, align="left")
+        self._size_pictures(y + th.px(20))
         draw_pictures(ui, surf, self.images, pygame.Rect(a.x, y + th.px(20), a.width, a.height))
         super().draw(surf)
 

@@ -66,21 +66,25 @@ class LivenessScreen(Screen):
     def layout(self, area: pygame.Rect) -> None:
         super().layout(area)
         th = self.ui.theme
+        # The picture (4:3) leaves the words beside or under it room for their lines at care mode's size.
         if th.portrait:
-            pw = area.width
-            self.preview = pygame.Rect(area.x, area.y, pw, pw * 3 // 4)
+            ph = min(area.width * 3 // 4, int(area.height * 0.48))
+            self.preview = pygame.Rect(0, area.y, ph * 4 // 3, ph)
+            self.preview.centerx = area.centerx
             self.panel = pygame.Rect(area.x, self.preview.bottom + th.margin, area.width,
                                      area.bottom - self.preview.bottom - th.margin)
         else:
-            ph = min(area.height, int(area.width * 0.56) * 3 // 4)
+            ph = min(area.height, int(area.width * 0.5) * 3 // 4)
             self.preview = pygame.Rect(area.x, area.y, ph * 4 // 3, ph)
             self.panel = pygame.Rect(self.preview.right + th.margin, area.y,
                                      area.right - self.preview.right - th.margin, area.height)
         p = self.preview
-        # The cue banner sits at the bottom of the picture; the oval (its usual share of the
-        # picture, in its usual shape) stays above it, so the banner never covers the face.
-        self.banner = pygame.Rect(p.x, p.bottom - int(th.font_px("huge") * 1.5), p.width,
-                                  int(th.font_px("huge") * 1.5))
+        # The instruction (the cue among them) has one place: a banner at the bottom of the picture,
+        # where the citizen is looking, tall enough for the cue's one line or two of any other
+        # instruction. The oval (its usual share of the picture, in its usual shape) stays above
+        # it, so the banner never covers the face.
+        bh = max(int(th.font_px("huge") * 1.5), th.lines_h("title", 2) + th.px(16))
+        self.banner = pygame.Rect(p.x, p.bottom - bh, p.width, bh)
         room = self.banner.y - p.y - th.px(12)
         oh = min(int(p.height * OVAL_H), room - th.px(12))
         ow = int(oh * (OVAL_W * p.width) / (OVAL_H * p.height))
@@ -91,9 +95,10 @@ class LivenessScreen(Screen):
         pygame.draw.ellipse(scrim, (0, 0, 0, 0), self.oval.move(-p.x, -p.y))
         self._preview_of = None
         w = min(self.panel.width, th.px(520))
-        self.buttons.append(Button(pygame.Rect(self.panel.right - w, self.panel.bottom - th.button_h, w,
-                                               th.button_h), "liveness.cancel", lambda: self.ui.go_home("cancel"),
-                                   "secondary", name="cancel"))
+        self.cancel_button = Button(pygame.Rect(self.panel.right - w, self.panel.bottom - th.button_h, w,
+                                                th.button_h),
+                                    "liveness.cancel", lambda: self.ui.go_home("cancel"), "secondary", name="cancel")
+        self.buttons.append(self.cancel_button)
 
     @property
     def instruction(self) -> str:
@@ -119,7 +124,7 @@ class LivenessScreen(Screen):
         super().draw(surf)
 
     def _draw_preview(self, surf: pygame.Surface) -> None:
-        ui, th, p = self.ui, self.ui.theme, self.preview
+        th, p = self.ui.theme, self.preview
         frame = self.check.frame()
         if frame is not None and frame is not self._preview_of:
             self._preview, self._preview_of = frame_surface(frame.rgb, p.size), frame
@@ -132,52 +137,56 @@ class LivenessScreen(Screen):
         good = self.guidance == "ok" and frame is not None
         pygame.draw.ellipse(surf, COLORS["ok"] if good else (255, 255, 255), self.oval,
                             th.px(10) if good else th.px(6))
-        if self.cue_active:  # the cue is also drawn on the picture, where the citizen is looking
-            pygame.draw.rect(surf, COLORS["primary"], self.banner)
-            ui.draw_text(surf, "liveness.cue", "huge", COLORS["on_primary"], self.banner.inflate(0, -th.px(8)), 1,
-                         bold=True)
+        self._draw_instruction(surf)
 
-    def _draw_panel(self, surf: pygame.Surface) -> None:
-        ui, th, a = self.ui, self.ui.theme, self.panel
+    def _draw_instruction(self, surf: pygame.Surface) -> None:
+        """The one instruction on screen, in the banner: the cue in large letters on the action
+        colour, anything else in two lines at most on white."""
+        ui, th, b = self.ui, self.ui.theme, self.banner
         key = self.instruction
-        box = pygame.Rect(a.x, a.y, a.width, th.px(230))
         cue = key == "liveness.cue"
-        pygame.draw.rect(surf, COLORS["primary"] if cue else COLORS["surface"], box, border_radius=th.radius)
-        pygame.draw.rect(surf, COLORS["primary"], box, width=max(2, th.px(4)), border_radius=th.radius)
-        inner = box.inflate(-th.px(40), -th.px(30))
-        size, lines = ui.text.fit(ui.t(key), th.font_px("huge" if cue else "title"), inner.width, 3, bold=True,
-                                  height=inner.height)
+        pygame.draw.rect(surf, COLORS["primary"] if cue else COLORS["surface"], b)
+        pygame.draw.rect(surf, COLORS["primary"], b, width=max(2, th.px(4)))
+        inner = b.inflate(-th.px(24), -th.px(8))
+        size, lines = ui.text.fit(ui.t(key), th.font_px("huge" if cue else "title"), inner.width, 1 if cue else 2,
+                                  bold=True, height=inner.height)
         height = len(lines) * int(size * 1.25)
         ui.draw_lines(surf, lines, size, COLORS["on_primary"] if cue else COLORS["text"], inner.centerx,
-                      inner.centery - height // 2, bold=True)
-        y = ui.draw_text(surf, "liveness.hint", "body", COLORS["text"],
-                         pygame.Rect(a.x, box.bottom + th.px(20), a.width, th.px(150)), 3, align="left",
-                         total=self.total)
-        y = self._draw_progress(surf, y + th.px(16))
-        remaining = max(0, math.ceil(self.check.remaining_s))
-        # The chances, in other words than the mouth's count ("张嘴 1 / 3"): never two "3 次" side by side.
-        left = self.attempts - self.attempt
-        y = ui.draw_text(surf, self.attempt_key, "body", COLORS["text"], pygame.Rect(a.x, y + th.px(12), a.width,
-                         th.px(100)), 2, align="left", left=left)
-        ui.draw_text(surf, "liveness.countdown", "body", COLORS["muted"], pygame.Rect(a.x, y + th.px(4), a.width,
-                     th.px(60)), 1, align="left", seconds=remaining)
+                      inner.centery - height // 2, bold=True, role="huge" if cue else "title", box=inner)
 
-    def _draw_progress(self, surf: pygame.Surface, top: int) -> int:
+    def _draw_panel(self, surf: pygame.Surface) -> None:
+        """The hint, the mouth's count, the chances and the countdown, one under the other. The
+        hint has the room the others leave above the Cancel button, each box is as tall as its
+        lines, so nothing reaches the button."""
+        ui, th, a = self.ui, self.ui.theme, self.panel
+        gap, body = th.px(20), th.lines_h("body")
+        row = max(2 * th.px(30), body)
+        room = self.cancel_button.rect.y - a.y - (gap + row + gap + 2 * body + body + gap)
+        y = ui.draw_text(surf, "liveness.hint", "body", COLORS["text"], pygame.Rect(a.x, a.y, a.width, room),
+                         max(1, room // body), align="left", total=self.total)
+        self._draw_progress(surf, y + gap, row)
+        # The chances, in other words than the mouth's count ("张嘴 1 / 3"): never two "3 次" side by side.
+        y = ui.draw_text(surf, self.attempt_key, "body", COLORS["text"], pygame.Rect(a.x, y + gap + row, a.width,
+                         2 * body), 2, align="left", left=self.attempts - self.attempt)
+        ui.draw_text(surf, "liveness.countdown", "body", COLORS["text"], pygame.Rect(a.x, y, a.width, body), 1,
+                     bold=True, align="left", seconds=max(0, math.ceil(self.check.remaining_s)))
+
+    def _draw_progress(self, surf: pygame.Surface, top: int, height: int) -> None:
         """Filled marks with a tick for openings done, rings for those to come: not colour alone."""
         ui, th, a = self.ui, self.ui.theme, self.panel
         r = th.px(30)
+        cy = top + height // 2
         for i in range(self.total):
-            c = (a.x + r + i * (2 * r + th.px(20)), top + r)
+            c = (a.x + r + i * (2 * r + th.px(20)), cy)
             if i < self.openings:
                 pygame.draw.circle(surf, COLORS["ok"], c, r)
                 ui.text.blit(surf, "✓", th.font_px("body"), COLORS["on_ok"], True, role="glyph", center=c)
             else:
                 pygame.draw.circle(surf, COLORS["tile_border"], c, r, max(2, th.px(4)))
         x = a.x + self.total * (2 * r + th.px(20)) + th.px(10)
-        ui.draw_text(surf, "liveness.progress", "title", COLORS["text"],
-                     pygame.Rect(x, top + r - th.px(36), a.right - x, th.px(80)), 1, bold=True, align="left",
-                     done=self.openings, total=self.total)
-        return top + 2 * r
+        ui.draw_text(surf, "liveness.progress", "body", COLORS["text"],
+                     pygame.Rect(x, cy - th.lines_h("body") // 2, a.right - x, th.lines_h("body")), 1, bold=True,
+                     align="left", done=self.openings, total=self.total)
 
     def release(self) -> None:
         """Off the stack: nobody shows this check's cues any more, so it stops; the preview, its

@@ -6,12 +6,15 @@ out/test-artifacts/liveness/."""
 
 from __future__ import annotations
 
+import functools
+
 import pygame
 import pytest
 
 from kiosk.hw.camera_synthetic import SyntheticCameraAdapter
 from kiosk.liveness.events import Guidance
 from kiosk.screens.liveness import LivenessScreen
+from kiosk.screens.text import TextLog
 from kiosk.services.face_check import FaceCheck, LivenessSettings
 from simulators.camera import SyntheticCamera
 from tests.conftest import ARTIFACTS
@@ -19,6 +22,14 @@ from tests.ui.harness import make_harness
 
 OUT = ARTIFACTS / "liveness"
 SIZES = [(1920, 1080), (1080, 1920), (1280, 800)]
+
+
+@functools.cache
+def subject_frame():
+    """A real picture of the synthetic subject (one, shared: tests/ui/test_rendered_text draws
+    the screen over it too)."""
+    with SyntheticCameraAdapter(SyntheticCamera(realtime=False, seed=3)) as cam:
+        return next(iter(cam.frames()))
 
 
 @pytest.fixture(scope="module")
@@ -29,17 +40,25 @@ def camera():
 
 
 @pytest.fixture(scope="module")
-def frame(camera):
-    return next(iter(camera.frames()))  # a real picture of the synthetic subject
+def frame():
+    return subject_frame()
+
+
+def liveness_screen(ui, camera, frame, attempt: int = 1, cue: bool = False, guidance: str = "",
+                    openings: int = 0) -> LivenessScreen:
+    """The screen over a FaceCheck that has seen one frame (the worker is not started: this is
+    about what is drawn; tests/ui/test_memory.py runs a whole check), in the state its events
+    would leave it in."""
+    check = FaceCheck(camera, LivenessSettings.from_config(ui.services.cfg))
+    check._frame = frame  # what the worker sets when a frame arrives
+    screen = LivenessScreen(ui, check, attempt=attempt)
+    screen.cue_active, screen.guidance, screen.openings = cue, guidance, openings
+    return screen
 
 
 def liveness_on(h, camera, frame, attempt: int = 1) -> LivenessScreen:
-    """The screen over a FaceCheck that has seen one frame (the worker is not started: this test
-    is about what is drawn; tests/ui/test_memory.py runs a whole check)."""
-    check = FaceCheck(camera, LivenessSettings.from_config(h.ui.services.cfg))
-    check._frame = frame  # what the worker sets when a frame arrives
     h.ui.sessions.begin(h.clock.monotonic())
-    screen = LivenessScreen(h.ui, check, attempt=attempt)
+    screen = liveness_screen(h.ui, camera, frame, attempt)
     h.ui.show(screen)
     h.frame()
     return screen
@@ -121,6 +140,14 @@ def test_the_cue_banner_never_covers_the_face_oval(tmp_path, camera, frame, size
             assert screen.banner.width > 0 and screen.oval.height > screen.preview.height // 2
             assert not screen.banner.colliderect(screen.oval), (size, care, screen.banner, screen.oval)
             assert screen.preview.contains(screen.oval) and screen.preview.contains(screen.banner)
+            # The cue is on screen once, in the banner; nothing of the panel reaches the Cancel button.
+            h.ui.text.log = log = TextLog()
+            h.frame()
+            cue = [r for r in log.runs if h.ui.t("liveness.cue") in r.text]
+            assert len(cue) == 1 and screen.banner.contains(cue[0].ink), (size, care, [r.text for r in cue])
+            panel = [r for r in log.runs if screen.panel.contains(r.ink) and r.box is not None
+                     and not screen.cancel_button.rect.contains(r.box)]
+            assert panel and all(r.ink.bottom <= screen.cancel_button.rect.top for r in panel), (size, care)
         h.frame()  # the larger text, where room is scarcest, for review
         w, hh = size
         OUT.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,7 @@ from kiosk.services.maintenance import hash_pin
 from tests.conftest import ARTIFACTS
 from tests.ui import test_flow_screens, test_screens_render
 from tests.ui.harness import make_harness
+from tests.ui.test_liveness_screen import liveness_screen, subject_frame
 
 OUT = ARTIFACTS / "rendered-text"
 SIZES = [(1920, 1080), (1080, 1920), (1280, 800)]
@@ -226,6 +227,11 @@ def _more_screens(h):
         "name-entry": lambda: name_entry.NameEntryScreen(ui, lambda n: None),
         "swap-card": lambda: card_screens.WaitCardScreen(ui, "card.adopt.take_new", False),
         "tech-pin": lambda: maintenance.TechPinScreen(ui, "gesture"),
+        # The face check as its events leave it: the mouth cue; a later attempt after one opening;
+        # the last attempt in too little light.
+        "liveness-cue": lambda: liveness_screen(ui, None, subject_frame(), cue=True, guidance="ok"),
+        "liveness-retry": lambda: liveness_screen(ui, None, subject_frame(), attempt=2, guidance="ok", openings=1),
+        "liveness-dark": lambda: liveness_screen(ui, None, subject_frame(), attempt=3, guidance="too_dark"),
     }
 
 
