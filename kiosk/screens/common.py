@@ -126,20 +126,36 @@ class MessageScreen(Screen):
         gap = th.px(24)
         bw = min(th.px(620), (area.width - gap * (n - 1)) // max(1, n))
         total = n * bw + (n - 1) * gap
+        font = self.ui.text.font(th.font_px("button"), True)
+        stacked = any(font.size(self.ui.t(a.key))[0] + th.px(40) > bw for a in self.actions)  # one a row
         for i, action in enumerate(self.actions):
-            rect = pygame.Rect(area.centerx - total // 2 + i * (bw + gap), area.bottom - th.button_h, bw, th.button_h)
+            rect = (pygame.Rect(area.x, area.bottom - (n - i) * th.button_h - (n - 1 - i) * gap, area.width,
+                                th.button_h) if stacked
+                    else pygame.Rect(area.centerx - total // 2 + i * (bw + gap), area.bottom - th.button_h, bw,
+                                     th.button_h))
             self.buttons.append(Button(rect, action.key, action.run, action.style, name=action.name or action.key))
+        self.actions_top = min((b.rect.y for b in self.buttons), default=area.bottom)
 
     def draw(self, surf: pygame.Surface) -> None:
         ui, th, a = self.ui, self.ui.theme, self.area
-        icon_r = th.px(60)
-        cx, cy = a.centerx, a.y + th.px(90)
+        body_w = a.width - th.px(120)
+        body_n = len(ui.text.wrap(ui.t(self.body, **self.fields), th.font_px("body"), body_w))
+        heading_n = len(ui.text.wrap(ui.t(self.heading, **self.fields), th.font_px("title"), a.width, True))
+        room = self.actions_top - a.y - th.px(80) - th.lines_h("body", body_n)
+        # The mark above the heading; beside it, smaller, when the words need the room (care mode).
+        compact = th.px(180) + th.lines_h("title", heading_n) > room
+        icon_r = th.px(40 if compact else 60)
+        cx, cy = (a.x + icon_r, a.y + icon_r) if compact else (a.centerx, a.y + th.px(90))
         color = {"error": COLORS["danger"], "ok": COLORS["ok"], "info": COLORS["primary"]}[self.kind]
         pygame.draw.circle(surf, color, (cx, cy), icon_r)
         glyph = {"error": "!", "ok": "✓", "info": "i"}[self.kind]
-        ui.text.blit(surf, glyph, th.font_px("huge"), COLORS["on_primary"], True, role="glyph", center=(cx, cy))
-        y = ui.draw_text(surf, self.heading, "title", COLORS["text"],
-                         pygame.Rect(a.x, cy + icon_r + th.px(30), a.width, th.px(160)), 2, bold=True, **self.fields)
+        ui.text.blit(surf, glyph, th.font_px("huge" if not compact else "title"), COLORS["on_primary"], True,
+                     role="glyph", center=(cx, cy))
+        heading = (pygame.Rect(a.x + 2 * icon_r + th.px(24), a.y, a.width - 2 * icon_r - th.px(24),
+                               th.lines_h("title", 2)) if compact
+                   else pygame.Rect(a.x, cy + icon_r + th.px(30), a.width, th.px(160)))
+        y = ui.draw_text(surf, self.heading, "title", COLORS["text"], heading, 2, bold=True,
+                         align="left" if compact else "center", **self.fields)
         ui.draw_text(surf, self.body, "body", COLORS["text"], pygame.Rect(a.x + th.px(60), y + th.px(20),
-                     a.width - th.px(120), a.bottom - y - th.button_h - th.px(60)), 6, **self.fields)
+                     body_w, self.actions_top - y - th.px(60)), 6, **self.fields)
         super().draw(surf)

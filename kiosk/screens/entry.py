@@ -37,6 +37,14 @@ def _draw_error(ui, surf: pygame.Surface, rect: pygame.Rect, key: str, **fields:
     ui.draw_text(surf, key, "body", COLORS["danger"], text_rect, 3, align="left", bold=True, **fields)
 
 
+def error_height(ui, width: int, key: str, **fields: object) -> int:
+    """How tall _draw_error's box of `width` is for its words in lines of body text (and its mark)."""
+    th = ui.theme
+    text_w = width - 2 * th.px(26) - th.px(84)
+    n = len(ui.text.wrap(ui.t(key, **fields), th.font_px("body"), max(1, text_w), True))
+    return max(th.lines_h("body", n) + th.px(40), th.px(100))
+
+
 class IdEntryScreen(Screen):
     name = "id_entry"
     title_key = "id_entry.title"
@@ -87,10 +95,12 @@ class IdEntryScreen(Screen):
                                       height=field.height)
             ui.text.blit(surf, lines[0], size, COLORS["text"], True, role="huge", box=field,
                          midleft=(field.x + th.px(24), field.centery))
-        counter = pygame.Rect(info.x, field.bottom + th.px(10), info.width, th.lines_h("small"))
-        y = ui.draw_text(surf, "id_entry.count", "small", COLORS["muted"], counter, 1, align="left",
-                         typed=len(value), total=citizen_id.LENGTH)
         problem = citizen_id.problem(value)
+        y = field.bottom
+        if problem is None or len(value) < citizen_id.LENGTH:  # all typed and wrong: the words need the room
+            counter = pygame.Rect(info.x, field.bottom + th.px(10), info.width, th.lines_h("small"))
+            y = ui.draw_text(surf, "id_entry.count", "small", COLORS["muted"], counter, 1, align="left",
+                             typed=len(value), total=citizen_id.LENGTH)
         msg = pygame.Rect(info.x, y + th.px(14), info.width, self.next.rect.y - y - th.px(28))
         if problem is not None:
             _draw_error(ui, surf, msg, problem.value)
@@ -171,7 +181,8 @@ class PinEntryScreen(Screen):
         said_tries = False
         if self.message:
             # A refused PIN's words carry the tries left ({n}): one sentence, not a number apart.
-            box = pygame.Rect(msg.x, msg.y, msg.width, min(msg.height, th.px(200)))
+            box = pygame.Rect(msg.x, msg.y, msg.width,
+                              min(msg.height, error_height(ui, msg.width, self.message, n=self.attempts_left)))
             _draw_error(ui, surf, box, self.message, n=self.attempts_left)
             said_tries = self.attempts_left is not None
             msg = pygame.Rect(msg.x, box.bottom + th.px(12), msg.width, msg.bottom - box.bottom - th.px(12))

@@ -53,9 +53,9 @@ class NameEntryScreen(Screen):
         super().layout(area)
         th = self.ui.theme
         gap = th.px(12)
-        self.prompt = pygame.Rect(area.x, area.y, area.width, max(th.px(90), th.lines_h("body", 2)) if th.portrait
-                                  else max(th.px(56), th.lines_h("body")))
-        field_h = th.px(130)
+        prompt_n = len(self.ui.text.wrap(self.ui.t("name_entry.prompt"), th.font_px("body"), area.width))
+        self.prompt = pygame.Rect(area.x, area.y, area.width, max(th.px(56), th.lines_h("body", prompt_n)))
+        field_h = max(th.px(130), th.lines_h("small", 2) + th.px(20) if th.portrait else 0)  # a 2-line hint
         confirm_w = th.px(300)
         self.field = pygame.Rect(area.x, self.prompt.bottom + gap, area.width - confirm_w - gap, field_h)
         self.confirm = Button(pygame.Rect(self.field.right + gap, self.field.y, confirm_w, field_h),
@@ -81,9 +81,12 @@ class NameEntryScreen(Screen):
         rows = 4 if th.portrait else 3  # portrait: the middle dot and Delete get a row of their own
         kh = min(th.px(200 if th.portrait else 150), (kb.height - (rows - 1) * gap) // rows)
         kw = (kb.width - 9 * gap) // 10
+        back_need = self.ui.text.font(th.font_px("button"), True).size(self.ui.t("name_entry.delete"))[0] + th.px(40)
         for r, row in enumerate(ROWS):
             y = kb.y + r * (kh + gap)
             x0 = kb.x + r * kw // 2
+            if r == 2 and not th.portrait:  # the last row moves left when "Delete" needs the room at its end
+                x0 = kb.x + max(0, min(kw, kb.width - 8 * (kw + gap) - back_need))
             for c, letter in enumerate(row):
                 self.keys.append(Button(pygame.Rect(x0 + c * (kw + gap), y, kw, kh), letter.upper(),
                                         functools.partial(self._type, letter), "key", literal=True,

@@ -131,13 +131,7 @@ KNOWN: dict[tuple[str, str], str] = {
     ("activation-done", "floor"): "care mode: a result with a failed receipt (error box, QR caption) is taller than the screen",
     ("activation-done", "box"): "care mode: a result with a failed receipt (error box, QR caption) is taller than the screen",
     ("activation-done", "button"): "care mode: a result with a failed receipt (error box, QR caption) is taller than the screen",
-    ("apply-confirm", "floor"): _CARE,
     ("balances", "floor"): _CARE,
-    ("lost-confirm", "floor"): _CARE,
-    ("name-entry", "floor"): _CARE,
-    ("new-pin-refused", "floor"): _CARE,
-    ("id-entry-care", "floor"): _CARE,
-    ("id-entry-wrong", "floor"): _CARE,
 }
 
 
