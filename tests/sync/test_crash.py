@@ -18,8 +18,8 @@ from tests.sync.simproc import BureauSim, queue_counts, start_daemon
 
 pytestmark = pytest.mark.slow
 
-SUBMISSIONS = int(os.environ.get("SYNC_CRASH_SUBMISSIONS", "3000"))
-KILLS = int(os.environ.get("SYNC_CRASH_KILLS", "50"))
+SUBMISSIONS = int(os.environ.get("SYNC_CRASH_SUBMISSIONS", "2000"))
+KILLS = int(os.environ.get("SYNC_CRASH_KILLS", "30"))
 BUREAU_RESTARTS = 4
 FAULTS = {"latency_ms": 15, "error_rate": 0.08, "drop_rate": 0.05, "throttle_rate": 0.05,
           "retry_after_s": 1, "seed": 7}
