@@ -136,7 +136,7 @@ KIOSK_LIVENESS_MODEL_DIR=$cache/models PYTHON_FOR_PIP=$src/.venv/bin/python \
     bash "$src/scripts/fetch-models.sh" "$cache/models"
 rm -rf "$root/src"
 mkdir -p "$root/src/models"
-git -C "$src" ls-files -z --cached |
+git -C "$src" ls-files -z --cached --others --exclude-standard |
     tar -C "$src" --null --ignore-failed-read -T - -cf - 2> /dev/null | tar -xf - -C "$root/src"
 cp "$cache"/models/*.tflite "$root/src/models/"
 # mmdebstrap writes no /etc/hosts; without it "localhost" does not resolve (the sync tests'
