@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pygame
 
 from kiosk.screens.base import Screen
-from kiosk.screens.entry import _draw_error
+from kiosk.screens.entry import _draw_error, error_height
 from kiosk.screens.theme import COLORS
 from kiosk.screens.widgets import Button
 
@@ -123,16 +123,19 @@ class ResultScreen(Screen):
             self.reference_px = size
             y = ui.draw_lines(surf, lines, size, COLORS["text"], a.x, y, bold=True, align="left") + th.px(10)
         if self.qr:
-            # Landscape: beside the text. Portrait: below it. The QR survives a failed receipt.
-            qr_rect = (pygame.Rect(a.right - qr_col // 2 - qr_side // 2, a.y, qr_side, qr_side) if not th.portrait
-                       else pygame.Rect(a.centerx - qr_side // 2, y + th.px(20), qr_side, qr_side))
+            # Landscape: beside the text. Portrait: below it, its caption beside it. The QR survives a
+            # failed receipt.
+            if not th.portrait:
+                qr_rect = pygame.Rect(a.right - qr_col // 2 - qr_side // 2, a.y, qr_side, qr_side)
+                cap = pygame.Rect(a.right - qr_col, qr_rect.bottom + th.px(8), qr_col, th.lines_h("small", 3))
+            else:
+                qr_rect = pygame.Rect(a.x, y + th.px(20), qr_side, qr_side)
+                cap = pygame.Rect(qr_rect.right + th.px(30), qr_rect.y, a.right - qr_rect.right - th.px(30), qr_side)
             draw_qr(surf, self.qr, qr_rect)
-            cap = (pygame.Rect(a.right - qr_col, qr_rect.bottom + th.px(8), qr_col, th.px(120)) if not th.portrait
-                   else pygame.Rect(qr_rect.centerx - (qr_side + th.px(200)) // 2, qr_rect.bottom + th.px(8),
-                                    qr_side + th.px(200), th.px(80)))
-            cap_y = ui.draw_text(surf, self.qr_caption, "small", COLORS["muted"], cap, 3)
+            ui.draw_text(surf, self.qr_caption, "small", COLORS["muted"], cap, 3,
+                         align="left" if th.portrait else "center")
             if th.portrait:
-                y = cap_y + th.px(10)
+                y = qr_rect.bottom + th.px(10)
         if self.receipt_note:
             self._draw_receipt_note(surf, y, text_w)
         super().draw(surf)
@@ -140,8 +143,16 @@ class ResultScreen(Screen):
     def _draw_facts(self, surf: pygame.Surface, y: int, text_w: int) -> int:
         """What the citizen came for (a certification's validity, a balance): label, then value."""
         ui, th, a = self.ui, self.ui.theme, self.area
-        font = ui.text.font(th.font_px("body"))
+        font, bold = ui.text.font(th.font_px("body")), ui.text.font(th.font_px("body"), True)
         label_w = min(int(text_w * 0.45), max((font.size(ui.t(label))[0] for label, _ in self.facts), default=0))
+        if any(font.size(ui.t(label))[0] > label_w or label_w + bold.size(value)[0] + th.px(30) > text_w
+               for label, value in self.facts):
+            for label, value in self.facts:  # no room side by side: each label with its value under it
+                y = ui.draw_text(surf, label, "body", COLORS["muted"], pygame.Rect(a.x, y, text_w,
+                                 th.lines_h("body", 2)), 2, align="left")
+                size, lines = ui.text.fit(value, th.font_px("body"), text_w, 2, bold=True)
+                y = ui.draw_lines(surf, lines, size, COLORS["text"], a.x, y, bold=True, align="left") + th.px(10)
+            return y
         for label, value in self.facts:
             ui.draw_text(surf, label, "body", COLORS["muted"], pygame.Rect(a.x, y, label_w + th.px(12), th.lines_h("body")), 1,
                          align="left")
@@ -151,19 +162,24 @@ class ResultScreen(Screen):
         return y
 
     def _draw_receipt_note(self, surf: pygame.Surface, y: int, text_w: int) -> None:
+        """The receipt's state above the buttons, in boxes sized in lines of text."""
         ui, th, a = self.ui, self.ui.theme, self.area
         bottom = self.actions_top - th.px(20)
-        top = max(y, bottom - th.px(230 if self.receipt_failed else 170))
-        note = pygame.Rect(a.x, top, text_w, max(0, bottom - top))
         if self.receipt_note == "result.receipt_printed":
-            ui.draw_text(surf, self.receipt_note, "body", COLORS["text"], note, 2, align="left")
-        else:  # the receipt failed: say so plainly, and the ways to the reference without a phone
-            err = pygame.Rect(note.x, note.y, note.width, min(note.height, th.px(100)))
-            _draw_error(ui, surf, err, self.receipt_note)
-            help_key = "result.no_receipt_reprint" if self.on_reprint is not None else "result.no_receipt_staff"
-            room = pygame.Rect(note.x, err.bottom + th.px(10), note.width, note.bottom - err.bottom - th.px(10))
-            if room.height >= 2 * int(th.font_px("body") * 1.3):  # else (small screen, large text) the buttons say it
-                ui.draw_text(surf, help_key, "body", COLORS["text"], room, 2, align="left")
+            top = max(y, bottom - th.lines_h("body", 2))
+            ui.draw_text(surf, self.receipt_note, "body", COLORS["text"], pygame.Rect(a.x, top, text_w,
+                         max(0, bottom - top)), 2, align="left")
+            return
+        # the receipt failed: say so plainly, and the ways to the reference without a phone
+        err_h = error_height(ui, text_w, self.receipt_note)
+        help_key = "result.no_receipt_reprint" if self.on_reprint is not None else "result.no_receipt_staff"
+        n = len(ui.text.wrap(ui.t(help_key), th.font_px("body"), text_w))
+        top = max(y, bottom - err_h - th.px(10) - th.lines_h("body", n))
+        err = pygame.Rect(a.x, top, text_w, max(0, min(err_h, bottom - top)))
+        _draw_error(ui, surf, err, self.receipt_note)
+        room = pygame.Rect(a.x, err.bottom + th.px(10), text_w, bottom - err.bottom - th.px(10))
+        if room.height >= th.lines_h("body", n):  # else (small screen, large text) the buttons say it
+            ui.draw_text(surf, help_key, "body", COLORS["text"], room, n, align="left")
 
 
 class TableScreen(Screen):
@@ -284,8 +300,37 @@ class TimelineScreen(Screen):
         ui, th, a = self.ui, self.ui.theme, self.area
         y = ui.draw_text(surf, self.heading, "body", COLORS["text"], pygame.Rect(a.x, a.y, a.width, th.px(90)), 2,
                          bold=True, align="left", **self.fields) + th.px(10)
-        note_h = th.px(170) if self.note else 0
-        step = min(th.px(110), (a.bottom - y - th.button_h - note_h - th.px(30)) // max(1, len(self.stages)))
+        bottom = a.bottom - th.button_h - th.px(20)
+        body, n = th.font_px("body"), max(1, len(self.stages))
+        note_text = ui.t(self.note, **self.fields) if self.note else ""
+        note_h = th.lines_h("body", len(ui.text.wrap(note_text, body, a.width))) + th.px(10) if self.note else 0
+        width, note = a.width, pygame.Rect(a.x, bottom - note_h, a.width, note_h)
+        if self.note and not th.portrait and n * (th.lines_h("body") + th.px(6)) > note.y - y:
+            width = self._stages_width()  # no room for both, one above the other: the note beside the stages
+            note = pygame.Rect(a.x + width + th.margin, y, a.width - width - th.margin, bottom - y)
+        step = min(th.px(110), ((bottom if width < a.width else note.y) - y) // n)
+        self._draw_stages(surf, y, step, width)
+        if self.note:
+            lines = len(ui.text.wrap(note_text, body, note.width))
+            ui.draw_text(surf, self.note, "body", COLORS["text"], note, max(4, lines), align="left", **self.fields)
+        super().draw(surf)
+
+    def _stages_width(self) -> int:
+        """The stages' column beside the note: the longest stage, its date, and the marks."""
+        ui, th = self.ui, self.ui.theme
+        label = ui.text.font(th.font_px("body"), True)
+        small = ui.text.font(th.font_px("small"))
+        label_w = max((label.size(ui.t(s.key))[0] for s in self.stages), default=0)
+        date_w = max((small.size(s.when)[0] for s in self.stages if s.when), default=0)
+        return min(int(self.area.width * 0.62), th.px(110) + label_w + th.px(30) + date_w + th.px(10))
+
+    def _draw_stages(self, surf: pygame.Surface, y: int, step: int, width: int) -> None:
+        ui, th, a = self.ui, self.ui.theme, self.area
+        small = ui.text.font(th.font_px("small"))
+        date_w = max((small.size(s.when)[0] for s in self.stages if s.when), default=0)
+        date_x = a.x + width - date_w - th.px(10)  # the dates at the right, in landscape from the middle on
+        if not th.portrait and width == a.width:
+            date_x = min(date_x, a.x + a.width // 2 + th.px(60))
         r = th.px(22)
         for i, stage in enumerate(self.stages):
             cy = y + i * step + r
@@ -299,12 +344,7 @@ class TimelineScreen(Screen):
                 ui.text.blit(surf, "✓" if stage.state == "done" else "●", th.font_px("small"), COLORS["on_ok"], True,
                              role="glyph", center=(cx, cy))
             color = COLORS["text"] if stage.state != "pending" else COLORS["muted"]
-            ui.draw_text(surf, stage.key, "body", color, pygame.Rect(cx + th.px(50), cy - r, a.width // 2, step), 1,
-                         bold=stage.state == "current", align="left")
+            ui.draw_text(surf, stage.key, "body", color, pygame.Rect(cx + th.px(50), cy - r,
+                         date_x - cx - th.px(70), step), 1, bold=stage.state == "current", align="left")
             if stage.when:
-                ui.draw_lines(surf, [stage.when], th.font_px("small"), COLORS["muted"], a.x + a.width // 2 + th.px(60),
-                              cy - r, align="left")
-        if self.note:
-            box = pygame.Rect(a.x, a.bottom - th.button_h - note_h - th.px(10), a.width, note_h)
-            ui.draw_text(surf, self.note, "body", COLORS["text"], box, 4, align="left", **self.fields)
-        super().draw(surf)
+                ui.draw_lines(surf, [stage.when], th.font_px("small"), COLORS["muted"], date_x, cy - r, align="left")

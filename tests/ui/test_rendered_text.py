@@ -127,11 +127,6 @@ _CARE = "care mode: the words do not fit their box at 57 px (a box sized in pixe
 # message id is never listed.
 KNOWN: dict[tuple[str, str], str] = {
     ("records-table", "floor"): "the year's records: a month's cell holds one line, below the floor (the grid is being reworked)",
-    ("progress", "floor"): "care mode: six stages and the note do not fit 1080 px at 57 px (needs two columns)",
-    ("activation-done", "floor"): "care mode: a result with a failed receipt (error box, QR caption) is taller than the screen",
-    ("activation-done", "box"): "care mode: a result with a failed receipt (error box, QR caption) is taller than the screen",
-    ("activation-done", "button"): "care mode: a result with a failed receipt (error box, QR caption) is taller than the screen",
-    ("balances", "floor"): _CARE,
 }
 
 
