@@ -62,6 +62,7 @@ SERVICE_COMMANDS = (("logs", "export"), ("queue", "export"), ("queue", "import")
 
 _REPR = re.compile(r"<([\w.]*\.)?(\w+) object at 0x[0-9a-f]+>")
 _EXC_NAMED = re.compile(r"\b[A-Z]\w*(?:Error|Exception): ")
+_EXC_LEFT = re.compile(r"[A-Z][a-z]\w*?(?:Error|Exception)\b")
 _EXC = re.compile(r"\b[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Unavailable|Timeout|Gone|Removed)\((.*?)\)(?=[\s,;]|$)")
 
 
@@ -70,7 +71,9 @@ def plain(text: str) -> str:
     exception's class wrapped round its message (AttributeError('...')) come out as words."""
     text = _REPR.sub(lambda m: m.group(2), text)
     text = _EXC_NAMED.sub("", text)
-    return _EXC.sub(lambda m: m.group(1) or "failed", text)
+    text = _EXC.sub(lambda m: m.group(1) or "failed", text)
+    # what is left (a traceback's last line, a class named on its own): its name in words
+    return _EXC_LEFT.sub(lambda m: " ".join(w.lower() for w in re.findall(r"[A-Z][a-z0-9]*", m.group(0))), text)
 
 
 def problem(exc: BaseException) -> str:
