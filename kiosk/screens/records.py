@@ -46,11 +46,12 @@ class YearScreen(TableScreen):
         gap = th.px(20)
         line = int(th.font_px("body") * 1.3)
         self.heading_h = line + th.px(16)
+        self.shown_totals = list(self.totals)
         if th.portrait:  # the totals under the grid, the buttons in a row at the bottom
             bw = (area.width - gap * (len(actions) - 1)) // max(1, len(actions))
             for i, b in enumerate(actions):
                 b.rect = pygame.Rect(area.x + i * (bw + gap), area.bottom - th.button_h, bw, th.button_h)
-            self.cols = 3
+            self.cols, self.per_row = 3, 1
             band = line * (1 + len(self.totals)) + th.px(30)
             self.totals_box = pygame.Rect(area.x, area.bottom - th.button_h - gap - band, area.width, band)
         else:  # the totals beside the buttons, stacked at the right: the grid gets the height
@@ -58,9 +59,13 @@ class YearScreen(TableScreen):
             for i, b in enumerate(reversed(actions)):  # "done" at the bottom, "print" above it
                 b.rect = pygame.Rect(area.right - bw, area.bottom - (i + 1) * th.button_h - i * gap, bw, th.button_h)
             self.cols = 6
+            width = area.width - bw - gap
+            self.per_row = 2 if self._totals_fit(width // 2 - th.px(20)) else 1
+            if self.per_row == 1:  # the year's two sums only (all years' months are on the receipt):
+                self.shown_totals = self.totals[:2]  # the grid keeps the height its words need
             band = max(len(actions) * th.button_h + (len(actions) - 1) * gap,
-                       line * (1 + -(-len(self.totals) // 2)) + th.px(30))
-            self.totals_box = pygame.Rect(area.x, area.bottom - band, area.width - bw - gap, band)
+                       line * (1 + -(-len(self.shown_totals) // self.per_row)) + th.px(30))
+            self.totals_box = pygame.Rect(area.x, area.bottom - band, width, band)
         n_rows = max(1, -(-len(self.rows) // self.cols))
         top, bottom = area.y + self.heading_h, self.totals_box.y - gap
         cell_gap = th.px(14)
@@ -68,6 +73,15 @@ class YearScreen(TableScreen):
         ch = min(th.px(260), (bottom - top - cell_gap * (n_rows - 1)) // n_rows)
         self.cells = [pygame.Rect(area.x + (i % self.cols) * (cw + cell_gap), top + (i // self.cols) * (ch + cell_gap),
                                   cw, ch) for i in range(len(self.rows))]
+
+    def _totals_fit(self, col_w: int) -> bool:
+        """Whether every total's label and value sit side by side in a column `col_w` wide at the
+        text size (else the totals take one column, and the grid gives up the height)."""
+        th, text = self.ui.theme, self.ui.text
+        plain, bold = text.font(th.font_px("body")), text.font(th.font_px("body"), True)
+        label_w = max((plain.size(self.ui.t(label))[0] for label, _ in self.totals), default=0) + th.px(12)
+        value_w = max((bold.size(value)[0] for _, value in self.totals), default=0) + th.px(20)
+        return label_w + value_w <= col_w
 
     def month_label(self, month: str) -> str:
         """A month (2026-03) as 3月 / Mar: the year is in the heading. Anything else as it came."""
@@ -110,11 +124,12 @@ class YearScreen(TableScreen):
             ui.draw_lines(surf, [status], body, color, inner.x, inner.y + int(body * 1.3), bold=True, align="left")
             inner = pygame.Rect(inner.x, inner.y + int(body * 1.3), inner.width, inner.height - int(body * 1.3))
         y = inner.y + int(body * 1.35)
+        # what the citizen paid, then the employer's part: each at the floor (on two lines where the
+        # cell is narrow) or not at all; the year's totals below and the receipt carry every figure
         for key, col in (("records.cell.personal", PERSONAL), ("records.cell.employer", EMPLOYER)):
-            if y + int(small * 1.25) > inner.bottom:
+            size, lines = ui.text.fit(ui.t(key, amount=row[col]), small, inner.width, 2)
+            if size < small or y + int(small * 1.25) * len(lines) > inner.bottom:
                 break
-            text = ui.t(key, amount=row[col])
-            size, lines = ui.text.fit(text, small, inner.width, 1)
             y = ui.draw_lines(surf, lines, size, COLORS["text"], inner.x, y, align="left") + th.px(4)
 
     def _draw_totals(self, surf: pygame.Surface) -> None:
@@ -130,11 +145,12 @@ class YearScreen(TableScreen):
         ui.draw_text(surf, owed_key, "body", COLORS["danger"] if self.owed_months else COLORS["ok"],
                      pygame.Rect(inner.centerx, inner.y, inner.width // 2, line), 1, bold=True, align="left",
                      n=self.owed_months)
-        per_row = 1 if ui.theme.portrait else 2
+        per_row = self.per_row
         col_w = inner.width // per_row
         font = ui.text.font(th.font_px("body"))
-        label_w = min(int(col_w * 0.6), max((font.size(ui.t(label))[0] for label, _ in self.totals), default=0) + th.px(12))
-        for i, (label, value) in enumerate(self.totals):
+        label_w = min(int(col_w * 0.6), max((font.size(ui.t(label))[0] for label, _ in self.shown_totals), default=0)
+                      + th.px(12))
+        for i, (label, value) in enumerate(self.shown_totals):
             x = inner.x + (i % per_row) * col_w
             y = inner.y + line * (1 + i // per_row)
             ui.draw_text(surf, label, "body", COLORS["muted"], pygame.Rect(x, y, label_w, line), 1, align="left")
