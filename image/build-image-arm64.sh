@@ -113,8 +113,8 @@ for slot in A B; do
 done
 mke2fs -q -t ext4 -L system_a -d "$out/rootfs" "$parts/system_a.ext4" "${system_mib}M"
 mke2fs -q -t ext4 -L system_b "$parts/system_b.ext4" "${system_mib}M"   # empty until the first update
-# Formatted here as plain ext4; issue 17 point 6 moves it to LUKS2 formatted on first boot.
-mke2fs -q -t ext4 -L KIOSKDATA "$parts/data.ext4" "${data_mib}M"
+# The data partition is left blank (zeros, no file system): the kiosk encrypts it (LUKS2, a key
+# bound to the device) and makes its file system on its first boot (kiosk-data-crypt.service).
 
 step "4/4 the disk image: GPT (sfdisk), the partitions written at their offsets"
 img=$out/kiosk-arm64.img
@@ -131,7 +131,7 @@ size=${system_mib}MiB, type=B921B045-1DF0-41C3-AF44-4C6F280D3FAE, name=system_b
 size=${data_mib}MiB, type=0FC63DAF-8483-4772-8E3D-47845D3957E4, name=data
 EOF
 n=0
-for part in config.vfat boot_a.vfat boot_b.vfat system_a.ext4 system_b.ext4 data.ext4; do
+for part in config.vfat boot_a.vfat boot_b.vfat system_a.ext4 system_b.ext4; do   # data: zeros
     n=$((n + 1))
     start=$(sfdisk --json "$img" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][$n-1]['start'])")
     dd if="$parts/$part" of="$img" bs=512 seek="$start" conv=notrunc,sparse status=none
@@ -152,15 +152,19 @@ offset_of() { sfdisk --json "$img" | python3 -c "import json,sys; print(json.loa
              /etc/systemd/system/multi-user.target.wants/kiosk.service /usr/lib/sysusers.d/kiosk.conf \
              /usr/lib/tmpfiles.d/kiosk.conf /usr/lib/udev/rules.d/70-kiosk-printer.rules \
              /etc/rauc/system.conf /usr/lib/rauc/kiosk-tryboot-backend /opt/kiosk/venv/bin/kiosk \
-             /opt/kiosk/models/face_landmark.tflite /etc/kiosk/kiosk.toml /etc/overlayroot.conf; do
+             /opt/kiosk/models/face_landmark.tflite /etc/kiosk/kiosk.toml /etc/overlayroot.conf \
+             /usr/lib/kiosk/kiosk-data-crypt /usr/lib/systemd/system/kiosk-data-crypt.service; do
         debugfs -R "stat $f" "$parts/check.ext4" 2> /dev/null | grep -q '^Inode:' ||
             { echo "MISSING $f"; exit 1; }
         echo "present $f"
     done
     debugfs -R "cat /opt/kiosk/venv/versions.txt" "$parts/check.ext4" 2> /dev/null |
         grep -iE '^(ai-edge-litert|numpy|opencv-python-headless|pygame-ce|pyscard|ssc-kiosk)=='
-    debugfs -R "cat /etc/fstab" "$parts/check.ext4" 2> /dev/null | grep KIOSKDATA
+    debugfs -R "cat /etc/fstab" "$parts/check.ext4" 2> /dev/null | grep '^/dev/mapper/kioskdata '
     rm -f "$parts/check.ext4"
+    echo "--- data (partition 6): blank until the kiosk's first boot encrypts it"
+    cmp -n 1048576 /dev/zero <(dd if="$img" bs=1M skip=$(( $(offset_of 6) / 1048576 )) count=1 status=none)
+    echo "first MiB all zeros"
 } > "$out/layout.txt"
 rm -f "$parts"/*.ext4 "$parts"/*.vfat
 cat "$out/layout.txt"

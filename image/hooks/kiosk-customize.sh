@@ -44,6 +44,12 @@ cat "$src/image/files/fstab.kiosk" >> "$root/etc/fstab"
 install -d -m 0755 "$root/data"
 install -m 0644 "$src/image/files/kiosk-data-layout.service" \
     "$root/usr/lib/systemd/system/kiosk-data-layout.service"
+# The data partition is LUKS2, encrypted on the kiosk's first boot with a key bound to the device
+# (the fstab line of /data requires this unit; files/kiosk-data-crypt says how).
+install -D -m 0755 "$src/image/files/kiosk-data-crypt" "$root/usr/lib/kiosk/kiosk-data-crypt"
+install -m 0644 "$src/image/files/kiosk-data-crypt.service" \
+    "$root/usr/lib/systemd/system/kiosk-data-crypt.service"
+install -D -m 0644 "$src/image/files/data-key.conf" "$root/etc/kiosk/data-key.conf"
 # Per-kiosk TLS files live on the data partition (the image is the same for every kiosk and its
 # root is read-only); the sync unit still reads /etc/kiosk/tls/kiosk.key as its credential.
 rmdir "$root/etc/kiosk/tls"
