@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.bootstrapped
 
-.PHONY: setup test run bench clean lint test-appliance test-arm64
+.PHONY: setup test run bench clean lint test-appliance test-arm64 test-image
 
 setup: $(STAMP)
 
@@ -27,6 +27,12 @@ test-appliance: setup
 # not part of `make test`: tens of minutes under emulation). Caches in /var/tmp/kiosk-arm64.
 test-arm64: setup
 	bash image/test-arm64.sh $(PYTEST_ARGS)
+
+# The arm64 image booted under qemu-system-aarch64 (TCG, no network): units, a frame, liveness on
+# aarch64, a sealed submission, the read-only root, the encrypted data partition, an A/B update
+# and its fallback (root needed; not part of `make test`: each emulated boot takes minutes).
+test-image: setup
+	bash image/test-image.sh
 
 run: setup
 	$(PY) -m simulators.launch -- $(PY) -m kiosk run --sim $(RUN_ARGS)

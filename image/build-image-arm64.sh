@@ -61,26 +61,56 @@ if [[ ! -f $out/dev-rauc-ca.pem ]]; then
         -keyout "$out/dev-rauc-ca.key" -out "$out/dev-rauc-ca.pem" 2> /dev/null
 fi
 
-step "2/4 the root file system: mmdebstrap with the layer's packages and its customize hook"
+step "2/4 the root file system: mmdebstrap with the layer's packages, then its customize hook"
+# Two caches: the packages (slow under qemu-user, tens of minutes) change rarely; the kiosk's
+# own files (the customize hook's inputs) change often and take a few minutes to apply to a
+# copy of the packaged root. The hook is the same either way; mmdebstrap would run it as its
+# customize hook with /proc and /dev mounted, and so does this step.
 mapfile -t packages < <(layer_packages)
 packages+=("${base_packages[@]}")
-stamp=$( (printf '%s\n' "$mirror" "${packages[@]}"; cat "$wheels/.kiosk-stamp";
-          git -C "$src" ls-files -s image/hooks image/files image/rauc systemd scripts/appliance-install.sh \
-              scripts/appliance-venv.sh) | sha256sum | cut -c1-16)
+base_stamp=$(printf '%s\n' "$mirror" "${packages[@]}" | sha256sum | cut -c1-16)
+if [[ $(cat "$out/base.stamp" 2> /dev/null) != "$base_stamp" ]]; then
+    rm -rf "$out/base" "$out/base.tmp"
+    # shellcheck disable=SC2016  # the hooks' $1 is the root, expanded by mmdebstrap's shell
+    mmdebstrap --quiet --arch=arm64 --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" \
+        --customize-hook='echo ssc-kiosk > "$1/etc/hostname"' \
+        --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*_Packages' \
+        bookworm "$out/base.tmp" "$mirror"
+    mv "$out/base.tmp" "$out/base"
+    echo "$base_stamp" > "$out/base.stamp"
+else
+    echo "  packages: cached"
+fi
+# The image's wheels: the dependencies from the aarch64 wheelhouse, the kiosk's own wheel built
+# now from this tree (the wheelhouse's may be older than the code).
+image_wheels=$out/wheels
+rm -rf "$image_wheels"
+mkdir -p "$image_wheels"
+cp -l "$wheels"/*.whl "$image_wheels/" 2> /dev/null || cp "$wheels"/*.whl "$image_wheels/"
+rm -f "$image_wheels"/ssc_kiosk-*.whl
+PIP_CONFIG_FILE=/dev/null "$src/.venv/bin/python" -m pip --disable-pip-version-check wheel --quiet \
+    --no-deps -w "$image_wheels" "$src"
+# The hook's inputs by content (the working tree, as the developer sees it).
+stamp=$( (echo "$base_stamp"; cat "$wheels/.kiosk-stamp";
+          cd "$src" && find image/hooks image/files image/rauc systemd scripts/appliance-install.sh \
+              scripts/appliance-venv.sh kiosk simulators pyproject.toml -type f ! -name '*.pyc' -print0 |
+              sort -z | xargs -0 sha256sum) |
+        sha256sum | cut -c1-16)
 if [[ $(cat "$out/rootfs.stamp" 2> /dev/null) != "$stamp" ]]; then
     rm -rf "$out/rootfs" "$out/rootfs.tmp"
-    # shellcheck disable=SC2016  # the hooks' $1 is the root, expanded by mmdebstrap's shell
-    IGconf_kiosk_srcdir=$src IGconf_kiosk_wheelhouse=$wheels IGconf_kiosk_models=$models \
+    cp -a "$out/base" "$out/rootfs.tmp"
+    mount -t proc proc "$out/rootfs.tmp/proc"
+    mount --rbind /dev "$out/rootfs.tmp/dev"
+    trap 'umount -R "$out/rootfs.tmp/dev" "$out/rootfs.tmp/proc" 2> /dev/null || true' EXIT
+    IGconf_kiosk_srcdir=$src IGconf_kiosk_wheelhouse=$image_wheels IGconf_kiosk_models=$models \
     IGconf_kiosk_rauc_keyring=$out/dev-rauc-ca.pem \
-        mmdebstrap --quiet --arch=arm64 --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" \
-            --customize-hook="bash $src/image/hooks/kiosk-customize.sh \"\$1\"" \
-            --customize-hook='echo ssc-kiosk > "$1/etc/hostname"' \
-            --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*_Packages' \
-            bookworm "$out/rootfs.tmp" "$mirror"
+        bash "$src/image/hooks/kiosk-customize.sh" "$out/rootfs.tmp"
+    umount -R "$out/rootfs.tmp/dev" "$out/rootfs.tmp/proc"
+    trap - EXIT
     mv "$out/rootfs.tmp" "$out/rootfs"
     echo "$stamp" > "$out/rootfs.stamp"
 else
-    echo "  cached"
+    echo "  kiosk files: cached"
 fi
 du -sh "$out/rootfs/" | sed 's/^/  /'
 
@@ -90,6 +120,12 @@ step "3/4 the partition images (no loop devices: made from directories)"
 [[ -s $out/rootfs/etc/hosts ]] ||
     printf '127.0.0.1\tlocalhost\n127.0.1.1\tssc-kiosk\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
         > "$out/rootfs/etc/hosts"
+# The firmware's partition, where the tryboot backend (image/rauc/tryboot-backend.sh) keeps
+# autoboot.txt: on a Pi build rpi-image-gen's layout mounts it; here this layout does.
+mkdir -p "$out/rootfs/boot/bootloader"
+grep -q ' /boot/bootloader ' "$out/rootfs/etc/fstab" ||
+    echo 'PARTLABEL=config  /boot/bootloader  vfat  defaults,noatime,umask=0077,x-systemd.device-timeout=60s  0  0' \
+        >> "$out/rootfs/etc/fstab"
 parts=$out/parts
 rm -rf "$parts"
 mkdir -p "$parts/config" "$parts/boot"

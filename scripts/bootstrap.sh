@@ -14,6 +14,9 @@ APT_PACKAGES=(
     libfuse3-3          # tests/faults: the power-cut file system (mfusepy loads it)
     fuse3               # ... and fusermount3 to mount and unmount it
     sqlite3             # .recover salvages a quarantined outbox file
+    fdisk               # tests/appliance: the image harness reads a GPT (sfdisk) ...
+    dosfstools          # ... makes and reads FAT boot partitions (mkfs.vfat, mtools)
+    mtools
 )
 
 missing=()
