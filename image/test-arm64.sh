@@ -128,6 +128,18 @@ if [[ $(cat "$root$venv/.kiosk-stamp" 2> /dev/null) != "$wheel_stamp" ]]; then
 else
     echo "  cached"
 fi
+# The kiosk itself from this tree: the wheelhouse's own ssc-kiosk wheel is only as new as the
+# wheelhouse (its stamp follows pyproject.toml), and the `kiosk` command the tests run is the
+# venv's, not the source tree's.
+rm -rf "$cache/kiosk-wheel"
+PIP_CONFIG_FILE=/dev/null "$src/.venv/bin/python" -m pip --disable-pip-version-check wheel --quiet \
+    --no-deps -w "$cache/kiosk-wheel" "$src"
+mkdir -p "$root/tmp/kiosk-wheel"
+kiosk_whl=$(basename "$(ls "$cache"/kiosk-wheel/ssc_kiosk-*.whl)")
+cp "$cache/kiosk-wheel/$kiosk_whl" "$root/tmp/kiosk-wheel/"
+in_root "$venv/bin/python" -m pip --disable-pip-version-check install --quiet --no-index --no-deps \
+    --force-reinstall "/tmp/kiosk-wheel/$kiosk_whl"
+rm -rf "$root/tmp/kiosk-wheel"
 grep -iE '^(ai-edge-litert|numpy|opencv-python-headless|pygame-ce|pyscard)==' "$root$venv/versions.txt" |
     sed 's/^/  /'
 
