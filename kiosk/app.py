@@ -26,6 +26,7 @@ SIM_OVERRIDES: dict[str, Any] = {
     "devices.gpio": "mock",
     "devices.idcard": "sim",  # a resident ID card reader on a pseudo-terminal, 王秀英's card on it
     "kiosk.data_dir": "out/sim-data",
+    "maintenance.stick_dir": "out/sim-stick",  # a folder stands in for the USB stick
     "ui.fullscreen": False,
     "ui.kiosk_mode": False,
     "ui.resolution": "1920x1080",
@@ -143,6 +144,7 @@ def _back_office(cfg: Config, devices: Any, services: Any, monitor: Any, cfg_loa
     from kiosk.services.container import QueueControl
     from kiosk.services.diagnostics import Diagnostics
     from kiosk.services.maintenance import MaintenanceContext
+    from kiosk.services.stick import Stick
 
     audit = AuditLog(cfg.data_dir / "audit.db")
     # a lambda, not maintenance.cfg: maintenance is made below, from this diagnostics
@@ -150,7 +152,8 @@ def _back_office(cfg: Config, devices: Any, services: Any, monitor: Any, cfg_loa
                               audit=audit, log_level=cfg["log.level"],
                               sync=QueueControl(services.outbox, services.sync),
                               printer_test=lambda: _print_test(services, cfg),
-                              printer_failures=lambda: services.printing.recent_failures)
+                              printer_failures=lambda: services.printing.recent_failures,
+                              stick=Stick(lambda: maintenance.cfg(), inline=cfg["devices.gpio"] == "mock"))  # noqa: PLW0108
     maintenance = MaintenanceContext(cfg_loader or (lambda: cfg), audit, diagnostics, devices.gpio)
     if config_problem:
         audit.append("config_error", problem=config_problem[:300])

@@ -261,8 +261,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("sync.bureau_public_key_file", str, "/etc/kiosk/tls/bureau-hpke-public.pem",
         "The bureau's public key that queued submissions are sealed to."),
     Key("sync.socket_path", str, "/run/kiosk/sync.sock", "UNIX socket where the sync daemon answers the UI."),
-    Key("sync.query_timeout_s", float, 10.0, "How long the UI waits for a live query.", min=1, max=60,
-        technician=True),
+    Key("sync.query_timeout_s", float, 10.0, "How long the UI waits for a live query.", min=1, max=60, technician=True),
     Key("sync.request_timeout_s", float, 10.0, "Timeout of one HTTPS call to the bureau.", min=1, max=120),
     Key("sync.batch_size", int, 50, "Submissions sent per request.", min=1, max=500),
     Key("sync.backoff_base_s", float, 1.0, "First retry delay after a failure.", min=0.01, max=60),
@@ -292,8 +291,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("liveness.cue_delay_max_s", float, 4.0, "Longest random pause before a cue.", min=1, max=10),
     Key("liveness.response_min_s", float, 0.2, "Earliest an opening may start after its cue.", min=0, max=1),
     Key("liveness.response_max_s", float, 1.6, "Latest an opening may start after its cue.", min=0.8, max=4),
-    Key("liveness.mouth_closed", float, 0.10, "Mouth ratio below which the mouth counts as closed.",
-        min=0.02, max=0.3),
+    Key("liveness.mouth_closed", float, 0.10, "Mouth ratio below which the mouth counts as closed.", min=0.02, max=0.3),
     Key("liveness.mouth_open", float, 0.30, "Mouth ratio above which the mouth counts as open.", min=0.15, max=0.6),
     Key("liveness.detect_interval_s", float, 1.0, "Detector rerun while tracking, to spot a second face.",
         min=0.2, max=5),
@@ -348,6 +346,8 @@ SCHEMA: tuple[Key, ...] = (
         "waits for the PIN on standard input (a script pipes it at once).", min=1, max=300),
     Key("maintenance.gesture_taps", int, 5, "Taps in the top-left corner that open the PIN prompt.", min=3, max=10),
     Key("maintenance.gesture_window_s", float, 3.0, "Time window for those taps.", min=1, max=10),
+    Key("maintenance.stick_dir", str, "/run/kiosk-stick", "Where the USB stick is mounted (kiosk-stick@.service) "
+        "for the menu's USB stick page (with devices.gpio = mock: any folder, the tasks run in the UI)."),
     Key("ui.dim_after_s", float, 120.0, "Dim the idle home screen after this long; presence or a touch wakes it.",
         min=10, max=3600, technician=True),
     # --- logging

@@ -12,7 +12,7 @@ from kiosk import cli
 from tests.conftest import ROOT
 
 COMMANDS = ["run", "check-config", "config", "sync", "printer", "maintenance", "liveness", "card", "provision", "queue",
-            "idcard", "logs", "update"]
+            "idcard", "logs", "update", "stick"]
 
 
 def _commands(help_text: str) -> list[str]:

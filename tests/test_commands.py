@@ -74,6 +74,7 @@ COVERED = {
     "kiosk logs export --to DIR [--since WHEN] [--journal-dir DIR]": "test_logs_export_and_verify_commands",
     "kiosk logs verify DIR --cert PEM": "test_logs_export_and_verify_commands",
     "kiosk update install --from DIR": "test_update_install_command",
+    "kiosk stick run TASK": "test_stick_run_command",
 }
 
 
@@ -553,6 +554,27 @@ def test_update_install_command(tmp_path):
     res = kiosk("update", "install", "--from", str(stick), env=env_for(tmp_path, PATH=str(tmp_path / "bin")))
     expect(usage, res, 0)
     assert record.read_text().split() == ["install", str(stick / "kiosk-1.4.0.raucb")]
+
+
+def test_stick_run_command(tmp_path):
+    """The maintenance menu's root helper: the outcome left in the data directory for the menu."""
+    usage, stick = "kiosk stick run TASK", tmp_path / "stick"
+    env = env_for(tmp_path, KIOSK_MAINTENANCE_STICK_DIR=str(stick))
+    stick.mkdir()
+    res = kiosk("stick", "run", "queue-export", env=env)  # a folder, not a mounted stick: never written
+    expect(usage, res, 1)
+    assert not list(stick.iterdir())
+    env["KIOSK_GPIO"] = "mock"  # simulated devices: any folder stands in for the stick
+    stick.rmdir()
+    res = kiosk("stick", "run", "queue-export", env=env)
+    expect(usage, res, 1)
+    outcome = json.loads((tmp_path / "data" / "stick" / "queue-export.json").read_text())
+    assert (outcome["key"], outcome["ok"]) == ("no_stick", False)
+    stick.mkdir()
+    expect(usage, kiosk("stick", "run", "queue-export", env=env), 0)
+    outcome = json.loads((tmp_path / "data" / "stick" / "queue-export.json").read_text())
+    assert (outcome["key"], outcome["fields"]["n"]) == ("queue_empty", 0)
+    assert (stick / "kiosk-queue-KIOSK-0001" / "manifest.json").is_file()
 
 
 # --- the card reader, on the card stack (pcscd + vpcd + the card emulator) ---------------------

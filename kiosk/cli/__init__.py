@@ -20,7 +20,8 @@ from kiosk import __version__, config
 # fails to import is a bug and says so, rather than the command vanishing from the list.
 SUBCOMMAND_MODULES = ("kiosk.cli.sync", "kiosk.cli.printer", "kiosk.cli.maintenance",
                       "kiosk.cli.liveness", "kiosk.cli.card", "kiosk.cli.provision", "kiosk.cli.queue",
-                      "kiosk.cli.idcard", "kiosk.cli.logs", "kiosk.cli.update")
+                      "kiosk.cli.idcard", "kiosk.cli.logs", "kiosk.cli.update",
+                      "kiosk.cli.stick")
 
 
 def _parser() -> argparse.ArgumentParser:

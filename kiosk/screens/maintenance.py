@@ -109,12 +109,14 @@ class MaintenanceScreen(Screen):
         self.settings = SettingsPanel(ui, self)
         self.refresh_s = 1.0
         self._refreshed = -1e9
+        self.running: tuple[str, float] | None = None  # an action on a worker, and since when
+        self.nav_buttons: list[Button] = []
 
     # ------------------------------------------------------------------ layout
     def layout(self, area: pygame.Rect) -> None:
         super().layout(area)
         th = self.ui.theme
-        nav_w = th.px(330) if not th.portrait else area.width
+        nav_w = th.px(500) if not th.portrait else area.width
         names = [*PAGES, "exit"]
         if th.portrait:  # nav as a grid of small buttons above the page
             cols, bh = 4, th.px(100)
@@ -125,12 +127,17 @@ class MaintenanceScreen(Screen):
                 self._nav(name, pygame.Rect(area.x + c * (bw + th.px(10)), area.y + r * (bh + th.px(10)), bw, bh))
             self.content = pygame.Rect(area.x, area.y + rows * (bh + th.px(10)) + th.px(10), area.width,
                                        area.height - rows * (bh + th.px(10)) - th.px(10))
-        else:
-            bh = (area.height - (len(names) - 1) * th.px(8)) // len(names)
-            for i, name in enumerate(names):
-                self._nav(name, pygame.Rect(area.x, area.y + i * (bh + th.px(8)), nav_w, bh))
+        else:  # two columns of pages (one column of 13 left labels under the technician floor), exit below
+            gap = th.px(8)
+            rows = (len(PAGES) + 1) // 2 + 1
+            bh, bw = (area.height - (rows - 1) * gap) // rows, (nav_w - gap) // 2
+            for i, name in enumerate(PAGES):
+                r, c = divmod(i, 2)
+                self._nav(name, pygame.Rect(area.x + c * (bw + gap), area.y + r * (bh + gap), bw, bh))
+            self._nav("exit", pygame.Rect(area.x, area.y + (rows - 1) * (bh + gap), nav_w, bh))
             self.content = pygame.Rect(area.x + nav_w + th.margin, area.y, area.width - nav_w - th.margin,
                                        area.height)
+        self.nav_buttons = [b for b in self.buttons if b.name.startswith("nav-")]
         self._load_page()
 
     def _nav(self, name: str, rect: pygame.Rect) -> None:
@@ -153,7 +160,8 @@ class MaintenanceScreen(Screen):
     def _load_page(self) -> None:
         self.page = self.ui.maintenance.diagnostics.page(self.page_id)
         self._refreshed = self.ui.clock.monotonic()
-        self.buttons = [b for b in self.buttons if b.name.startswith("nav-")]
+        # the menu's own buttons (a confirmation shows only its two, so they are kept aside here)
+        self.buttons = list(self.nav_buttons)
         th, c = self.ui.theme, self.content
         if self.page_id == "settings":
             self.buttons += self.settings.layout(c)
@@ -168,8 +176,8 @@ class MaintenanceScreen(Screen):
             for i, action in enumerate(actions):
                 r, col = divmod(i, cols)
                 rect = pygame.Rect(c.x + col * (bw + th.px(12)), top + r * (bh + th.px(12)), bw, bh)
-                self.buttons.append(Button(rect, action.label, partial(self._action, action),
-                                           "secondary", enabled=action.enabled, name=f"act-{action.id}"))
+                self.buttons.append(Button(rect, action.label, partial(self._action, action), "secondary",
+                                           enabled=action.enabled and self.running is None, name=f"act-{action.id}"))
         if self.page.lines:
             sw = th.px(120)
             self.buttons.append(Button(pygame.Rect(c.right - sw, c.y, sw, th.button_h), "diag.scroll_up",
@@ -209,8 +217,12 @@ class MaintenanceScreen(Screen):
 
     def _run(self, action_id: str) -> None:
         diag = self.ui.maintenance.diagnostics
-        self.ui.workers.submit(f"diag-{action_id}", diag.act, self.page_id, action_id,
-                               on_done=lambda job: self._load_page())
+        self.running = (action_id, self.ui.clock.monotonic())
+        self.ui.workers.submit(f"diag-{action_id}", diag.act, self.page_id, action_id, on_done=self._done)
+
+    def _done(self, job: Any) -> None:
+        self.running = None
+        self._load_page()
 
     def _confirm_box(self) -> pygame.Rect:
         th, c = self.ui.theme, self.content
@@ -221,7 +233,7 @@ class MaintenanceScreen(Screen):
         mctx = self.ui.maintenance
         if self.ui.last_touch_at > self.last_touch:
             self.last_touch = self.ui.last_touch_at
-        if now - self.last_touch >= self.ui.maintenance.idle_s():
+        if self.running is None and now - self.last_touch >= self.ui.maintenance.idle_s():  # not mid-task
             self.exit("idle")
             return
         if self.via == "door" and not mctx.door_open():
@@ -253,6 +265,7 @@ class MaintenanceScreen(Screen):
                                      height=4 * int(size * 1.25))  # a long value: more lines, not tiny
             y2 = ui.draw_lines(surf, lines, fit, color, value_rect.x, y, align="left")
             y = max(y2, y + int(size * 1.3)) + th.px(6)
+        y = self._draw_note(surf, y)
         if self.page.preview is not None:
             self._draw_preview(surf, pygame.Rect(c.x, y, c.width, c.bottom - y - th.button_h - th.margin))
         if self.page.lines:
@@ -266,6 +279,25 @@ class MaintenanceScreen(Screen):
                          box.inflate(-2 * th.margin, -2 * th.margin), 3, bold=True)
             for b in self.buttons:
                 b.draw(ui, surf)
+
+    def _draw_note(self, surf: pygame.Surface, y: int) -> int:
+        """The page's sentence for the technician (a stick task's outcome, or 'working' while an
+        action runs), above the action buttons."""
+        ui, th, c = self.ui, self.ui.theme, self.content
+        fields: dict[str, Any] = {}
+        if self.running is not None:
+            key, fields, color = "diag.working", {"s": int(ui.clock.monotonic() - self.running[1])}, COLORS["text"]
+        elif self.page.note:
+            key, fields = self.page.note, self.page.note_fields
+            color = COLORS[STATE_COLORS[self.page.note_state]] if self.page.note_state in STATE_COLORS \
+                else COLORS["text"]
+        else:
+            return y
+        tops = [b.rect.y for b in self.buttons if b.name.startswith("act-")]
+        bottom = min(tops, default=c.bottom) - th.px(12)
+        box = pygame.Rect(c.x, y + th.px(10), c.width, max(0, bottom - y - th.px(10)))
+        lines = max(1, box.height // int(th.font_px("small") * 1.25))
+        return ui.draw_text(surf, key, "small", color, box, min(lines, 5), align="left", **fields) + th.px(6)
 
     def _readable(self, value: str) -> str:
         """A value with the message ids it carries (a health reason) in words, as citizens see them."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import platform
-import re
 import shutil
 import socket
 import subprocess
@@ -22,64 +21,17 @@ from kiosk.domain.masking import mask_card, mask_id, mask_name
 from kiosk.hw.health import DeviceHealth
 from kiosk.runtime.logs import RING
 from kiosk.services.audit import AuditLog
+from kiosk.services.pages import Action, Page, Row, plain, problem
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Row:
-    label: str  # message id
-    value: str  # technical value: numbers, names, states (not translated)
-    state: str = ""  # "", "ok", "warn", "bad": drawn with a word as well as a colour
-    literal: bool = False  # label is a technical name given by a device (ATR, fps), not a message id
-
-
-@dataclass(frozen=True)
-class Action:
-    id: str
-    label: str  # message id
-    confirm: bool = False
-    enabled: bool = True
-
-
-@dataclass(frozen=True)
-class Page:
-    id: str
-    title: str  # message id
-    rows: tuple[Row, ...] = ()
-    actions: tuple[Action, ...] = ()
-    lines: tuple[str, ...] = ()
-    preview: Any = None  # an RGB numpy frame for the camera page
-
-
-PAGES = ("reader", "camera", "printer", "gpio", "network", "system", "queue", "logs", "audit",
+PAGES = ("reader", "camera", "printer", "gpio", "network", "system", "queue", "logs", "audit", "stick",
          "settings", "power")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # The stick procedures (docs/runbook-provisioning.md), named on the system page for a root shell.
 SERVICE_COMMANDS = (("logs", "export"), ("queue", "export"), ("queue", "import"), ("update", "install"),
                     ("config", "set"))
-
-
-_REPR = re.compile(r"<([\w.]*\.)?(\w+) object at 0x[0-9a-f]+>")
-_EXC_NAMED = re.compile(r"\b[A-Z]\w*(?:Error|Exception): ")
-_EXC_LEFT = re.compile(r"[A-Z][a-z]\w*?(?:Error|Exception)\b")
-_EXC = re.compile(r"\b[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Unavailable|Timeout|Gone|Removed)\((.*?)\)(?=[\s,;]|$)")
-
-
-def plain(text: str) -> str:
-    """A technician's reading of a value or a log line: Python's "<x.Y object at 0x..>" and an
-    exception's class wrapped round its message (AttributeError('...')) come out as words."""
-    text = _REPR.sub(lambda m: m.group(2), text)
-    text = _EXC_NAMED.sub("", text)
-    text = _EXC.sub(lambda m: m.group(1) or "failed", text)
-    # what is left (a traceback's last line, a class named on its own): its name in words
-    return _EXC_LEFT.sub(lambda m: " ".join(w.lower() for w in re.findall(r"[A-Z][a-z0-9]*", m.group(0))), text)
-
-
-def problem(exc: BaseException) -> str:
-    """What went wrong, in the exception's own words, without its Python class name."""
-    words = str(exc).strip().strip("'\"")
-    return plain(words) if words else "failed, no detail given"
 
 
 def health_row(h: DeviceHealth | None) -> Row:
@@ -101,6 +53,7 @@ class Diagnostics:
     power: Any = None  # an object with restart_app(), reboot(), shutdown()
     printer_test: Callable[[], str] | None = None  # prints a test receipt, returns an outcome text
     printer_failures: Callable[[], Any] | None = None  # recent receipts that did not print
+    stick: Any = None  # kiosk.services.stick.Stick: the USB stick page and its tasks
     log_level: str = "info"
     results: dict[str, str] = field(default_factory=dict)  # last action result per page
     previews: dict[str, Any] = field(default_factory=dict)  # camera snapshot with the detection drawn
@@ -251,6 +204,11 @@ class Diagnostics:
     def _page_audit(self) -> Page:
         return Page("audit", "diag.page.audit", (), (), tuple(e.line() for e in self.audit.recent(300)))
 
+    def _page_stick(self) -> Page:
+        if self.stick is None:
+            return Page("stick", "diag.page.stick", (Row("diag.stick.state", "not available", "bad"),))
+        return self.stick.page(self.results.get("stick"))
+
     def _page_settings(self) -> Page:
         return Page("settings", "diag.page.settings")  # drawn from the config schema by the screen
 
@@ -281,6 +239,9 @@ class Diagnostics:
             elif action_id == "export_dead" and self.sync is not None:
                 target = Path(self.cfg()["kiosk.data_dir"]) / "export" / f"dead-{int(time.time())}.jsonl"
                 self.results["queue"] = str(self.sync.export_dead(target))
+            elif page_id == "stick" and self.stick is not None:
+                self.results.pop("stick", None)
+                self.stick.act(action_id)
             elif action_id in ("restart_app", "reboot", "shutdown") and self.power is not None:
                 getattr(self.power, action_id)()
         except Exception as exc:
