@@ -19,14 +19,19 @@ put() {  # put MODE SOURCE DEST (DEST relative to ROOT)
 
 put 0644 kiosk.service                      usr/lib/systemd/system/kiosk.service
 put 0644 kiosk-sync.service                 usr/lib/systemd/system/kiosk-sync.service
+put 0644 kiosk-stick@.service                usr/lib/systemd/system/kiosk-stick@.service
+put 0644 kiosk-stick-task@.service           usr/lib/systemd/system/kiosk-stick-task@.service
+put 0755 stick/kiosk-stick                   usr/lib/kiosk/kiosk-stick
 put 0644 sysusers.d/kiosk.conf              usr/lib/sysusers.d/kiosk.conf
 put 0644 tmpfiles.d/kiosk.conf              usr/lib/tmpfiles.d/kiosk.conf
 put 0644 udev/70-kiosk-printer.rules        usr/lib/udev/rules.d/70-kiosk-printer.rules
+put 0644 udev/71-kiosk-stick.rules          usr/lib/udev/rules.d/71-kiosk-stick.rules
 put 0644 system.conf.d/50-kiosk-watchdog.conf etc/systemd/system.conf.d/50-kiosk-watchdog.conf
 put 0644 logind.conf.d/50-kiosk.conf        etc/systemd/logind.conf.d/50-kiosk.conf
 put 0644 journald.conf.d/50-kiosk.conf      etc/systemd/journald.conf.d/50-kiosk.conf
 put 0644 sysctl.d/50-kiosk.conf             etc/sysctl.d/50-kiosk.conf
 put 0644 polkit/50-kiosk-power.rules        etc/polkit-1/rules.d/50-kiosk-power.rules
+put 0644 polkit/50-kiosk-stick.rules        etc/polkit-1/rules.d/50-kiosk-stick.rules
 put 0644 chrony/kiosk.conf                  etc/chrony/conf.d/kiosk.conf
 put 0644 fake-hwclock/fake-hwclock.default  etc/default/fake-hwclock
 

@@ -344,3 +344,104 @@ def test_arm64_run_is_its_own_target_and_its_selection_exists() -> None:
     assert len(paths) >= 10
     missing = [p for p in paths if not (REPO / p).exists()]
     assert not missing, missing
+
+
+# ------------------------------------------------------------------ the maintenance menu's USB stick
+
+STICK_RULES = SYSTEMD / "udev/71-kiosk-stick.rules"
+STICK_UNITS = ("kiosk-stick@.service", "kiosk-stick-task@.service")
+
+
+def block(fs: str, bus: str = "usb", usage: str = "filesystem", action: str = "add") -> dict[str, str]:
+    return {"ACTION": action, "SUBSYSTEM": "block", "ENV{ID_BUS}": bus, "ENV{ID_FS_USAGE}": usage,
+            "ENV{ID_FS_TYPE}": fs}
+
+
+@pytest.mark.parametrize("device, mounted", [
+    (block("vfat"), True), (block("exfat"), True), (block("ext4"), True),
+    (block("vfat", bus="ata"), False),  # the SD card or a SATA disk: never
+    (block("crypto_LUKS", usage="crypto"), False), (block("swap", usage="other"), False),
+    (block("ntfs"), False), (block("vfat", action="remove"), False),
+    ({**block("vfat"), "SUBSYSTEM": "usb"}, False),
+])
+def test_stick_rule_hands_a_usb_file_system_to_the_mount_unit(device: dict[str, str], mounted: bool) -> None:
+    got = udev_result(STICK_RULES.read_text(), device)
+    assert got == ({"ENV": "kiosk-stick@%k.service"} if mounted else {})
+    assert "ENV{SYSTEMD_WANTS}+=\"kiosk-stick@%k.service\"" in STICK_RULES.read_text()
+
+
+def test_stick_units_verify_and_the_mount_is_locked_down(tmp_path: Path) -> None:
+    """GIVEN both templates as instances in a root THEN systemd-analyze verify is silent; the
+    mount is nodev,nosuid,noexec, FAT owned by root:kiosk-data with nothing for others."""
+    analyze = _need("systemd-analyze", "systemd")
+    units = tmp_path / "usr/lib/systemd/system"
+    shutil.copytree("/usr/lib/systemd/system", units, symlinks=True)
+    for name in STICK_UNITS:
+        shutil.copy(SYSTEMD / name, units / name)
+    for binary in ("opt/kiosk/venv/bin/kiosk", "usr/lib/kiosk/kiosk-stick"):
+        exe = tmp_path / binary
+        exe.parent.mkdir(parents=True, exist_ok=True)
+        exe.write_text("#!/bin/sh\n")
+        exe.chmod(0o755)
+    proc = subprocess.run([analyze, "verify", f"--root={tmp_path}", "kiosk-stick@sda1.service",
+                           "kiosk-stick-task@logs-export.service"], check=False, capture_output=True, text=True)
+    # a template instance's device is not plugged here: only that may be said
+    errors = [line for line in proc.stderr.splitlines() if "dev-sda1.device" not in line]
+    assert not errors and proc.returncode == 0, proc.stderr
+    script = (SYSTEMD / "stick/kiosk-stick").read_text()
+    assert "opts=nodev,nosuid,noexec" in script and "gid=$gid,fmask=0117,dmask=0007" in script
+    task = (SYSTEMD / "kiosk-stick-task@.service").read_text()
+    assert re.search(r"(?m)^ExecStart=/opt/kiosk/venv/bin/kiosk stick run %i$", task)
+    assert re.search(r"(?m)^IPAddressDeny=any$", task) and re.search(r"(?m)^ProtectSystem=strict$", task)
+    mount = (SYSTEMD / "kiosk-stick@.service").read_text()
+    assert re.search(r"(?m)^BindsTo=dev-%i\.device$", mount) and "ExecStop=" in mount
+    from kiosk import schema
+
+    default = next(k.default for k in schema.SCHEMA if k.name == "maintenance.stick_dir")
+    assert f"Environment=KIOSK_STICK_DIR={default}" in mount and f"-{default}" in task
+
+
+POLKIT_HARNESS = """
+const fs = require("fs");
+let rule = null;
+const polkit = {Result: {YES: "yes", NO: "no", NOT_HANDLED: null}, addRule: (f) => { rule = f; }};
+eval(fs.readFileSync(process.argv[2], "utf8"));
+const asks = JSON.parse(process.argv[3]);
+console.log(JSON.stringify(asks.map(([user, id, unit, verb]) => rule(
+    {id: id, lookup: (k) => ({unit: unit, verb: verb})[k]}, {user: user}))));
+"""
+
+
+def test_polkit_lets_the_ui_start_the_stick_tasks_and_stop_a_stick_only(tmp_path: Path) -> None:
+    """The rule, run in node with polkit's calling convention: user kiosk may start each task
+    kiosk/services/stick.py knows and stop a stick's unit; nothing else, nobody else."""
+    node = _need("node", "nodejs")
+    from kiosk.services.stick import TASKS
+
+    manage = "org.freedesktop.systemd1.manage-units"
+    allowed = [["kiosk", manage, f"kiosk-stick-task@{t}.service", "start"] for t in TASKS]
+    allowed.append(["kiosk", manage, "kiosk-stick@sda1.service", "stop"])
+    refused = [["kiosk", manage, "kiosk-stick-task@logs-export.service", "stop"],
+               ["kiosk", manage, "kiosk-stick-task@bash.service", "start"],
+               ["kiosk", manage, "kiosk-stick@sda1.service", "start"],
+               ["kiosk", manage, "kiosk-sync.service", "stop"],
+               ["kiosk", manage, "kiosk-stick@../x.service", "stop"],
+               ["kiosk-sync", manage, "kiosk-stick-task@logs-export.service", "start"],
+               ["kiosk", "org.freedesktop.login1.reboot", "kiosk-stick@sda1.service", "stop"]]
+    script = tmp_path / "harness.js"
+    script.write_text(POLKIT_HARNESS)
+    import json
+
+    proc = subprocess.run([node, str(script), str(SYSTEMD / "polkit/50-kiosk-stick.rules"),
+                           json.dumps(allowed + refused)], capture_output=True, text=True, check=True)
+    assert json.loads(proc.stdout) == ["yes"] * len(allowed) + [None] * len(refused)
+
+
+def test_the_install_script_installs_every_stick_file() -> None:
+    install = (REPO / "scripts/appliance-install.sh").read_text()
+    for src, dest in (("kiosk-stick@.service", "usr/lib/systemd/system/"),
+                      ("kiosk-stick-task@.service", "usr/lib/systemd/system/"),
+                      ("stick/kiosk-stick", "usr/lib/kiosk/kiosk-stick"),
+                      ("udev/71-kiosk-stick.rules", "usr/lib/udev/rules.d/"),
+                      ("polkit/50-kiosk-stick.rules", "etc/polkit-1/rules.d/")):
+        assert re.search(rf"(?m)^put 0[67][45][45] +{re.escape(src)} +{re.escape(dest)}", install), src
