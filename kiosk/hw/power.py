@@ -23,11 +23,11 @@ class SystemdPower:
 
     def reboot(self) -> None:
         log.warning("event=power action=reboot")
-        subprocess.run(["systemctl", "reboot"], check=True, timeout=10)
+        subprocess.run(["systemctl", "--no-ask-password", "reboot"], check=True, timeout=10, stdin=subprocess.DEVNULL)
 
     def shutdown(self) -> None:
         log.warning("event=power action=poweroff")
-        subprocess.run(["systemctl", "poweroff"], check=True, timeout=10)
+        subprocess.run(["systemctl", "--no-ask-password", "poweroff"], check=True, timeout=10, stdin=subprocess.DEVNULL)
 
 
 class SimPower:
