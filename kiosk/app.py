@@ -182,9 +182,12 @@ def _ui(cfg: Config, surface: Any, clock: Clock | None, notifier: Any, devices: 
     housekeeping = Housekeeping(services, monitor.snapshot, workers, maintenance.reload,
                                 lambda new_cfg: ui.apply_config(new_cfg))  # noqa: PLW0108  (ui is made below)
     desk = Desk(services, language=lambda: ui.lang)
+    from kiosk.services.stick_provision import FirstProvisioning
+
+    provisioning = FirstProvisioning(maintenance.cfg, inline=cfg["devices.gpio"] == "mock", reload=maintenance.reload)
     ui = UI(surface, clock or SystemClock(), options, health=monitor.snapshot, gpio=devices.gpio, workers=workers,
             notifier=notifier, maintenance=maintenance, services=services, desk=desk, voice=voice_for(cfg),
-            housekeeping=housekeeping, config_problem=config_problem)
+            housekeeping=housekeeping, config_problem=config_problem, provisioning=provisioning)
     return ui
 
 

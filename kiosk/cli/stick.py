@@ -1,5 +1,8 @@
 """`kiosk stick run TASK`: one of the maintenance menu's USB stick tasks, as root, for the menu
-(systemd/kiosk-stick-task@.service runs it; kiosk/services/stick.py). The stick is the mounted
+(systemd/kiosk-stick-task@.service runs it; kiosk/services/stick.py). `provision` and
+`provision-first` are `kiosk provision --from` on the stick (kiosk/services/stick_provision.py):
+provision-first, started when a stick holding a bundle is put into an unprovisioned kiosk, refuses
+on a provisioned one; after phase 2 both restart kiosk-sync and kiosk. The stick is the mounted
 `maintenance.stick_dir`; the outcome goes to <data_dir>/stick/TASK.json, where the UI reads it,
 and its technical line to standard output. A technician at a root shell uses the commands
 themselves (`kiosk logs export`, `kiosk queue export|import`, `kiosk update install`).
@@ -28,9 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from kiosk.services import stick
+    from kiosk.services import stick, stick_provision
 
     cfg = config.load(args.config)
+    provisioning = args.task.startswith("provision")
+    if provisioning:  # the out-of-service page says 'working' while the stick is read
+        stick_provision.working(cfg.data_dir, args.task)
     outcome = stick.run_task(args.task, cfg, Path(cfg["maintenance.stick_dir"]))
     try:
         stick.write_result(cfg.data_dir, outcome)
@@ -38,4 +44,6 @@ def _run(args: argparse.Namespace) -> int:
         print(f"kiosk stick run: the outcome was not left for the menu ({exc})", file=sys.stderr)
     print(f"kiosk stick run {args.task}: {outcome.key}: {outcome.detail}",
           file=sys.stdout if outcome.ok else sys.stderr)
+    if provisioning and outcome.key == "provisioned" and cfg["devices.gpio"] != "mock":
+        stick_provision.restart_units()  # into service on the new identity, no shell needed
     return 0 if outcome.ok else 1

@@ -75,7 +75,7 @@ def _manifest(directory: Path) -> dict[str, object]:
     try:
         manifest = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise BundleError(f"{MANIFEST}: not JSON (a damaged or unfinished copy?)") from None
+        raise BundleError(f"{MANIFEST}: not JSON (a damaged or unfinished copy?)", "damaged") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError(f"{MANIFEST}: not a provisioning bundle of format {FORMAT}")
     if not isinstance(manifest.get("files"), dict):
@@ -87,7 +87,7 @@ def read(directory: Path) -> Bundle:
     """The bundle in directory, every file present, unchanged and of the right kind."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise BundleError(f"{directory}: not a directory (is the stick mounted?)")
+        raise BundleError(f"{directory}: not a directory (is the stick mounted?)", "no_stick")
     manifest = _manifest(directory)
     kiosk_id = _identity(manifest, "kiosk_id", "kiosk.id")
     bureau_url = _identity(manifest, "bureau_url", "sync.bureau_url")
@@ -98,7 +98,7 @@ def read(directory: Path) -> Bundle:
         data = checks.read_small(directory / name)
         if listed.get(name) != sha256(data):
             raise BundleError(f"{name}: does not match its checksum in {MANIFEST} "
-                              "(changed or damaged since the bundle was made)")
+                              "(changed or damaged since the bundle was made)", "damaged")
         files[name] = data
     return Bundle(directory, kiosk_id, bureau_url, _check_files(files), files)
 

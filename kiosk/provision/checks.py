@@ -22,7 +22,14 @@ _MIN_RSA_BITS = 2048
 
 
 class BundleError(Exception):
-    """A bundle (or a file of it) is refused; str() is one line for the technician."""
+    """A bundle (or a file of it) is refused; str() is one line for the technician. `kind` says
+    which sort of refusal it is, for the screens' plain words (kiosk/services/stick_provision.py):
+    damaged (a file missing, unreadable or changed), wrong_ca, wrong_id, wrong_key, expired,
+    no_request, stick_write, no_stick, or refused (a bundle file of the wrong kind)."""
+
+    def __init__(self, message: str, kind: str = "refused") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def read_small(path: Path, name: str | None = None) -> bytes:
@@ -32,11 +39,11 @@ def read_small(path: Path, name: str | None = None) -> bytes:
         with open(path, "rb") as fh:
             data = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise BundleError(f"{label}: missing from {path.parent}") from None
+        raise BundleError(f"{label}: missing from {path.parent}", "damaged") from None
     except OSError as exc:
-        raise BundleError(f"{label}: cannot be read ({exc.strerror or exc})") from None
+        raise BundleError(f"{label}: cannot be read ({exc.strerror or exc})", "damaged") from None
     if len(data) > MAX_FILE_BYTES:
-        raise BundleError(f"{label}: larger than {MAX_FILE_BYTES // 1024} KB, not a bundle file")
+        raise BundleError(f"{label}: larger than {MAX_FILE_BYTES // 1024} KB, not a bundle file", "damaged")
     return data
 
 
@@ -60,7 +67,7 @@ def _key_type_problem(key: object) -> str | None:
 def _not_expired(cert: x509.Certificate, name: str, now: dt.datetime) -> None:
     # Not "not yet valid": a Pi without its network has no clock worth judging that by.
     if cert.not_valid_after_utc < now:
-        raise BundleError(f"{name}: expired on {cert.not_valid_after_utc:%Y-%m-%d}")
+        raise BundleError(f"{name}: expired on {cert.not_valid_after_utc:%Y-%m-%d}", "expired")
 
 
 def ca_certificate(data: bytes, name: str, now: dt.datetime | None = None) -> x509.Certificate:
@@ -94,16 +101,17 @@ def kiosk_certificate(data: bytes, name: str, *, kiosk_ca: x509.Certificate, kio
         cert.verify_directly_issued_by(kiosk_ca)
     except (ValueError, TypeError, InvalidSignature):
         raise BundleError(f"{name}: not signed by the bundle's kiosk CA "
-                          f"({common_name(kiosk_ca) or kiosk_ca.subject.rfc4514_string()})") from None
+                          f"({common_name(kiosk_ca) or kiosk_ca.subject.rfc4514_string()})", "wrong_ca") from None
     mine = public_key.public_bytes(serialization.Encoding.DER,
                                    serialization.PublicFormat.SubjectPublicKeyInfo)
     theirs = cert.public_key().public_bytes(serialization.Encoding.DER,
                                             serialization.PublicFormat.SubjectPublicKeyInfo)
     if mine != theirs:
         raise BundleError(f"{name}: made for another key, not this kiosk's request "
-                          "(an older request, or another kiosk's certificate)")
+                          "(an older request, or another kiosk's certificate)", "wrong_key")
     if common_name(cert) != kiosk_id:
-        raise BundleError(f"{name}: made out to {common_name(cert)!r}, but the bundle is for {kiosk_id!r}")
+        raise BundleError(f"{name}: made out to {common_name(cert)!r}, but the bundle is for {kiosk_id!r}",
+                          "wrong_id")
     try:
         if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
             raise BundleError(f"{name}: a CA certificate, not a kiosk's")

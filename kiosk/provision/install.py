@@ -92,7 +92,7 @@ def request(data_dir: Path, found: Bundle) -> Requested:
         bundle_mod.write_file(target, pem)
     except OSError as exc:  # the key stays: the next try writes the same request
         raise BundleError(f"{bundle_mod.REQUEST}: cannot be written to {found.directory} "
-                          f"({exc.strerror or exc}): is the stick full or write-protected?") from None
+                          f"({exc.strerror or exc}): is the stick full or write-protected?", "stick_write") from None
     return Requested(found.kiosk_id, target, reused)
 
 
@@ -135,7 +135,7 @@ def install(data_dir: Path, found: Bundle) -> Installed:
     keys = _candidate_keys(data_dir)
     if not keys:
         raise BundleError(f"{bundle_mod.CERTIFICATE}: this kiosk has no key waiting for a "
-                          "certificate; run phase 1 on this kiosk first")
+                          "certificate; run phase 1 on this kiosk first", "no_request")
     try:
         cert_key = x509.load_pem_x509_certificate(cert_pem).public_key()
         key_path, key = next(((p, k) for p, k in keys if _spki(k.public_key()) == _spki(cert_key)),

@@ -52,6 +52,7 @@ class UI(Protocol):
     toast: tuple[str, float] | None
     bar_buttons: list[Any]
     config_problem: str
+    provisioning: Any  # kiosk.services.stick_provision.FirstProvisioning
     stack: list[Any]
     last_touch_at: float
 
@@ -66,6 +67,9 @@ class UI(Protocol):
 
     @property
     def out_of_service(self) -> bool: ...
+
+    @property
+    def unprovisioned(self) -> bool: ...
 
     def t(self, key: str, **fields: Any) -> str: ...
 

@@ -3,6 +3,8 @@ service is not offered at this kiosk yet."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pygame
 
 from kiosk.screens.base import Screen
@@ -41,8 +43,26 @@ class OutOfServiceScreen(Screen):
     is_home = True
     in_session = False
 
+    def __init__(self, ui) -> None:
+        super().__init__(ui)
+        self._polled = -1e9
+
+    def update(self, now: float) -> None:
+        # With simulated devices nothing mounts a stick: a folder with a bundle put in starts the
+        # provisioning here, as the stick's mount unit does on the appliance.
+        prov = self.ui.provisioning
+        if prov is None or now - self._polled < 1.0:
+            return
+        self._polled = now
+        if prov.due():
+            self.ui.workers.submit("provision", prov.run_inline)
+
     def draw(self, surf: pygame.Surface) -> None:
         ui, th = self.ui, self.ui.theme
+        note = self._provision_note()
+        if not ui.config_problem and (ui.unprovisioned or (note is not None and note.key == "provisioned")):
+            self._draw_provisioning(surf)
+            return
         y = _message(ui, surf, self.area, "oos.title", "oos.body")
         box = pygame.Rect(self.area.x + th.px(80), y + th.px(30), self.area.width - th.px(160), th.lines_h("body"))
         # whom to call, in plain words; which device is down is the technician's (maintenance, log)
@@ -51,8 +71,47 @@ class OutOfServiceScreen(Screen):
         box.y = ui.draw_text(surf, "hall.hotline", "body", COLORS["text"], box, 1, bold=True,
                              hotline=hotline(ui)) + th.px(20)
         problem = ui.config_problem
-        if problem:  # for the technician: which file, which key, what is wrong
+        if problem:  # for the technician: which file, which key, what is wrong (before provisioning)
             ui.draw_text(surf, "oos.config_error", "small", COLORS["muted"], box, 4, problem=problem)
+
+    def _provision_note(self):
+        """The provisioning task's last word (kiosk/services/stick_provision.py), if it has one."""
+        prov = self.ui.provisioning
+        return prov.last() if prov is not None else None
+
+    def _draw_provisioning(self, surf: pygame.Surface) -> None:
+        """An unprovisioned kiosk: a line for citizens, then what the technician does next, from
+        'put the stick in' to 'provisioned' or why the stick was refused and what to do."""
+        ui, th = self.ui, self.ui.theme
+        out = self._provision_note()
+        box = self.area.inflate(-th.px(80), -th.px(40))
+        y = ui.draw_text(surf, "oos.title", "title", COLORS["text"], box, 1, bold=True)
+        y = ui.draw_text(surf, "oos.provision.citizens", "body", COLORS["text"],
+                         pygame.Rect(box.x, y + th.px(16), box.width, th.lines_h("body", 2)), 2)
+        panel = pygame.Rect(box.x, y + th.px(24), box.width, box.bottom - y - th.px(24))
+        pygame.draw.rect(surf, COLORS["surface"], panel, border_radius=th.radius)
+        inner = panel.inflate(-2 * th.px(28), -2 * th.px(20))
+        y = ui.draw_text(surf, "oos.provision.lead", "body", COLORS["text"], inner, 1, bold=True,
+                         align="left") + th.px(10)
+        fields: dict[str, Any] = {}
+        if out is None or out.key == "no_stick":
+            key, color = "oos.provision.insert", COLORS["text"]
+        elif out.key == "provision_working":
+            key, color = "oos.provision.working", COLORS["text"]
+        else:
+            key, fields = f"stick.result.{out.key}", dict(out.fields)
+            color = COLORS["ok"] if out.ok else COLORS["danger"]
+        if not ui.translators[ui.lang].has(key):
+            key = "stick.result.failed"
+        rest = pygame.Rect(inner.x, y, inner.width, inner.bottom - y)
+        y = ui.draw_text(surf, key, "body", color, rest, max(1, rest.height // int(th.font_px("body") * 1.3)) - 1,
+                         align="left", **fields)
+        if out is not None and not out.ok and out.detail:  # the command's own line, for the help desk
+            from kiosk.services.pages import plain
+
+            ui.draw_text(surf, "oos.provision.detail", "small", COLORS["muted"],
+                         pygame.Rect(inner.x, y + th.px(10), inner.width, inner.bottom - y - th.px(10)), 2,
+                         align="left", detail=plain(out.detail))
 
 
 class ServicePendingScreen(Screen):

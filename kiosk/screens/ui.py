@@ -33,10 +33,10 @@ class UI:
                  health: Callable[[], dict[str, DeviceHealth]], gpio: Any = None,
                  workers: Workers | None = None, notifier: Notifier | None = None,
                  maintenance: Any = None, services: Any = None, desk: Any = None, voice: Any = None,
-                 housekeeping: Any = None, config_problem: str = "") -> None:
+                 housekeeping: Any = None, config_problem: str = "", provisioning: Any = None) -> None:
         """services: kiosk.services.container.CitizenServices; desk: kiosk.services.desk.Desk, what
         flows call; voice: kiosk.screens.voice.Voice; config_problem: `kiosk run` started on the
-        fallback config (the image's file was refused)."""
+        fallback config (the image's file was refused); provisioning: stick_provision.FirstProvisioning."""
         self.surface = surface
         self.clock = clock
         self.options = options
@@ -55,6 +55,7 @@ class UI:
         self.bar_buttons: list[Button] = []
         self.toast: tuple[str, float] | None = None
         self.config_problem = config_problem
+        self.provisioning = provisioning
         self._pressed: Button | None = None
         self._pending_wipes: list[Callable[[], None]] = []
         self._collect_due = False
@@ -388,7 +389,11 @@ class UI:
     @property
     def out_of_service(self) -> bool:
         # config_problem: `kiosk run` started on the fallback config (the image's file was refused).
-        return bool(self.config_problem) or not anything_available(self.health)
+        return bool(self.config_problem) or self.unprovisioned or not anything_available(self.health)
+
+    @property
+    def unprovisioned(self) -> bool:  # no client certificate: it serves nobody until provisioned
+        return self.provisioning is not None and self.provisioning.needed()
 
     def screenshot(self, path: str) -> None:
         pygame.image.save(self.surface, path)

@@ -36,7 +36,8 @@ from kiosk.services.pages import Action, Page, Row, plain
 
 log = logging.getLogger(__name__)
 
-TASKS = ("logs-export", "queue-export", "queue-import", "update-install", "update-reboot")
+TASKS = ("logs-export", "queue-export", "queue-import", "update-install", "update-reboot",
+         "provision", "provision-first")  # the last two: kiosk/services/stick_provision.py
 TASK_UNIT = "kiosk-stick-task@{task}.service"
 STICK_UNITS = "kiosk-stick@*.service"
 RESULT_DIR = "stick"  # in the data directory: the root helper's outcome for the UI
@@ -188,9 +189,18 @@ def _update_reboot(cfg: Any, data_dir: Path, kiosk_id: str, stick: Path, reboot:
     return Outcome("update-reboot", "rebooting", True, updates.REBOOT_HINT)
 
 
+def _provision(task: str) -> Callable[[Any, Path, str, Path, Any], Outcome]:
+    def run(cfg: Any, data_dir: Path, kiosk_id: str, stick: Path, _reboot: Any) -> Outcome:
+        from kiosk.services.stick_provision import provision_task
+
+        return provision_task(task, cfg, data_dir, stick)
+    return run
+
+
 _TASKS: dict[str, Callable[[Any, Path, str, Path, Any], Outcome]] = {
     "logs-export": _logs_export, "queue-export": _queue_export, "queue-import": _queue_import,
-    "update-install": _update_install, "update-reboot": _update_reboot}
+    "update-install": _update_install, "update-reboot": _update_reboot,
+    "provision": _provision("provision"), "provision-first": _provision("provision-first")}
 
 
 def result_path(data_dir: Path, task: str) -> Path:
@@ -246,7 +256,10 @@ class Stick:
         if task != "update-reboot" and not self.present():
             return Outcome(task, "no_stick", False, f"nothing mounted at {self.path}")
         if self.via == "inline":
-            return run_task(task, self._cfg(), self.path, reboot=lambda: self.sim_requests.append(task))
+            out = run_task(task, self._cfg(), self.path, reboot=lambda: self.sim_requests.append(task))
+            if out.key == "provisioned":  # on the appliance the task restarts the kiosk's units
+                self.sim_requests.append("restart")
+            return out
         return self._via_helper(task)
 
     def _via_helper(self, task: str) -> Outcome:
@@ -313,6 +326,7 @@ class Stick:
                           confirm=task in ("queue-import", "update-install")) for task in TASKS[:4]]
         if out is not None and out.key == "update_installed":
             actions.append(Action("update_reboot", "diag.action.stick_update_reboot", confirm=True))
+        actions.append(Action("provision", "diag.action.stick_provision", confirm=True))
         actions.append(Action("eject", "diag.action.stick_eject", enabled=present))
         note, fields, state = ("stick.ready", {}, "") if present else ("stick.insert", {}, "warn")
         if out is not None:

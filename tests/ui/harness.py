@@ -7,6 +7,7 @@ Switchable device whose health the test sets, standing where the registry would 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +77,35 @@ class Harness:
         self.kiosk.close()
 
 
+@cache
+def _certificate() -> bytes:
+    """A client certificate for the harness's kiosk: a kiosk without one is unprovisioned, and
+    out of service (kiosk/services/stick_provision.py); tests of that name a missing file."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "KIOSK-0001")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=365)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
 def make_harness(tmp_path: Path, size: tuple[int, int] = (1920, 1080), lang: str = "zh_CN",
                  **overrides: Any) -> Harness:
     pygame.font.init()
+    if "sync.cert_file" not in overrides:
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "kiosk.pem").write_bytes(_certificate())
     values = {"devices.gpio": "mock", "devices.reader": "none", "devices.camera": "none",
               "devices.printer": "none", "kiosk.data_dir": str(tmp_path / "data"),
+              "sync.cert_file": str(tmp_path / "kiosk.pem"),
               "ui.language": lang, "sync.socket_path": str(tmp_path / "no-daemon.sock"), **overrides}
     cfg = config.load(tmp_path / "absent.toml" if False else None, environ={}, overrides=values)
     gpio = open_gpio(cfg)
