@@ -25,12 +25,17 @@ mirror=${KIOSK_ARM64_MIRROR:-http://deb.debian.org/debian}
 # (Debian's generic arm64 kernel here; the Pi kernel and firmware there).
 layer_packages() {
     python3 - "$src/image/layer/kiosk.yaml" <<'EOF'
-import sys, yaml
+import os, sys, yaml
+PI_ONLY = set(os.environ["PI_ONLY_PACKAGES"].split())
 doc = yaml.safe_load(open(sys.argv[1]).read().split("# METAEND", 1)[1])
-print("\n".join(p for p in doc["mmdebstrap"]["packages"] if p != "python3-picamera2"))
+print("\n".join(p for p in doc["mmdebstrap"]["packages"] if p not in PI_ONLY))
 EOF
 }
-base_packages=(systemd-sysv udev dbus linux-image-arm64 initramfs-tools kmod python3 ca-certificates)
+# Packages only the Raspberry Pi archive has (the camera stack; rpi-eeprom's OTP tool).
+export PI_ONLY_PACKAGES="python3-picamera2 rpi-eeprom"
+# busybox: the initramfs's grep, sed and friends (overlayroot's script needs them; minbase leaves
+# out initramfs-tools' recommends, and without it the read-only root is never set up).
+base_packages=(systemd-sysv udev dbus linux-image-arm64 initramfs-tools busybox kmod python3 ca-certificates)
 
 # Partitions (GPT; labels as image/rauc/system.conf names them; the numbers as
 # image/rauc/tryboot-backend.sh counts them: boot_partition=2 is A, 3 is B).
@@ -69,7 +74,30 @@ step "2/4 the root file system: mmdebstrap with the layer's packages, then its c
 mapfile -t packages < <(layer_packages)
 packages+=("${base_packages[@]}")
 base_stamp=$(printf '%s\n' "$mirror" "${packages[@]}" | sha256sum | cut -c1-16)
-if [[ $(cat "$out/base.stamp" 2> /dev/null) != "$base_stamp" ]]; then
+# Packages added to a cached root are installed into it (tens of minutes saved under emulation);
+# anything else (one removed, another mirror) makes it again from nothing.
+extra=()
+if [[ -d $out/base && -f $out/base.packages && $(cat "$out/base.stamp" 2> /dev/null) != "$base_stamp" ]]; then
+    mapfile -t extra < <(printf '%s\n' "${packages[@]}" | grep -vxF -f "$out/base.packages" || true)
+    if [[ $(cat "$out/base.mirror" 2> /dev/null) != "$mirror" ]] ||
+        grep -qvxF -f <(printf '%s\n' "${packages[@]}") "$out/base.packages"; then
+        extra=()
+    fi
+fi
+if [[ ${#extra[@]} -gt 0 ]]; then
+    echo "  packages: adding ${extra[*]} to the cached root"
+    mount -t proc proc "$out/base/proc"
+    mount --rbind /dev "$out/base/dev"
+    trap 'umount -R "$out/base/dev" "$out/base/proc" 2> /dev/null || true' EXIT
+    # shellcheck disable=SC2016  # expanded by the shell in the root
+    chroot "$out/base" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+        sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" > /dev/null &&
+               apt-get clean && rm -f /var/lib/apt/lists/*_Packages' add "${extra[@]}"
+    umount -R "$out/base/dev" "$out/base/proc"
+    trap - EXIT
+    printf '%s\n' "${packages[@]}" > "$out/base.packages"
+    echo "$base_stamp" > "$out/base.stamp"
+elif [[ $(cat "$out/base.stamp" 2> /dev/null) != "$base_stamp" ]]; then
     rm -rf "$out/base" "$out/base.tmp"
     # shellcheck disable=SC2016  # the hooks' $1 is the root, expanded by mmdebstrap's shell
     mmdebstrap --quiet --arch=arm64 --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" \
@@ -77,6 +105,8 @@ if [[ $(cat "$out/base.stamp" 2> /dev/null) != "$base_stamp" ]]; then
         --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*_Packages' \
         bookworm "$out/base.tmp" "$mirror"
     mv "$out/base.tmp" "$out/base"
+    printf '%s\n' "${packages[@]}" > "$out/base.packages"
+    echo "$mirror" > "$out/base.mirror"
     echo "$base_stamp" > "$out/base.stamp"
 else
     echo "  packages: cached"
