@@ -87,7 +87,7 @@ class OutOfServiceScreen(Screen):
         box = self.area.inflate(-th.px(80), -th.px(40))
         y = ui.draw_text(surf, "oos.title", "title", COLORS["text"], box, 1, bold=True)
         y = ui.draw_text(surf, "oos.provision.citizens", "body", COLORS["text"],
-                         pygame.Rect(box.x, y + th.px(16), box.width, th.lines_h("body", 2)), 2)
+                         pygame.Rect(box.x, y + th.px(16), box.width, th.lines_h("body", 3)), 3)
         panel = pygame.Rect(box.x, y + th.px(24), box.width, box.bottom - y - th.px(24))
         pygame.draw.rect(surf, COLORS["surface"], panel, border_radius=th.radius)
         inner = panel.inflate(-2 * th.px(28), -2 * th.px(20))
@@ -109,9 +109,13 @@ class OutOfServiceScreen(Screen):
         if out is not None and not out.ok and out.detail:  # the command's own line, for the help desk
             from kiosk.services.pages import plain
 
-            ui.draw_text(surf, "oos.provision.detail", "small", COLORS["muted"],
-                         pygame.Rect(inner.x, y + th.px(10), inner.width, inner.bottom - y - th.px(10)), 2,
-                         align="left", detail=plain(out.detail))
+            rect = pygame.Rect(inner.x, y + th.px(10), inner.width, inner.bottom - y - th.px(10))
+            lines = rect.height // int(th.font_px("small") * 1.3)
+            text = ui.t("oos.provision.detail", detail=plain(out.detail))
+            size, _ = ui.text.fit(text, th.font_px("small"), rect.width, max(1, lines), height=rect.height)
+            if lines >= 1 and size >= th.floor_px:  # no room left (large text): the words above suffice
+                ui.draw_text(surf, "oos.provision.detail", "small", COLORS["muted"], rect, lines, align="left",
+                             detail=plain(out.detail))
 
 
 class ServicePendingScreen(Screen):

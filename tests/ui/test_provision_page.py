@@ -97,7 +97,7 @@ class Kiosk:
         assert any(len(t) > 6 and t in words for t in drawn), f"{key!r} ({words!r}) not drawn: {sorted(drawn)}"
         assert not problems(drawn)
         measure = lambda text, size, bold: h.ui.text.font(size, bold).size(text)[0]  # noqa: E731
-        assert not layout_problems(log, h.ui.theme, False, measure)
+        assert not layout_problems(log, h.ui.theme, False, measure), layout_problems(log, h.ui.theme, False, measure)
         h.ui.text.log = None
         SHOTS.mkdir(parents=True, exist_ok=True)
         w, ht = h.ui.surface.get_size()
@@ -163,6 +163,24 @@ def test_a_wrong_stick_is_refused_with_its_reason_and_nothing_changes(tmp_path, 
             assert k.kept() == before and k.h.ui.unprovisioned
             k.pull()
             k.h.frame()
+    finally:
+        k.h.close()
+
+
+@pytest.mark.parametrize("lang, size", [("en", (1280, 800)), ("zh_CN", (1080, 1920))])
+def test_the_longest_answer_fits_in_large_text(tmp_path, lang, size):
+    """Care mode (large text, the kiosk's default at some sites): the longest refusal still
+    fits at the care floor; the technical line gives way when there is no room for it."""
+    k = Kiosk(tmp_path, lang, size)
+    try:
+        k.h.ui.sessions.default_care_mode = True
+        k.h.ui.go_home()
+        k.h.ui._layout()
+        stick_provision.write_result(k.data, stick_provision.Outcome(
+            "provision-first", "refused_wrong_key", False, "refused, nothing changed: kiosk.pem: made for another "
+            "key, not this kiosk's request (an older request, or another kiosk's certificate)", {"kiosk": KIOSK_ID}))
+        assert k.h.ui.sessions.care_mode
+        k.says("stick.result.refused_wrong_key", "care-refused-wrong_key", kiosk=KIOSK_ID)
     finally:
         k.h.close()
 
