@@ -277,7 +277,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("sync.reference_s", float, 3600.0, "How often the sync daemon asks the bureau for changed reference "
         "data (bank outlets, this kiosk's pushed settings); also at start.", min=60, max=86400),
     # --- face liveness
-    Key("liveness.model_dir", str, "", "Model folder; empty searches models/, /usr/share/kiosk/models, "
+    Key("liveness.model_dir", str, "", "Model folder; empty searches models/, /opt/kiosk/models, /usr/share/kiosk/models, "
         "~/.cache/kiosk-models."),
     Key("liveness.threads", int, 2, "Inference threads.", min=1, max=4, technician=True),
     Key("certify.valid_months", int, 12, "Months a passed pension qualification authentication holds: its last "

@@ -22,7 +22,9 @@ EXPECTED: dict[str, tuple[int, str]] = {
 }
 
 _REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
-_SEARCH = (_REPO_MODELS, Path("/usr/share/kiosk/models"), Path.home() / ".cache" / "kiosk-models")
+# The source tree's models/, the image's (image/hooks/kiosk-customize.sh), a package's, the user's cache.
+_SEARCH = (_REPO_MODELS, Path("/opt/kiosk/models"), Path("/usr/share/kiosk/models"),
+           Path.home() / ".cache" / "kiosk-models")
 
 
 class ModelError(Exception):

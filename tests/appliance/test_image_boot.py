@@ -124,3 +124,15 @@ def test_the_harness_reads_autoboot_and_adds_its_unit_without_mounting(tmp_path,
                             d.ext4(4)], capture_output=True, text=True, check=True).stdout
     assert "Type: symlink" in wants and h.TEST_UNIT in wants
     assert "SDL_VIDEODRIVER=dummy" in h.ext4_cat(d.ext4(4), "/etc/systemd/system/kiosk.service.d/image-test.conf")
+
+
+def test_the_kiosk_looks_for_its_models_where_the_image_puts_them():
+    """The image's hook installs the face models in one folder; liveness on the image finds them
+    there with no setting (found by the first emulated boot's design: nothing pointed there)."""
+    import re
+
+    from kiosk.liveness import models
+
+    hook = (IMAGE / "hooks/kiosk-customize.sh").read_text()
+    (folder,) = set(re.findall(r'"\$root(/[\w/]+/models)/?"', hook))
+    assert Path(folder) in models.search_dirs(None) or os.environ.get("KIOSK_LIVENESS_MODEL_DIR")
