@@ -38,7 +38,7 @@ SRC = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("KIOSK_ARM64_CACHE", "/var/tmp/kiosk-arm64"))
 IMAGE = CACHE / "image"
 WORK = CACHE / "boot"
-BOOT_TIMEOUT_S = float(os.environ.get("KIOSK_IMAGE_BOOT_TIMEOUT", "2400"))
+BOOT_TIMEOUT_S = float(os.environ.get("KIOSK_IMAGE_BOOT_TIMEOUT", "5400"))
 KIOSK_ID = "KIOSK-0077"
 PIN = "480213"
 TEST_UNIT = "/etc/systemd/system/kiosk-image-test.service"
@@ -132,6 +132,8 @@ def _inject_commands() -> list[str]:
         f"symlink /etc/systemd/system/multi-user.target.wants/kiosk-image-test.service {TEST_UNIT}",
         "mkdir /etc/systemd/system/kiosk.service.d",
         f"write {bt / 'kiosk-dummy-display.conf'} /etc/systemd/system/kiosk.service.d/image-test.conf",
+        "mkdir /etc/systemd/system/kiosk-sync.service.d",
+        f"write {bt / 'kiosk-sync-slow-cpu.conf'} /etc/systemd/system/kiosk-sync.service.d/image-test.conf",
     ]
 
 
@@ -143,6 +145,8 @@ def _inject_tree(root: Path) -> None:
     (wants / "kiosk-image-test.service").symlink_to(TEST_UNIT)
     (root / "etc/systemd/system/kiosk.service.d").mkdir(exist_ok=True)
     shutil.copy(bt / "kiosk-dummy-display.conf", root / "etc/systemd/system/kiosk.service.d/image-test.conf")
+    (root / "etc/systemd/system/kiosk-sync.service.d").mkdir(exist_ok=True)
+    shutil.copy(bt / "kiosk-sync-slow-cpu.conf", root / "etc/systemd/system/kiosk-sync.service.d/image-test.conf")
 
 
 def make_bundles() -> dict[str, Path]:

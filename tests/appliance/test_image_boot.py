@@ -119,11 +119,12 @@ def test_the_harness_reads_autoboot_and_adds_its_unit_without_mounting(tmp_path,
     assert h.autoboot(d) == {"all": 2, "tryboot": 3}
     d.debugfs_write(4, h._inject_commands())
     unit = h.ext4_cat(d.ext4(4), h.TEST_UNIT)
-    assert "guest-test.sh" in unit and "ExecStart=/bin/bash /run/kiosk-test/guest-test.sh" in unit
+    assert "cp /run/kiosk-test/guest-test.sh" in unit and "ExecStart=/bin/bash /run/kiosk-guest-test.sh" in unit
     wants = subprocess.run(["debugfs", "-R", "stat /etc/systemd/system/multi-user.target.wants/kiosk-image-test.service",
                             d.ext4(4)], capture_output=True, text=True, check=True).stdout
     assert "Type: symlink" in wants and h.TEST_UNIT in wants
     assert "SDL_VIDEODRIVER=dummy" in h.ext4_cat(d.ext4(4), "/etc/systemd/system/kiosk.service.d/image-test.conf")
+    assert "TimeoutStartSec" in h.ext4_cat(d.ext4(4), "/etc/systemd/system/kiosk-sync.service.d/image-test.conf")
 
 
 def test_the_kiosk_looks_for_its_models_where_the_image_puts_them():
@@ -136,3 +137,18 @@ def test_the_kiosk_looks_for_its_models_where_the_image_puts_them():
     hook = (IMAGE / "hooks/kiosk-customize.sh").read_text()
     (folder,) = set(re.findall(r'"\$root(/[\w/]+/models)/?"', hook))
     assert Path(folder) in models.search_dirs(None) or os.environ.get("KIOSK_LIVENESS_MODEL_DIR")
+
+
+def test_mark_good_waits_for_both_units_instead_of_requiring_their_first_start():
+    """A trial slot whose UI or sync daemon failed its first start and came back (Restart=always)
+    must still be marked good: Requires= would fail mark-good for the whole boot, and the next
+    reboot would drop a working update. It waits (bounded) until both are active."""
+    import configparser
+
+    conf = configparser.ConfigParser(strict=False, interpolation=None)
+    conf.read(IMAGE / "files/rauc-mark-good.conf")
+    assert "Requires" not in conf["Unit"]
+    assert {"kiosk.service", "kiosk-sync.service"} <= set(conf["Unit"]["After"].split())
+    wait = conf["Service"]["ExecStartPre"]
+    assert "is-active -q kiosk.service" in wait and "is-active -q kiosk-sync.service" in wait and "&&" in wait
+    assert conf["Service"]["TimeoutStartSec"]
