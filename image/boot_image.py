@@ -46,7 +46,7 @@ TEST_UNIT = "/etc/systemd/system/kiosk-image-test.service"
 # (stage, the slot the firmware must start, how the boot must end, checks that must PASS)
 PLAN = [
     ("first", "A", "poweroff",
-     ["data_encrypted", "root_read_only", "ui_active", "ui_drew", "liveness_aarch64", "provision_phase1"]),
+     ["data_encrypted", "root_read_only", "no_console_login", "ui_active", "ui_drew", "liveness_aarch64", "provision_phase1"]),
     ("provisioned", "A", "tryboot",
      ["data_encrypted", "root_reset_at_boot", "provision_phase2", "sync_active", "ui_active", "ui_drew",
       "enqueue_offline", "queue_sealed", "secrets_not_on_raw_partition", "booted_a", "update_good",
@@ -325,6 +325,9 @@ def boot(disk: Disk, test_img: Path, otp: Path, stage: str, tryboot: bool, n: in
     seconds = time.monotonic() - t0
     text = serial.read_text(errors="replace")
     ending = "timeout" if timed_out else ending_of(text)
+    journal = ext4_cat(str(test_img), f"/journal-{stage}.txt")
+    if journal:
+        (WORK / f"journal-{n}-{stage}.txt").write_text(journal)
     kit = [line.strip() for line in text.splitlines() if line.startswith("KIT ")]
     for line in kit:
         log(f"  {line}")

@@ -51,3 +51,6 @@ systemd-tmpfiles --root="$root" --create kiosk.conf
 systemctl --root="$root" enable kiosk.service kiosk-sync.service
 # No Ctrl+Alt+Del reboot, no login prompt where the UI draws.
 systemctl --root="$root" mask ctrl-alt-del.target getty@tty1.service
+# Nor on a serial console: the getty generator would start one on the console= device (the Pi
+# build's serial0, QEMU's ttyAMA0) although root has no password; the way in is the menu.
+systemctl --root="$root" mask serial-getty@.service

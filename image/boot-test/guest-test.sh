@@ -71,6 +71,10 @@ data_encrypted() {
     [[ $src == /dev/mapper/kioskdata ]] || { echo "/data is $src"; return 1; }
     echo "/data on $src; $(cryptsetup luksDump /dev/disk/by-partlabel/data | grep -m1 -E 'PBKDF:' | xargs)"
 }
+no_console_login() {  # the getty generator would start one on the console= device
+    if systemctl is-active -q serial-getty@ttyAMA0.service; then echo "a login prompt on ttyAMA0"; return 1; fi
+    echo "serial-getty@ttyAMA0: $(systemctl is-enabled serial-getty@ttyAMA0.service 2>&1)"
+}
 liveness() {
     local out
     # The synthetic camera (shipped in the wheel) animating a photo from the test disk: the
@@ -131,13 +135,34 @@ secrets_not_on_raw_partition() {
     if grep -qazF -e "$frag" -e "$hash" /dev/disk/by-partlabel/data; then echo "key or PIN hash in clear"; return 1; fi
     echo "key and PIN hash on /dev/mapper/kioskdata, not on the raw partition"
 }
+wait_committed() {  # wait_committed PARTITION SECONDS: rauc-mark-good rewrote [all]
+    local i
+    for ((i = 0; i < $2; i += 5)); do
+        [[ $(autoboot all) == "$1" ]] && { echo "[all] boot_partition=$1 after ${i}s (rauc-mark-good)"; return 0; }
+        sleep 5
+    done
+    systemctl status --no-pager -n 3 rauc-mark-good.service | tail -n 3
+    return 1
+}
+diagnose() {  # failed units and their journal, for the harness to keep (journal-<stage>.txt)
+    local failed unit
+    failed=$(systemctl --failed --plain --no-legend | awk '{ print $1 }' | xargs)
+    say "INFO failed-units ${failed:-none}; startup: $(systemd-analyze time 2>&1 | head -n1 | cut -c1-120)"
+    {
+        systemctl --failed --no-pager
+        for unit in $failed; do journalctl -b --no-pager -n 25 -u "$unit"; done
+        journalctl -b --no-pager -n 60 -u kiosk.service -u kiosk-sync.service -u rauc.service -u rauc-mark-good.service
+    } > "$T/journal-$stage.txt" 2>&1
+}
 reboot_to_try() {  # what a technician does after `kiosk update install` (its REBOOT_HINT)
+    diagnose
     say "INFO reboot systemctl reboot \"0 tryboot\""
     sync; umount "$T"
     systemctl reboot "0 tryboot"
     exit 0
 }
 power_off() {
+    diagnose
     say "INFO done failed=$failed"
     sync; umount "$T"
     systemctl poweroff
@@ -149,6 +174,7 @@ case $stage in
     first)
         check data_encrypted data_encrypted
         check root_read_only root_read_only
+        check no_console_login no_console_login
         echo "written on the first boot" > /etc/kiosk-image-test.marker
         check ui_active wait_active kiosk.service 600
         check ui_drew ui_drew
@@ -177,7 +203,7 @@ case $stage in
         check build_good grep -x update-good /etc/kiosk-image-build
         check sync_active wait_active kiosk-sync.service 600
         check ui_active wait_active kiosk.service 600
-        check marked_good wait_active rauc-mark-good.service 300
+        check marked_good wait_committed 3 900
         check autoboot_committed_b autoboot_is 3 3
         check queue_sealed queue_holds_sealed
         check update_broken "$KIOSK" update install --from "$T/update-broken"
@@ -186,6 +212,7 @@ case $stage in
         ;;
     trial-broken)
         say "INFO booted=$(booted_slot) build=$(cat /etc/kiosk-image-build): waiting for the UI's start limit"
+        diagnose
         ;;
     fallback)
         check booted_b is_booted B
