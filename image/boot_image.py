@@ -46,14 +46,14 @@ TEST_UNIT = "/etc/systemd/system/kiosk-image-test.service"
 # (stage, the slot the firmware must start, how the boot must end, checks that must PASS)
 PLAN = [
     ("first", "A", "poweroff",
-     ["data_encrypted", "root_read_only", "no_console_login", "ui_active", "ui_drew", "liveness_aarch64", "provision_phase1"]),
+     ["data_encrypted", "root_read_only", "root_writes_go_to_ram", "no_console_login", "ui_active", "ui_drew", "liveness_aarch64", "provision_phase1"]),
     ("provisioned", "A", "tryboot",
      ["data_encrypted", "root_reset_at_boot", "provision_phase2", "sync_active", "ui_active", "ui_drew",
-      "enqueue_offline", "queue_sealed", "secrets_not_on_raw_partition", "booted_a", "update_good",
+      "no_failed_units", "enqueue_offline", "queue_sealed", "secrets_not_on_raw_partition", "booted_a", "update_good",
       "autoboot_trial_b"]),
     ("trial-good", "B", "tryboot",
      ["booted_b", "build_good", "sync_active", "ui_active", "marked_good", "autoboot_committed_b",
-      "queue_sealed", "update_broken", "autoboot_trial_a"]),
+      "no_failed_units", "queue_sealed", "update_broken", "autoboot_trial_a"]),
     ("trial-broken", "A", "reboot", []),
     ("fallback", "B", "poweroff",
      ["booted_b", "build_good", "autoboot_committed_b", "ui_active", "queue_sealed"]),

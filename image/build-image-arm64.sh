@@ -156,6 +156,13 @@ mkdir -p "$out/rootfs/boot/bootloader"
 grep -q ' /boot/bootloader ' "$out/rootfs/etc/fstab" ||
     echo 'PARTLABEL=config  /boot/bootloader  vfat  defaults,noatime,umask=0077,x-systemd.device-timeout=60s  0  0' \
         >> "$out/rootfs/etc/fstab"
+# The root's own line (rpi-image-gen's base layer writes one on a Pi build; mmdebstrap writes
+# none). overlayroot turns it into the overlay's line, and systemd-remount-fs then remounts the
+# overlay read-write (the RAM layer) after the kernel's `ro`; without it the overlay stays
+# read-only and every unit with a StateDirectory or LogsDirectory (logind, chrony) fails.
+# /dev/root: the same line for either slot (the slot's device comes from cmdline.txt).
+grep -qE '^[^#[:space:]]+[[:space:]]+/[[:space:]]' "$out/rootfs/etc/fstab" ||
+    sed -i '1a /dev/root  /  ext4  defaults,noatime  0  0' "$out/rootfs/etc/fstab"
 parts=$out/parts
 rm -rf "$parts"
 mkdir -p "$parts/config" "$parts/boot"

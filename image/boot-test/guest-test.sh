@@ -71,6 +71,16 @@ data_encrypted() {
     [[ $src == /dev/mapper/kioskdata ]] || { echo "/data is $src"; return 1; }
     echo "/data on $src; $(cryptsetup luksDump /dev/disk/by-partlabel/data | grep -m1 -E 'PBKDF:' | xargs)"
 }
+write_to_root() {  # / takes writes (into the RAM layer); the next boot must not see them
+    echo "written on the first boot" > /etc/kiosk-image-test.marker || return 1
+    echo "/etc/kiosk-image-test.marker written ($(findmnt -no OPTIONS / | cut -d, -f1))"
+}
+no_failed_units() {
+    local failed
+    failed=$(systemctl --failed --plain --no-legend | awk '{ print $1 }' | xargs)
+    [[ -z $failed ]] || { echo "failed: $failed"; return 1; }
+    echo "no failed units"
+}
 no_console_login() {  # the getty generator would start one on the console= device
     if systemctl is-active -q serial-getty@ttyAMA0.service; then echo "a login prompt on ttyAMA0"; return 1; fi
     echo "serial-getty@ttyAMA0: $(systemctl is-enabled serial-getty@ttyAMA0.service 2>&1)"
@@ -175,7 +185,7 @@ case $stage in
         check data_encrypted data_encrypted
         check root_read_only root_read_only
         check no_console_login no_console_login
-        echo "written on the first boot" > /etc/kiosk-image-test.marker
+        check root_writes_go_to_ram write_to_root
         check ui_active wait_active kiosk.service 600
         check ui_drew ui_drew
         check liveness_aarch64 liveness
@@ -190,6 +200,7 @@ case $stage in
         check sync_active wait_active kiosk-sync.service 300
         check ui_active wait_active kiosk.service 300
         check ui_drew ui_drew
+        check no_failed_units no_failed_units
         check enqueue_offline enqueue_offline
         check queue_sealed queue_holds_sealed
         check secrets_not_on_raw_partition secrets_not_on_raw_partition
@@ -205,6 +216,7 @@ case $stage in
         check ui_active wait_active kiosk.service 600
         check marked_good wait_committed 3 900
         check autoboot_committed_b autoboot_is 3 3
+        check no_failed_units no_failed_units
         check queue_sealed queue_holds_sealed
         check update_broken "$KIOSK" update install --from "$T/update-broken"
         check autoboot_trial_a autoboot_is 3 2
