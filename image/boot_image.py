@@ -152,7 +152,8 @@ def _inject_tree(root: Path) -> None:
 def make_bundles() -> dict[str, Path]:
     """The good update (the same root, named update-good) and the broken one (its UI raises at
     start), signed with the image's development CA; cached on the root's stamp."""
-    stamp = (IMAGE / "rootfs.stamp").read_text().strip() + (SRC / "image/make-bundle.sh").read_text()
+    stamp = (IMAGE / "rootfs.stamp").read_text().strip() + (IMAGE / "rootfs/etc/fstab").read_text()
+    stamp += (SRC / "image/make-bundle.sh").read_text()
     stamp += (SRC / "image/rauc/bundle-hook.sh").read_text() + "".join(
         p.read_text() for p in sorted((SRC / "image/boot-test").iterdir()))
     out = {name: WORK / "bundles" / name / "kiosk.raucb" for name in ("update-good", "update-broken")}
