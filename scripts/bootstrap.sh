@@ -17,6 +17,7 @@ APT_PACKAGES=(
     fdisk               # tests/appliance: the image harness reads a GPT (sfdisk) ...
     dosfstools          # ... makes and reads FAT boot partitions (mkfs.vfat, mtools)
     mtools
+    nodejs              # the polkit rules are JavaScript: tests run them against allowed and refused requests
 )
 
 missing=()
