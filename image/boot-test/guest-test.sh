@@ -154,6 +154,14 @@ wait_committed() {  # wait_committed PARTITION SECONDS: rauc-mark-good rewrote [
     systemctl status --no-pager -n 3 rauc-mark-good.service | tail -n 3
     return 1
 }
+wait_autoboot() {  # wait_autoboot ALL TRYBOOT SECONDS: after mark-good has run on this boot
+    local i
+    for ((i = 0; i < $3; i += 5)); do
+        autoboot_is "$1" "$2" > /dev/null && { echo "$(autoboot_is "$1" "$2") after ${i}s"; return 0; }
+        sleep 5
+    done
+    autoboot_is "$1" "$2"
+}
 diagnose() {  # failed units and their journal, for the harness to keep (journal-<stage>.txt)
     local failed unit
     failed=$(systemctl --failed --plain --no-legend | awk '{ print $1 }' | xargs)
@@ -229,8 +237,10 @@ case $stage in
     fallback)
         check booted_b is_booted B
         check build_good grep -x update-good /etc/kiosk-image-build
-        check autoboot_committed_b autoboot_is 3 3
         check ui_active wait_active kiosk.service 600
+        # B was committed all along; mark-good on this boot also takes the failed trial's
+        # pointer off [tryboot] (until then it still names A, used only with the tryboot flag).
+        check autoboot_committed_b wait_autoboot 3 3 900
         check queue_sealed queue_holds_sealed
         say "INFO rauc $(rauc status --detailed 2>&1 | grep -E 'boot status|booted from' | xargs | cut -c1-150)"
         power_off
