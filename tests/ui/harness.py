@@ -6,6 +6,8 @@ Switchable device whose health the test sets, standing where the registry would 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -68,6 +70,19 @@ class Harness:
         self.ui.sessions.begin(self.clock.monotonic())
         self.ui.show(flows.entry_screen_for(self.ui, SERVICES[0]))
         self.ui.frame([])
+
+    def settle(self, rounds: int = 400, each: Callable[[], None] | None = None) -> None:
+        """Run frames until the UI's worker jobs (PIN checks, actions, stick tasks) are finished and
+        picked up by the loop; `each` runs before every frame (a clock step, say)."""
+        for _ in range(rounds):
+            if each is not None:
+                each()
+            self.frame()
+            if not self.ui.workers.pending():
+                self.frame()
+                return
+            time.sleep(0.01)
+        raise AssertionError(f"worker jobs did not finish: {self.ui.workers.pending()}")
 
     def type(self, text: str) -> None:
         for ch in text:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -27,15 +26,8 @@ def h(tmp_path):
     harness.close()
 
 
-def settle(h, rounds=200):
-    """Let worker jobs (PIN check, actions) finish and be picked up by the loop."""
-    for _ in range(rounds):
-        h.frame()
-        if not h.ui.workers.pending():
-            h.frame()
-            return
-        time.sleep(0.01)
-    raise AssertionError("worker jobs did not finish")
+def settle(h):
+    h.settle()
 
 
 def corner_taps(h, n, spacing_s=0.3):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -69,14 +68,7 @@ class Kiosk:
 
     def wait(self) -> None:
         """A second or so passes: the page looks at the port and lets the task finish."""
-        for _ in range(300):
-            self.h.clock.advance(1.1)
-            self.h.frame()
-            if not self.h.ui.workers.pending():
-                self.h.frame()
-                return
-            time.sleep(0.01)
-        raise AssertionError("the provisioning task did not end")
+        self.h.settle(300, each=lambda: self.h.clock.advance(1.1))
 
     def kept(self) -> dict:
         """What a refused stick must leave as it was: the store and the key waiting on the device."""
@@ -217,12 +209,7 @@ def test_the_menu_provisions_again_behind_the_pin(tmp_path, state):
         def tap():
             h.tap_button("act-provision")
             h.tap_button("confirm-yes")
-            for _ in range(300):
-                h.frame()
-                if not h.ui.workers.pending():
-                    break
-                time.sleep(0.01)
-            h.frame()
+            h.settle(300)
             return h.ui.screen.page
 
         assert tap().note == "stick.result.requested"

@@ -11,7 +11,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -58,14 +57,8 @@ def harness(tmp_path, kit, lang="zh_CN", data="data"):
     return h
 
 
-def settle(h, rounds=400):
-    for _ in range(rounds):
-        h.frame()
-        if not h.ui.workers.pending():
-            h.frame()
-            return
-        time.sleep(0.01)
-    raise AssertionError("the stick task did not finish")
+def settle(h):
+    h.settle()
 
 
 def run(h, action, confirm=False):
